@@ -1,0 +1,110 @@
+"""The one exception tree of treadle.
+
+Every error treadle raises on purpose derives from :class:`TreadleError`; where a stdlib
+class says the same thing, it is mixed in so ``except LookupError`` keeps working::
+
+    TreadleError
+    ├── InvalidTransition          a lifecycle state change the table does not allow
+    ├── ConfigError(ValueError)    a bad argument or spec: names the field
+    │   └── DependencyError        unknown name or a cycle in ``depends_on``
+    ├── DuplicateChild(KeyError)   a child name already used in this supervisor
+    ├── ChildNotFound(LookupError) no child with that name
+    ├── NotPausable(TypeError)     pause/resume asked of a child that cannot pause
+    ├── LoopFailed                 a loop gave up after too many consecutive errors
+    ├── SupervisorFailed           a supervisor gave up (restart intensity, escalate=True)
+    ├── VersionConflict            compare-and-set on shared state saw another version
+    ├── BusTimeout(TimeoutError)   a bus request got no reply, or a blocked publish timed out
+    └── UnknownLimiter(LookupError) no limiter has that name
+
+Cancellation is never part of this tree: ``asyncio.CancelledError`` always propagates.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BusTimeout",
+    "ChildNotFound",
+    "ConfigError",
+    "DependencyError",
+    "DuplicateChild",
+    "InvalidTransition",
+    "LoopFailed",
+    "NotPausable",
+    "SupervisorFailed",
+    "TreadleError",
+    "UnknownLimiter",
+    "VersionConflict",
+]
+
+
+class TreadleError(Exception):
+    """Root of every error treadle raises on purpose."""
+
+
+class InvalidTransition(TreadleError):
+    """A lifecycle change that the transitions table forbids."""
+
+    def __init__(self, owner: str, current: object, target: object) -> None:
+        super().__init__(f"{owner}: cannot go from {current} to {target}")
+        self.owner = owner
+        self.current = current
+        self.target = target
+
+
+class ConfigError(TreadleError, ValueError):
+    """A bad argument, naming the field (and file and line where known)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class DependencyError(ConfigError):
+    """``depends_on`` names an unknown child or forms a cycle."""
+
+
+class DuplicateChild(TreadleError, KeyError):
+    """Two children of one supervisor share a name."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class ChildNotFound(TreadleError, LookupError):
+    """No child of this supervisor has that name."""
+
+
+class NotPausable(TreadleError, TypeError):
+    """The child's target cannot be paused (a plain coroutine, say)."""
+
+
+class LoopFailed(TreadleError):
+    """A loop reached ``max_consecutive_errors``; the last error is the ``__cause__``."""
+
+
+class SupervisorFailed(TreadleError):
+    """A supervisor gave up: a child exceeded restart intensity with ``escalate=True``."""
+
+    def __init__(self, supervisor: str, child: str, reason: str) -> None:
+        super().__init__(f"supervisor {supervisor!r} failed: child {child!r} {reason}")
+        self.supervisor = supervisor
+        self.child = child
+        self.reason = reason
+
+
+class VersionConflict(TreadleError):
+    """A compare-and-set on shared state expected one version and found another."""
+
+    def __init__(self, key: str, expected: int, actual: int) -> None:
+        super().__init__(f"state key {key!r}: expected version {expected}, found {actual}")
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+
+
+class BusTimeout(TreadleError, TimeoutError):
+    """A bus request got no reply in time, or a blocking publish found no room in time."""
+
+
+class UnknownLimiter(TreadleError, LookupError):
+    """No limiter is registered under that name."""

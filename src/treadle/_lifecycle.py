@@ -1,0 +1,103 @@
+"""The lifecycle of every supervised thing: one enum, one transitions table.
+
+Owns :class:`State`, the table of allowed moves, and :class:`Transition`, the record of one
+move that is published on the bus and logged as one structured line. It does not own who
+moves (loops and supervisors do) nor where transitions go (the bus).
+
+    pending → starting → running ⇄ paused
+    running | paused → stopping → stopped | failed
+    starting | running | paused → failed | stopped      (a crash, or a normal exit)
+    failed | stopped → backoff → starting; failed | stopped → starting   (restarts)
+    any → given_up;  given_up → starting                 (an operator's explicit restart)
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ._exceptions import InvalidTransition
+
+__all__ = ["State", "Transition", "check_transition", "log_transition"]
+
+
+class State(enum.StrEnum):
+    PENDING = "pending"
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    BACKOFF = "backoff"
+    GIVEN_UP = "given_up"
+
+
+_S = State
+_TRANSITIONS: Final[dict[State, frozenset[State]]] = {
+    _S.PENDING: frozenset({_S.STARTING, _S.STOPPED}),
+    _S.STARTING: frozenset({_S.RUNNING, _S.STOPPING, _S.STOPPED, _S.FAILED}),
+    _S.RUNNING: frozenset({_S.PAUSED, _S.STOPPING, _S.STOPPED, _S.FAILED}),
+    _S.PAUSED: frozenset({_S.RUNNING, _S.STOPPING, _S.STOPPED, _S.FAILED}),
+    _S.STOPPING: frozenset({_S.STOPPED, _S.FAILED}),
+    _S.STOPPED: frozenset({_S.STARTING, _S.BACKOFF, _S.PENDING}),
+    _S.FAILED: frozenset({_S.BACKOFF, _S.STARTING, _S.STOPPED, _S.PENDING}),
+    _S.BACKOFF: frozenset({_S.STARTING, _S.PENDING, _S.STOPPED}),
+    _S.GIVEN_UP: frozenset({_S.STARTING, _S.PENDING, _S.STOPPED}),
+}
+# Any state may give up (a supervisor abandoning a child), except giving up twice.
+for _state, _targets in _TRANSITIONS.items():
+    if _state is not _S.GIVEN_UP:
+        _TRANSITIONS[_state] = _targets | {_S.GIVEN_UP}
+
+ACTIVE: Final = frozenset({_S.STARTING, _S.RUNNING, _S.PAUSED, _S.STOPPING})
+"""States in which the child's code may be executing."""
+
+
+def check_transition(owner: str, current: State, target: State) -> None:
+    """Raise :class:`InvalidTransition` unless the table allows ``current → target``."""
+    if target not in _TRANSITIONS[current]:
+        raise InvalidTransition(owner, current, target)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One lifecycle move: what the bus carries and the log line says."""
+
+    ts: float
+    name: str
+    from_: State
+    to: State
+    reason: str = ""
+    attempt: int = 0
+    backoff_s: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "name": self.name,
+            "from": self.from_.value,
+            "to": self.to.value,
+            "reason": self.reason,
+            "attempt": self.attempt,
+            "backoff_s": self.backoff_s,
+            "error": self.error,
+        }
+
+
+_log = logging.getLogger("treadle.lifecycle")
+
+
+def lifecycle_logging_enabled() -> bool:
+    return _log.isEnabledFor(logging.INFO)
+
+
+def log_transition(t: Transition) -> None:
+    """Write one structured line (JSON) for ``t``; the dict also rides in ``extra``."""
+    data = t.as_dict()
+    level = logging.WARNING if t.to in (State.FAILED, State.GIVEN_UP) else logging.INFO
+    _log.log(level, "%s", json.dumps(data, separators=(",", ":")), extra={"treadle": data})
