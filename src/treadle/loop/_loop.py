@@ -1,0 +1,386 @@
+"""Loop: a unit of repeated async work. ``run_once`` + interval, backoff on error.
+
+Owns :class:`Loop` (the mechanism: sleeping, pausing, stopping, heartbeats, metrics) and
+nothing about restarts: a loop that fails hard (``on_start`` raises, or
+``max_consecutive_errors`` is reached) raises out of :meth:`Loop.run` and its supervisor
+decides. The tick is the hot path: a few attribute reads and writes around ``run_once``,
+``sleep(0)`` when the interval is 0 (never the timer heap), futures only while sleeping.
+Heartbeats and durations use ``time.perf_counter()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from .._backoff import DEFAULT_BACKOFF, Backoff
+from .._exceptions import ConfigError, LoopFailed
+from .._lifecycle import State, check_transition
+from ._metrics import LoopMetrics
+
+__all__ = ["Loop"]
+
+_log = logging.getLogger("treadle.loop")
+_clock: Final = time.perf_counter
+_GATE_POLL: Final = 1.0  # how often a gated loop with interval 0 asks should_run() again
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class Loop:
+    """Subclass and implement :meth:`run_once`; run with :meth:`run_forever` or a Supervisor.
+
+    Args:
+        name: shown in status and events; defaults to the class name.
+        interval: seconds from the end of one run to the start of the next; 0 = continuous.
+        initial_delay: seconds to wait before the first run.
+        backoff: delays after failed runs (the n-th consecutive error waits ``delay(n)``).
+        enabled: a disabled loop idles (it does not run ``run_once``) until enabled.
+        should_run: a gate asked before every run; False idles the loop, it is not an error.
+        max_consecutive_errors: raise :class:`LoopFailed` after this many errors in a row,
+            handing the decision to the supervisor; None retries forever.
+        window: how many recent durations feed p50/p95/max.
+        hook_timeout: the bound on ``on_stop`` during shutdown.
+        rand: the random source for jitter (seed it in tests).
+    """
+
+    __slots__ = (
+        "_backoff",
+        "_backoff_s",
+        "_beat",
+        "_busy",
+        "_gate",
+        "_gated",
+        "_initial_delay",
+        "_interval",
+        "_max_errors",
+        "_name",
+        "_next_at",
+        "_paused",
+        "_rand",
+        "_state",
+        "_stop_requested",
+        "_task",
+        "_waker",
+        "enabled",
+        "hook_timeout",
+        "metrics",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        interval: float = 1.0,
+        initial_delay: float = 0.0,
+        backoff: Backoff | None = None,
+        enabled: bool = True,
+        should_run: Callable[[], bool] | None = None,
+        max_consecutive_errors: int | None = None,
+        window: int = 128,
+        hook_timeout: float = 5.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if not interval >= 0:
+            raise ConfigError("interval", f"must be >= 0, got {interval!r}")
+        if not initial_delay >= 0:
+            raise ConfigError("initial_delay", f"must be >= 0, got {initial_delay!r}")
+        if max_consecutive_errors is not None and max_consecutive_errors < 1:
+            raise ConfigError(
+                "max_consecutive_errors", f"must be >= 1, got {max_consecutive_errors}"
+            )
+        if window < 1:
+            raise ConfigError("window", f"must be >= 1, got {window}")
+        self._name = name or type(self).__name__
+        self._interval = float(interval)
+        self._initial_delay = float(initial_delay)
+        self._backoff = backoff or DEFAULT_BACKOFF
+        self.enabled = enabled
+        self._gate = should_run
+        self._max_errors = max_consecutive_errors
+        self.hook_timeout = hook_timeout
+        self._rand = rand
+        self.metrics = LoopMetrics(window)
+        self._state = State.PENDING
+        self._stop_requested = False
+        self._paused = False
+        self._gated = False
+        self._busy = False
+        self._beat: float | None = None
+        self._backoff_s: float | None = None
+        self._next_at: float | None = None
+        self._waker: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- what subclasses write ------------------------------------------------------------
+
+    async def run_once(self) -> None:
+        raise NotImplementedError(f"{type(self).__qualname__} must implement run_once()")
+
+    def should_run(self) -> bool:
+        """The gate: return False to idle this run (e.g. not the leader). Default: True."""
+        return self._gate() if self._gate is not None else True
+
+    async def on_start(self) -> None:
+        """Called once per :meth:`run`, before the first ``run_once``; raising fails the run."""
+
+    async def on_stop(self) -> None:
+        """Called once per :meth:`run` after the last ``run_once``, bounded by ``hook_timeout``."""
+
+    async def on_error(self, exc: Exception) -> None:
+        """Called after a failed ``run_once``, before the backoff sleep."""
+
+    # -- observation ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        """Change the interval, also from inside ``run_once`` (adaptive loops).
+
+        A loop sleeping its regular interval re-times that sleep from its last run's end.
+        """
+        if not value >= 0:
+            raise ConfigError("interval", f"must be >= 0, got {value!r}")
+        self._interval = float(value)
+        last_end = self.metrics.last_run_end
+        if self._next_at is not None and self._backoff_s is None and last_end is not None:
+            self._next_at = last_end + self._interval
+            self._interrupt()
+        elif self._next_at is not None and self._gated:
+            self._interrupt()
+
+    @property
+    def last_beat(self) -> float | None:
+        """``perf_counter()`` of the last heartbeat, or None before the first run."""
+        return self._beat
+
+    @property
+    def busy(self) -> bool:
+        """True while inside ``run_once``: only a busy loop can be stuck."""
+        return self._busy
+
+    def beat(self) -> None:
+        """Heartbeat from inside a long ``run_once``: 'still making progress'."""
+        self._beat = _clock()
+
+    def status(self) -> dict[str, Any]:
+        beat = self._beat
+        return {
+            "name": self._name,
+            "kind": "loop",
+            "state": self._state.value,
+            "interval": self._interval,
+            "enabled": self.enabled,
+            "paused": self._paused,
+            "gated": self._gated,
+            "busy": self._busy,
+            "backoff_s": self._backoff_s,
+            "heartbeat_age_s": None if beat is None else _clock() - beat,
+            **self.metrics.as_dict(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__} {self._name!r} {self._state.value}>"
+
+    # -- control --------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the current run; returns at once."""
+        self._stop_requested = True
+        if self._state in (State.RUNNING, State.PAUSED):
+            self._set_state(State.STOPPING)
+        self._interrupt()
+
+    def pause(self) -> None:
+        """Finish the current run, then idle until :meth:`resume`."""
+        self._paused = True
+        if self._state is State.RUNNING:
+            self._set_state(State.PAUSED)
+        self._interrupt()
+
+    def resume(self) -> None:
+        self._paused = False
+        if self._state is State.PAUSED:
+            self._set_state(State.RUNNING)
+        self._interrupt()
+
+    def start(self) -> asyncio.Task[None]:
+        """Run this loop in a task of its own (without a supervisor); :meth:`stop` ends it."""
+        if self._task is not None and not self._task.done():
+            raise RuntimeError(f"loop {self._name!r} is already started")
+        self._task = asyncio.get_running_loop().create_task(self.run(), name=f"loop:{self._name}")
+        return self._task
+
+    async def stop(self, timeout: float | None = 10.0) -> None:  # noqa: ASYNC109 - a boundary
+        """Stop a loop started with :meth:`start`: graceful, then cancelled after ``timeout``.
+
+        Re-raises the loop's own failure, if it failed.
+        """
+        self.request_stop()
+        task = self._task
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=self.hook_timeout)
+            if not done:
+                _log.error("loop %s ignores cancellation; abandoning its task", self._name)
+                return
+        self._task = None
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            raise exc
+
+    async def run_forever(self) -> None:
+        """Run in the current task until stopped; the same as ``run()``."""
+        await self.run()
+
+    async def run(self, started: Callable[[], None] | None = None) -> None:
+        """Run until stopped (returns) or failed (raises); ``started()`` once running.
+
+        The main loop is inlined here, not a helper coroutine: an idle loop's task is then
+        one frame deep (a frame is ~270 bytes, and there may be 100,000 loops).
+        """
+        self._set_state(State.STARTING)
+        began = False
+        try:
+            if type(self).on_start is not Loop.on_start:
+                await self.on_start()
+            began = True
+            self._set_state(State.PAUSED if self._paused else State.RUNNING)
+            if started is not None:
+                started()
+                started = None  # do not keep the callback alive for the loop's lifetime
+            # One flat loop: every wait (interval, backoff, gate, initial delay) is the same
+            # deadline ``_next_at``, waited on at the top.
+            metrics = self.metrics
+            gated = type(self).should_run is not Loop.should_run or self._gate is not None
+            if self._initial_delay > 0:
+                self._next_at = _clock() + self._initial_delay
+            while not self._stop_requested:
+                if self._next_at is not None:
+                    remaining = self._next_at - _clock()
+                    if remaining > 0 and not self._paused:
+                        fut = self._waker = asyncio.get_running_loop().create_future()
+                        handle = asyncio.get_running_loop().call_later(remaining, _wake, fut)
+                        try:
+                            await fut
+                        finally:
+                            handle.cancel()
+                            self._waker = None
+                        continue  # woken: deadline reached, or stop/pause/interval change
+                    self._next_at = None
+                    self._backoff_s = None
+                if self._paused:
+                    await self._park()
+                    continue
+                if (gated or not self.enabled) and not (self.enabled and self.should_run()):
+                    self._gated = True
+                    self._beat = _clock()
+                    self._next_at = self._beat + (self._interval or _GATE_POLL)
+                    continue
+                if self._gated:
+                    self._gated = False
+                start = self._beat = _clock()
+                self._busy = True
+                try:
+                    await self.run_once()
+                except Exception as exc:  # noqa: BLE001 - the loop's boundary: counted, backed off
+                    self._busy = False
+                    await self._run_failed(exc, start)
+                    continue
+                end = self._beat = _clock()
+                self._busy = False
+                metrics.runs += 1
+                if metrics.consecutive_errors:
+                    metrics.consecutive_errors = 0
+                metrics.last_run_end = end
+                # LoopMetrics.record_duration, inlined: this is the hottest line in treadle.
+                ring = metrics._durations
+                if len(ring) < metrics.window:
+                    ring.append(end - start)
+                else:
+                    ring[metrics._next] = end - start
+                    metrics._next = (metrics._next + 1) % metrics.window
+                if self._interval > 0:
+                    self._next_at = end + self._interval
+                else:
+                    await asyncio.sleep(0)
+        except BaseException as exc:
+            await self._finish(began, exc)
+            raise
+        await self._finish(began, None)
+
+    # -- mechanism ------------------------------------------------------------------------
+
+    async def _finish(self, began: bool, exc: BaseException | None) -> None:
+        self._stop_requested = False
+        self._busy = False
+        self._next_at = None
+        self._backoff_s = None
+        failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
+        if began:
+            if self._state in (State.RUNNING, State.PAUSED):
+                self._set_state(State.STOPPING)
+        if began and type(self).on_stop is not Loop.on_stop:  # no timer for the default hook
+            try:
+                async with asyncio.timeout(self.hook_timeout):
+                    await self.on_stop()
+            except Exception:  # noqa: BLE001 - a hook's failure must not hide how the loop ended
+                _log.exception("loop %s: on_stop failed", self._name)
+        self._set_state(State.FAILED if failed else State.STOPPED)
+
+    async def _run_failed(self, exc: Exception, start: float) -> None:
+        end = self._beat = _clock()
+        metrics = self.metrics
+        metrics.runs += 1
+        metrics.last_run_end = end
+        metrics.record_duration(end - start)
+        metrics.record_error(exc)
+        n = metrics.consecutive_errors
+        if self._max_errors is not None and n >= self._max_errors:
+            raise LoopFailed(f"loop {self._name!r}: {n} consecutive errors") from exc
+        _log.warning("loop %s: run failed (%d in a row): %r", self._name, n, exc)
+        try:
+            await self.on_error(exc)
+        except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
+            _log.exception("loop %s: on_error failed", self._name)
+        delay = self._backoff.delay(n, self._rand)
+        self._backoff_s = delay
+        self._next_at = _clock() + delay
+
+    async def _park(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._paused and not self._stop_requested:
+            fut = self._waker = loop.create_future()
+            try:
+                await fut
+            finally:
+                self._waker = None
+
+    def _interrupt(self) -> None:
+        waker = self._waker
+        if waker is not None and not waker.done():
+            waker.set_result(None)
+
+    def _set_state(self, new: State) -> None:
+        check_transition(f"loop {self._name!r}", self._state, new)
+        self._state = new
