@@ -50,7 +50,7 @@ def test_default_doubles_from_half_a_second_to_a_minute() -> None:
 
 
 def test_full_jitter_spans_zero_to_base() -> None:
-    b = Backoff(initial=4, max=4, jitter="full")
+    b = Backoff(initial=4, max=4, jitter="full")  # type: ignore[arg-type]
     assert b.delay(1, lambda: 0.0) == 0
     assert b.delay(1, lambda: 0.5) == 2
 

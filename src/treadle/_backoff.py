@@ -66,13 +66,11 @@ class Backoff:
         """The delay before jitter for attempt ``attempt`` (1-based); 0 for attempt < 1."""
         if attempt < 1 or self.initial == 0:
             return 0.0
-        # Compare in log space so a huge attempt count never overflows.
-        exponent = attempt - 1
-        if self.multiplier > 1 and exponent * math.log(self.multiplier) >= math.log(
-            self.max / self.initial if self.initial else 1.0
-        ):
+        try:
+            grown = self.initial * self.multiplier ** (attempt - 1)
+        except OverflowError:  # the power alone left float range: far past any cap
             return self.max
-        return min(self.max, self.initial * self.multiplier**exponent)
+        return min(self.max, grown)
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """The delay for attempt ``attempt`` with jitter drawn from ``rand`` (values in [0, 1))."""

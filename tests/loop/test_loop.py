@@ -131,8 +131,11 @@ async def test_adaptive_interval_changes_its_own_pace() -> None:
             if self.metrics.runs == 0:
                 self.interval = 3600  # all targets met: slow down
                 ran_once.set()
+            if self.metrics.runs == 2:
+                ran_thrice.set()
 
     ran_once = asyncio.Event()
+    ran_thrice = asyncio.Event()
     lp = Adaptive(interval=0)
     lp.start()
     await ran_once.wait()
@@ -140,8 +143,7 @@ async def test_adaptive_interval_changes_its_own_pace() -> None:
     assert lp.interval == 3600
     assert lp.metrics.runs == 1  # it is sleeping the new interval
     lp.interval = 0  # and an outside change wakes it
-    while lp.metrics.runs < 3:
-        await asyncio.sleep(0)
+    await ran_thrice.wait()
     await lp.stop()
 
 
@@ -157,10 +159,11 @@ async def test_pause_and_resume() -> None:
     for _ in range(50):
         await asyncio.sleep(0)
     assert lp.metrics.runs == frozen
+    lp.target = lp.calls + 3
+    lp.reached.clear()
     lp.resume()
-    assert lp.state is State.RUNNING
-    while lp.metrics.runs < frozen + 3:
-        await asyncio.sleep(0)
+    assert lp.status()["state"] == "running"
+    await lp.reached.wait()
     await lp.stop()
 
 
@@ -232,7 +235,8 @@ async def test_heartbeat_advances_inside_a_long_run() -> None:
             first = self.last_beat
             await asyncio.sleep(0.001)
             self.beat()
-            assert self.last_beat is not None and first is not None
+            assert self.last_beat is not None
+            assert first is not None
             assert self.last_beat > first
             beat.set()
             await go_on.wait()

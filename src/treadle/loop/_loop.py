@@ -337,9 +337,8 @@ class Loop:
         self._next_at = None
         self._backoff_s = None
         failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
-        if began:
-            if self._state in (State.RUNNING, State.PAUSED):
-                self._set_state(State.STOPPING)
+        if began and self._state in (State.RUNNING, State.PAUSED):
+            self._set_state(State.STOPPING)
         if began and type(self).on_stop is not Loop.on_stop:  # no timer for the default hook
             try:
                 async with asyncio.timeout(self.hook_timeout):

@@ -1,0 +1,21 @@
+"""Supervision: trees of children with restart policies, strategies and intensity."""
+
+from ._child import CoroutineTarget as CoroutineTarget
+from ._run import run as run
+from ._run import serve as serve
+from ._spec import ChildSpec as ChildSpec
+from ._spec import Restart as Restart
+from ._spec import Strategy as Strategy
+from ._spec import Target as Target
+from ._supervisor import Supervisor as Supervisor
+
+__all__ = [
+    "ChildSpec",
+    "CoroutineTarget",
+    "Restart",
+    "Strategy",
+    "Supervisor",
+    "Target",
+    "run",
+    "serve",
+]

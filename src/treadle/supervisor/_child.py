@@ -1,0 +1,180 @@
+"""The runtime side of one child: :class:`Child` (state, task, restarts, history) and
+:class:`CoroutineTarget`, which lets a plain coroutine be supervised like a Loop.
+
+A Child is a record its supervisor drives; it holds no policy. It is the done-callback of
+its own task (``task.add_done_callback(child)``) so no closure is allocated per start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from .._exceptions import NotPausable
+from .._intensity import Intensity
+from .._lifecycle import State
+from .._runnable import Runnable
+from ..loop import ErrorInfo
+from ._spec import ChildSpec, is_instance
+
+if TYPE_CHECKING:
+    from ._supervisor import Supervisor
+
+__all__ = ["Child", "CoroutineTarget"]
+
+_HISTORY = 20  # restarts remembered per child
+
+
+class CoroutineTarget:
+    """A coroutine as a Runnable: ready at once, stopped by cancellation, never paused."""
+
+    __slots__ = ("_aw", "_name", "_task")
+
+    def __init__(self, name: str, aw: Awaitable[object]) -> None:
+        self._name = name
+        self._aw = aw
+        self._task: asyncio.Task[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def run(self, started: Callable[[], None]) -> None:
+        self._task = asyncio.current_task()
+        started()
+        await self._aw
+
+    def request_stop(self) -> None:
+        # A coroutine's graceful stop *is* cancellation: that is what asyncio code expects.
+        if self._task is not None:
+            self._task.cancel(msg="treadle: stop requested")
+        elif asyncio.iscoroutine(self._aw):
+            self._aw.close()  # never started: no 'never awaited' warning
+
+    def pause(self) -> None:
+        raise NotPausable(f"child {self._name!r} is a coroutine and cannot be paused")
+
+    def resume(self) -> None:
+        raise NotPausable(f"child {self._name!r} is a coroutine and cannot be paused")
+
+    def status(self) -> dict[str, Any]:
+        return {"name": self._name, "kind": "coroutine"}
+
+
+class Child:
+    """One supervised child: its spec, where it is in the lifecycle, and what it went through."""
+
+    __slots__ = (
+        "attempt",
+        "history",
+        "intensity",
+        "last_exit",
+        "name",
+        "restarts",
+        "spec",
+        "started_at",
+        "state",
+        "stop_reason",
+        "sup",
+        "target",
+        "task",
+        "timer",
+        "waiters",
+    )
+
+    def __init__(self, sup: Supervisor, spec: ChildSpec, name: str) -> None:
+        self.sup = sup
+        self.spec = spec
+        self.name = name
+        self.state = State.PENDING
+        self.target: Runnable | None = None
+        if is_instance(spec.target):
+            self.target = cast(Runnable, spec.target)
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.Handle | None = None
+        self.intensity: Intensity | None = None  # created on the first restart
+        self.attempt = 0
+        self.restarts = 0
+        self.started_at: float | None = None  # perf_counter() when it last became running
+        self.stop_reason: str | None = None  # set while a stop we asked for is under way
+        self.last_exit: dict[str, Any] | None = None
+        self.history: deque[dict[str, Any]] | None = None
+        self.waiters: list[asyncio.Future[None]] | None = None
+
+    def __call__(self, task: asyncio.Task[None]) -> None:
+        """Done-callback of this child's task."""
+        self.sup._child_done(self, task)
+
+    def instantiate(self) -> Runnable:
+        """The Runnable for this start: the shared instance, or a fresh one from the factory."""
+        target = self.spec.target
+        if is_instance(target):
+            return cast(Runnable, target)
+        made = cast(Callable[[], object], target)()
+        if is_instance(made):
+            return cast(Runnable, made)
+        if not isinstance(made, Awaitable):
+            raise TypeError(
+                f"child {self.name!r}: factory returned {type(made).__name__}, "
+                "not a coroutine or a Runnable"
+            )
+        return CoroutineTarget(self.name, made)
+
+    def started(self) -> None:
+        """Called by the target once it is ready (see Runnable.run)."""
+        if self.state is State.STARTING:
+            self.started_at = time.perf_counter()
+            self.sup._transition(self, State.RUNNING, "started")
+
+    def wake_waiters(self) -> None:
+        waiters, self.waiters = self.waiters, None
+        for fut in waiters or ():
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_running(self) -> None:
+        while self.state not in (State.RUNNING, State.PAUSED):
+            fut = asyncio.get_running_loop().create_future()
+            if self.waiters is None:
+                self.waiters = []
+            self.waiters.append(fut)
+            await fut
+
+    def record_exit(self, exc: BaseException | None, cancelled: bool) -> None:
+        kind = "cancelled" if cancelled else "error" if exc is not None else "normal"
+        info: dict[str, Any] = {"ts": time.time(), "kind": kind, "error": None}
+        if exc is not None:
+            info["error"] = ErrorInfo.from_exception(exc).as_dict()
+        self.last_exit = info
+
+    def record_restart(self, reason: str, backoff_s: float) -> None:
+        self.restarts += 1
+        if self.history is None:
+            self.history = deque(maxlen=_HISTORY)
+        self.history.append(
+            {"ts": time.time(), "attempt": self.attempt, "reason": reason, "backoff_s": backoff_s}
+        )
+
+    def status(self) -> dict[str, Any]:
+        uptime = None
+        if self.started_at is not None and self.state in (State.RUNNING, State.PAUSED):
+            uptime = time.perf_counter() - self.started_at
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "restart": self.spec.restart.value,
+            "attempt": self.attempt,
+            "restarts": self.restarts,
+            "uptime_s": uptime,
+            "depends_on": list(self.spec.depends_on),
+            "priority": self.spec.priority,
+            "last_exit": self.last_exit,
+            "history": list(self.history or ()),
+            "target": self.target.status() if self.target is not None else None,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Child {self.name!r} {self.state.value}>"

@@ -1,0 +1,150 @@
+"""Starting and restarting children: the mechanism behind restart types and strategies.
+
+Owns :func:`spawn` (start a child once its dependencies run) and :func:`exited` (what
+happens when a child's task ends: record, decide by restart type and intensity, schedule the
+restart by strategy). Decisions come from pure policy (``Backoff``, ``Intensity``,
+``_policy.affected``); stopping siblings is ``_shutdown``'s job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Final
+
+from .._exceptions import SupervisorFailed
+from .._intensity import Intensity
+from .._lifecycle import State
+from .._runnable import Runnable
+from ._child import Child
+from ._policy import affected
+from ._shutdown import stop_children
+from ._spec import Restart, Strategy
+
+if TYPE_CHECKING:
+    from ._supervisor import Supervisor
+
+__all__ = ["child_done", "exited", "spawn"]
+
+_UP: Final = frozenset({State.RUNNING, State.PAUSED})
+
+
+def spawn(sup: Supervisor, child: Child) -> None:
+    child.timer = None
+    if sup._closing or sup._children.get(child.name) is not child:
+        return
+    child.stop_reason = None
+    assert sup._loop is not None
+    waiting = [
+        d for d in sup._deps_of(child) if d in sup._children and sup._children[d].state not in _UP
+    ]
+    if waiting:
+        if child.state is not State.PENDING:
+            sup._transition(child, State.PENDING, f"waiting for {', '.join(waiting)}")
+        task = sup._loop.create_task(_start_when_ready(sup, child, waiting), name=child.name)
+    else:
+        sup._transition(child, State.STARTING, "restart" if child.attempt else "start")
+        try:
+            target = _instantiate(sup, child)
+        except Exception as exc:  # noqa: BLE001 - a failing factory is the child failing
+            exited(sup, child, exc, cancelled=False)
+            return
+        task = sup._loop.create_task(target.run(child.started), name=child.name)
+    child.task = task
+    task.add_done_callback(child)
+
+
+async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[str]) -> None:
+    for name in waiting:
+        dep = sup._children.get(name)
+        if dep is not None:
+            await dep.wait_running()
+    sup._transition(child, State.STARTING, "dependencies running")
+    await _instantiate(sup, child).run(child.started)
+
+
+def _instantiate(sup: Supervisor, child: Child) -> Runnable:
+    target = child.target = child.instantiate()
+    sup._adopt_child(target)
+    return target
+
+
+def child_done(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
+    if child.task is not task:
+        return
+    child.task = None
+    if task.cancelled():
+        exited(sup, child, None, cancelled=True)
+    else:
+        exited(sup, child, task.exception(), cancelled=False)
+
+
+def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: bool) -> None:
+    now = time.perf_counter()
+    ran = now - child.started_at if child.started_at is not None else 0.0
+    child.started_at = None
+    child.record_exit(exc, cancelled)
+    error = child.last_exit["error"] if child.last_exit else None
+    if child.stop_reason is not None or sup._closing:
+        why, child.stop_reason = child.stop_reason or "supervisor stopping", None
+        if exc is not None:
+            sup._transition(child, State.FAILED, f"failed while stopping: {exc!r}")
+        else:
+            sup._transition(child, State.STOPPED, why)
+        return
+    abnormal = cancelled or exc is not None
+    if exc is not None:
+        reason = f"{type(exc).__name__}: {exc}"
+        sup._transition(child, State.FAILED, reason, error=error and error["traceback"])
+    elif cancelled:
+        reason = "cancelled unexpectedly"
+        sup._transition(child, State.FAILED, reason)
+    else:
+        reason = "exited"
+        sup._transition(child, State.STOPPED, reason)
+    restart = child.spec.restart
+    if restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and not abnormal):
+        return
+    if ran >= child.spec.backoff.reset_after:
+        child.attempt = 0
+    if child.intensity is None:
+        child.intensity = Intensity(sup.intensity, sup.period)
+    if not child.intensity.record(now):
+        why = f"more than {sup.intensity} restarts in {sup.period:g}s"
+        sup._transition(child, State.GIVEN_UP, why)
+        if sup.escalate:
+            sup._fail(SupervisorFailed(sup._path, child.name, f"was given up: {why}"))
+        return
+    child.attempt += 1
+    delay = child.spec.backoff.delay(child.attempt, sup._rand)
+    child.record_restart(reason, delay)
+    sup._transition(child, State.BACKOFF, reason, backoff_s=delay)
+    if sup.strategy is Strategy.ONE_FOR_ONE:
+        loop = sup._loop
+        assert loop is not None
+        if delay <= 0:
+            child.timer = loop.call_soon(spawn, sup, child)
+        else:
+            child.timer = loop.call_later(delay, spawn, sup, child)
+    else:
+        sup._control_task(_group_restart(sup, child, delay))
+
+
+async def _group_restart(sup: Supervisor, failed: Child, delay: float) -> None:
+    if sup._group_lock is None:
+        sup._group_lock = asyncio.Lock()
+    async with sup._group_lock:
+        names = affected(sup.strategy, failed.name, list(sup._children))
+        others = [sup._children[n] for n in names if n != failed.name and n in sup._children]
+        reason = f"{sup.strategy.value}: {failed.name} failed"
+        await stop_children(sup, others, reason)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        for child in [failed, *others]:
+            if sup._children.get(child.name) is not child:
+                continue
+            if child is failed or (
+                child.spec.restart is not Restart.TEMPORARY
+                and child.state in (State.STOPPED, State.FAILED)
+            ):
+                spawn(sup, child)

@@ -1,0 +1,140 @@
+"""What a supervisor runs and how: :class:`ChildSpec`, :class:`Restart`, :class:`Strategy`.
+
+Owns the declarative half of supervision (OTP's child spec ``{id, start, restart,
+shutdown}``) and its validation; nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeAlias, cast
+
+from .._backoff import DEFAULT_BACKOFF, Backoff
+from .._exceptions import ConfigError
+from .._runnable import Runnable
+
+__all__ = ["ChildSpec", "Restart", "Strategy", "Target", "as_spec", "is_instance", "member_names"]
+
+
+class Restart(enum.StrEnum):
+    """When a child that ended is started again (OTP's restart types)."""
+
+    PERMANENT = "permanent"  # always
+    TRANSIENT = "transient"  # only after an abnormal exit (an exception, an unasked cancel)
+    TEMPORARY = "temporary"  # never
+
+
+class Strategy(enum.StrEnum):
+    """Which siblings restart with a failed child (OTP's strategies)."""
+
+    ONE_FOR_ONE = "one_for_one"  # only the child
+    ONE_FOR_ALL = "one_for_all"  # every child
+    REST_FOR_ONE = "rest_for_one"  # the child and those added after it
+
+
+Factory: TypeAlias = Callable[[], "Awaitable[object] | Runnable"]
+Target: TypeAlias = "Runnable | Factory"
+"""A Loop or Supervisor instance (restarted in place), or a zero-argument factory returning
+a coroutine or a Runnable (called anew for every start: the way to get fresh state)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """One child of a supervisor.
+
+    Args:
+        target: what to run (see :data:`Target`).
+        name: unique among siblings; defaults to the target's name or ``__name__``.
+        restart: ``permanent``, ``transient`` or ``temporary``.
+        backoff: delay before each restart; reset after ``backoff.reset_after`` s of uptime.
+        shutdown_timeout: seconds a graceful stop may take before the child is cancelled.
+        depends_on: names of siblings (or pools) that must be running before this starts;
+            this child is stopped before them.
+        heartbeat_timeout: a busy child whose heartbeat is older than this is stuck.
+        priority: higher starts first when concurrency is limited.
+        replicas: run this many instances, named ``name[0]``, ``name[1]``, ...
+    """
+
+    target: Target
+    name: str = ""
+    restart: Restart = Restart.PERMANENT
+    backoff: Backoff = DEFAULT_BACKOFF
+    shutdown_timeout: float = 5.0
+    depends_on: tuple[str, ...] = ()
+    heartbeat_timeout: float | None = None
+    priority: int = 0
+    replicas: int = 1
+
+    def __post_init__(self) -> None:
+        name = self.name or _target_name(self.target)
+        if not name:
+            raise ConfigError("name", "a child needs a name (none could be derived from target)")
+        if any(ch in name for ch in "[]*?"):
+            raise ConfigError("name", f"{name!r} may not contain [ ] * or ?")
+        object.__setattr__(self, "name", name)
+        try:
+            object.__setattr__(self, "restart", Restart(self.restart))
+        except ValueError:
+            raise ConfigError(
+                "restart", f"{self.restart!r} is not one of {[r.value for r in Restart]}"
+            ) from None
+        if isinstance(self.depends_on, str):
+            raise ConfigError("depends_on", f"must be a list of names, got {self.depends_on!r}")
+        object.__setattr__(self, "depends_on", tuple(self.depends_on))
+        if name in self.depends_on:
+            raise ConfigError("depends_on", f"{name!r} cannot depend on itself")
+        if not (self.shutdown_timeout >= 0 and math.isfinite(self.shutdown_timeout)):
+            raise ConfigError("shutdown_timeout", f"must be >= 0, got {self.shutdown_timeout}")
+        if self.heartbeat_timeout is not None and not self.heartbeat_timeout > 0:
+            raise ConfigError("heartbeat_timeout", f"must be > 0, got {self.heartbeat_timeout}")
+        if self.replicas < 1:
+            raise ConfigError("replicas", f"must be >= 1, got {self.replicas}")
+        if self.replicas > 1 and is_instance(self.target):
+            raise ConfigError(
+                "replicas",
+                f"{name!r}: {self.replicas} replicas need a factory (e.g. lambda: MyLoop()), "
+                "not one shared instance",
+            )
+        if not is_instance(self.target) and not callable(self.target):
+            raise ConfigError("target", f"{name!r}: not a Loop, Supervisor or factory")
+
+
+_RUNNABLE_CLASSES: dict[type, bool] = {}
+
+
+def is_instance(target: object) -> bool:
+    """True for a Runnable instance (reused across restarts); False for a factory or class.
+
+    A runtime-checkable Protocol's isinstance costs ~30 us; the protocol's members live on
+    the class, so the answer is cached per class.
+    """
+    cls = type(target)
+    known = _RUNNABLE_CLASSES.get(cls)
+    if known is None:
+        known = _RUNNABLE_CLASSES[cls] = not issubclass(cls, type) and isinstance(target, Runnable)
+    return known
+
+
+def _target_name(target: object) -> str:
+    if is_instance(target):
+        return cast(Runnable, target).name
+    return str(getattr(target, "__name__", ""))
+
+
+def as_spec(child: ChildSpec | Target) -> ChildSpec:
+    """A ChildSpec as is; a bare target wrapped with the defaults."""
+    return child if isinstance(child, ChildSpec) else ChildSpec(child)
+
+
+def member_names(spec: ChildSpec) -> list[str]:
+    """The children one spec stands for: its name, or ``name[i]`` for each replica."""
+    if spec.replicas == 1:
+        return [spec.name]
+    return [f"{spec.name}[{i}]" for i in range(spec.replicas)]
+
+
+def specs(children: Iterable[ChildSpec | Target]) -> list[ChildSpec]:
+    return [as_spec(c) for c in children]

@@ -1,0 +1,515 @@
+"""Supervisor: a tree of children with OTP's restart types, strategies and intensity.
+
+Owns the mechanism of supervision: starting children in dependency order, noticing exits
+(each child's task calls back the moment it ends: no polling), restarting by policy, and
+stopping gracefully. Policy lives elsewhere and is pure (``_policy``, ``Backoff``,
+``Intensity``); stopping mechanics live in ``_shutdown``.
+
+Children with no ``depends_on`` between them start and stop concurrently, as systemd does;
+a declared dependency orders both. ``rest_for_one`` means the child and those added after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Final, Self
+
+from .._exceptions import (
+    ChildNotFound,
+    ConfigError,
+    DependencyError,
+    DuplicateChild,
+    SupervisorFailed,
+)
+from .._intensity import Intensity
+from .._lifecycle import (
+    State,
+    Transition,
+    check_transition,
+    lifecycle_logging_enabled,
+    log_transition,
+)
+from .._runnable import Runnable
+from ..bus import Bus, Subscription
+from ._child import Child
+from ._policy import check_dependencies
+from ._restarts import child_done, spawn
+from ._shutdown import stop_children
+from ._spec import ChildSpec, Strategy, Target, as_spec, member_names
+
+__all__ = ["Supervisor"]
+
+_log = logging.getLogger("treadle.supervisor")
+_UP: Final = frozenset({State.RUNNING, State.PAUSED})
+_ENDED: Final = frozenset({State.STOPPED, State.FAILED, State.GIVEN_UP})
+
+
+class Supervisor:
+    """Run children and keep them alive. Use ``async with``, or nest it as a child.
+
+    Args:
+        children: ChildSpecs or bare targets, started in dependency order on enter.
+        name: this supervisor's name (its path in events is ``parent.name``).
+        strategy: ``one_for_one``, ``one_for_all`` or ``rest_for_one``.
+        intensity, period: more than ``intensity`` restarts of one child within ``period``
+            seconds gives that child up.
+        escalate: on giving up a child, fail this supervisor instead (its parent decides).
+        bus: where lifecycle events go; a nested supervisor shares its parent's.
+        cancel_grace: seconds a cancelled child gets before it is reported and abandoned.
+        rand: random source for backoff jitter.
+    """
+
+    def __init__(
+        self,
+        children: Iterable[ChildSpec | Target] = (),
+        *,
+        name: str = "supervisor",
+        strategy: Strategy | str = Strategy.ONE_FOR_ONE,
+        intensity: int = 5,
+        period: float = 3600.0,
+        escalate: bool = False,
+        bus: Bus | None = None,
+        cancel_grace: float = 1.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        try:
+            self.strategy = Strategy(strategy)
+        except ValueError:
+            raise ConfigError(
+                "strategy", f"{strategy!r} is not one of {[s.value for s in Strategy]}"
+            ) from None
+        Intensity(intensity, period)  # validates both
+        self._name = name
+        self._path = name
+        self.intensity = intensity
+        self.period = period
+        self.escalate = escalate
+        self.cancel_grace = cancel_grace
+        self._rand = rand
+        self._bus = bus
+        self._children: dict[str, Child] = {}
+        self._pools: dict[str, ChildSpec] = {}
+        self._state = State.PENDING
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._failure: SupervisorFailed | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self._control: set[asyncio.Task[None]] = set()
+        self._group_lock: asyncio.Lock | None = None
+        self._host: asyncio.Task[Any] | None = None
+        self._host_cancelled = False
+        self._n_running = 0
+        self._all_waiters: list[asyncio.Future[None]] = []
+        self.abandoned: set[asyncio.Task[None]] = set()
+        for spec in map(as_spec, children):
+            self._register(spec)
+        check_dependencies(self._dependency_graph())
+
+    # -- observation ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            self._bus = Bus()
+        return self._bus
+
+    @property
+    def children(self) -> list[str]:
+        return list(self._children)
+
+    def child_state(self, name: str) -> State:
+        return self._child(name).state
+
+    def target(self, name: str) -> Runnable | None:
+        """The running (or last) instance behind a child, e.g. to read a Loop's metrics."""
+        return self._child(name).target
+
+    def status(self) -> dict[str, Any]:
+        """The whole tree as a JSON-safe dict."""
+        return {
+            "name": self._name,
+            "path": self._path,
+            "kind": "supervisor",
+            "state": self._state.value,
+            "strategy": self.strategy.value,
+            "intensity": self.intensity,
+            "period": self.period,
+            "escalate": self.escalate,
+            "failure": str(self._failure) if self._failure else None,
+            "running": self._n_running,
+            "abandoned": len(self.abandoned),
+            "children": {name: child.status() for name, child in self._children.items()},
+        }
+
+    def events(self, **options: Any) -> Subscription:
+        """Subscribe to this tree's lifecycle events (:class:`Transition` payloads)."""
+        return self.bus.subscribe(f"lifecycle.{self._path}*", **options)
+
+    def __repr__(self) -> str:
+        return f"<Supervisor {self._path!r} {self._state.value} children={len(self._children)}>"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._host = asyncio.current_task()
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        et: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        host, self._host = self._host, None
+        await self.stop()
+        failure = self._failure
+        if self._host_cancelled:
+            # We cancelled the body to report a failure (as TaskGroup does): undo our cancel
+            # and raise the failure, unless someone else cancelled the host as well.
+            self._host_cancelled = False
+            if host is not None and host.uncancel() == 0 and et is asyncio.CancelledError:
+                assert failure is not None
+                raise failure
+        if failure is not None and et is None:
+            raise failure
+
+    async def start(self) -> None:
+        """Start every child (each waits for what it depends on) and return at once."""
+        self._set_state(State.STARTING)
+        self._loop = asyncio.get_running_loop()
+        self._closing = False
+        self._failure = None
+        self._done = self._loop.create_future()
+        self.bus  # noqa: B018 - create the bus before the first event
+        for child in list(self._children.values()):
+            child.intensity = None
+            child.attempt = 0
+            spawn(self, child)
+        self._set_state(State.RUNNING)
+
+    async def stop(self) -> None:
+        """Stop every child, dependants first, each within its ``shutdown_timeout``."""
+        if self._state is State.PENDING:
+            self._set_state(State.STOPPED)
+            return
+        if self._stopped is not None:
+            await asyncio.shield(self._stopped)
+            return
+        if self._state in _ENDED:
+            return
+        assert self._loop is not None
+        self._stopped = stopped = self._loop.create_future()
+        self._closing = True
+        self._set_state(State.STOPPING)
+        try:
+            for task in self._control:
+                task.cancel()
+            if self._control:
+                await asyncio.wait(self._control)
+            await stop_children(self, list(self._children.values()), "supervisor stopping")
+        except BaseException:
+            for child in self._children.values():  # interrupted: no graceful path left
+                if child.task is not None:
+                    child.task.cancel()
+            raise
+        finally:
+            self._set_state(State.FAILED if self._failure else State.STOPPED)
+            self._stopped = None
+            stopped.set_result(None)
+            self._resolve_done()
+
+    async def wait(self) -> None:
+        """Wait until a stop is requested or the supervisor fails (then raise)."""
+        if self._done is not None:
+            await asyncio.shield(self._done)
+        if self._failure is not None:
+            raise self._failure
+
+    async def wait_running(self, *names: str) -> None:
+        """Wait until the named children (default: all) are running or paused."""
+        if names:
+            for name in names:
+                await self._child(name).wait_running()
+            return
+        while self._n_running < len(self._children):
+            fut = asyncio.get_running_loop().create_future()
+            self._all_waiters.append(fut)
+            await fut
+
+    # -- Runnable: a supervisor is a child too ---------------------------------------------
+
+    async def run(self, started: Callable[[], None]) -> None:
+        await self.start()
+        assert self._done is not None
+        try:
+            ready = asyncio.ensure_future(self.wait_running())
+            try:
+                await asyncio.wait({ready, self._done}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ready.cancel()
+            if not self._done.done():
+                started()
+            await asyncio.shield(self._done)
+        finally:
+            await self.stop()
+        if self._failure is not None:
+            raise self._failure
+
+    def request_stop(self) -> None:
+        self._resolve_done()
+
+    def pause(self, name: str | None = None) -> None:
+        """Pause one child, or (no name) every running child that can pause."""
+        if name is not None:
+            child = self._child(name)
+            check_transition(child.name, child.state, State.PAUSED)
+            assert child.target is not None
+            child.target.pause()
+            self._transition(child, State.PAUSED, "paused")
+            return
+        for child in self._children.values():
+            if child.state is State.RUNNING and not _is_coroutine(child):
+                self.pause(child.name)
+
+    def resume(self, name: str | None = None) -> None:
+        if name is not None:
+            child = self._child(name)
+            check_transition(child.name, child.state, State.RUNNING)
+            assert child.target is not None
+            child.target.resume()
+            self._transition(child, State.RUNNING, "resumed")
+            return
+        for child in self._children.values():
+            if child.state is State.PAUSED:
+                self.resume(child.name)
+
+    # -- dynamic children -----------------------------------------------------------------
+
+    def add(self, child: ChildSpec | Target) -> list[str]:
+        """Add a child (or a pool) and start it if the supervisor runs; returns the names."""
+        spec = as_spec(child)
+        for dep in spec.depends_on:
+            if dep not in self._children and dep not in self._pools:
+                raise DependencyError(
+                    f"{spec.name}.depends_on", f"unknown child {dep!r} (known: {self.children})"
+                )
+        added = self._register(spec)
+        if self._state is State.RUNNING:
+            for c in added:
+                spawn(self, c)
+        return [c.name for c in added]
+
+    async def remove(self, name: str) -> None:
+        """Stop a child (or every member of a pool) and forget it."""
+        names = self._members(name)
+        dependants = [
+            c.name
+            for c in self._children.values()
+            if c.name not in names and any(d in names for d in self._deps_of(c))
+        ]
+        if dependants:
+            raise DependencyError(name, f"cannot remove: {dependants} depend on it")
+        await stop_children(self, [self._children[n] for n in names], "removed")
+        for n in names:
+            del self._children[n]
+        self._pools.pop(name, None)
+
+    async def restart(self, name: str) -> None:
+        """Stop and start a child now (no backoff, no intensity: an operator's decision)."""
+        child = self._child(name)
+        await stop_children(self, [child], "restart requested")
+        if child.state is State.GIVEN_UP:
+            child.intensity = None
+            child.attempt = 0
+        if self._state is State.RUNNING:
+            spawn(self, child)
+
+    async def scale(self, name: str, replicas: int) -> list[str]:
+        """Change a pool's size; returns the member names after the change."""
+        if name not in self._pools:
+            raise ChildNotFound(f"{name!r} is not a pool (pools: {sorted(self._pools)})")
+        if replicas < 0:
+            raise ConfigError("replicas", f"must be >= 0, got {replicas}")
+        spec = self._pools[name]
+        current = self._members(name)
+        if replicas > len(current):
+            new = [self._new_child(spec, f"{name}[{i}]") for i in range(len(current), replicas)]
+            if self._state is State.RUNNING:
+                for c in new:
+                    spawn(self, c)
+        else:
+            extra = [self._children[n] for n in current[replicas:]]
+            await stop_children(self, extra, "scaled down")
+            for c in extra:
+                del self._children[c.name]
+        self._pools[name] = dataclasses.replace(spec, replicas=max(replicas, 2))
+        return self._members(name)
+
+    # -- mechanism: registry ---------------------------------------------------------------
+
+    def _register(self, spec: ChildSpec) -> list[Child]:
+        if spec.name in self._children or spec.name in self._pools:
+            raise DuplicateChild(f"{self._path}: a child named {spec.name!r} already exists")
+        names = member_names(spec)
+        for n in names:
+            if n in self._children:
+                raise DuplicateChild(f"{self._path}: a child named {n!r} already exists")
+        if spec.replicas > 1:
+            self._pools[spec.name] = spec
+            return [self._new_child(spec, n) for n in names]
+        return [self._new_child(spec, spec.name)]
+
+    def _new_child(self, spec: ChildSpec, name: str) -> Child:
+        child = self._children[name] = Child(self, spec, name)
+        return child
+
+    def _child(self, name: str) -> Child:
+        try:
+            return self._children[name]
+        except KeyError:
+            raise ChildNotFound(
+                f"{self._path}: no child {name!r} (children: {self.children})"
+            ) from None
+
+    def _members(self, name: str) -> list[str]:
+        if name in self._pools:
+            prefix = f"{name}["
+            return [n for n in self._children if n.startswith(prefix)]
+        return [self._child(name).name]
+
+    def _deps_of(self, child: Child) -> list[str]:
+        if not child.spec.depends_on:
+            return []
+        deps: list[str] = []
+        for dep in child.spec.depends_on:
+            deps.extend(self._members(dep) if dep in self._pools else [dep])
+        return deps
+
+    def _dependency_graph(self) -> dict[str, list[str]]:
+        return {name: self._deps_of(c) for name, c in self._children.items()}
+
+    def _has_dependencies(self) -> bool:
+        return any(c.spec.depends_on for c in self._children.values())
+
+    def _child_done(self, child: Child, task: asyncio.Task[None]) -> None:
+        child_done(self, child, task)
+
+    def _adopt_child(self, target: Runnable) -> None:
+        """A nested supervisor takes its place in this tree: path and bus."""
+        if isinstance(target, Supervisor):
+            target._adopt(self)
+
+    def _adopt(self, parent: Supervisor) -> None:
+        self._path = f"{parent._path}.{self._name}"
+        if self._bus is None:
+            self._bus = parent.bus
+
+    def _control_task(self, coro: Any) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        self._control.add(task)
+        task.add_done_callback(self._control.discard)
+
+    def _fail(self, failure: SupervisorFailed) -> None:
+        if self._failure is not None:
+            return
+        self._failure = failure
+        _log.error("%s", failure)
+        self._resolve_done()
+        host = self._host
+        if host is not None and not host.done():
+            self._host_cancelled = True
+            host.cancel(msg=str(failure))
+
+    def _resolve_done(self) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+        waiters, self._all_waiters = self._all_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    # -- mechanism: state and events --------------------------------------------------------
+
+    def _transition(
+        self,
+        child: Child,
+        new: State,
+        reason: str = "",
+        *,
+        error: str | None = None,
+        backoff_s: float | None = None,
+    ) -> None:
+        old = child.state
+        check_transition(child.name, old, new)
+        child.state = new
+        if new in _UP:
+            if old not in _UP:
+                self._n_running += 1
+                if child.waiters:
+                    child.wake_waiters()
+                if self._all_waiters and self._n_running >= len(self._children):
+                    self._resolve_all_running()
+        elif old in _UP:
+            self._n_running -= 1
+        self._emit(f"{self._path}.{child.name}", old, new, reason, child.attempt, backoff_s, error)
+
+    def _resolve_all_running(self) -> None:
+        waiters, self._all_waiters = self._all_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _set_state(self, new: State, reason: str = "") -> None:
+        old = self._state
+        check_transition(f"supervisor {self._path!r}", old, new)
+        self._state = new
+        self._emit(self._path, old, new, reason, 0, None, None)
+
+    def _emit(
+        self,
+        path: str,
+        old: State,
+        new: State,
+        reason: str,
+        attempt: int,
+        backoff_s: float | None,
+        error: str | None,
+    ) -> None:
+        bus = self._bus
+        to_bus = bus is not None and bus.has_subscribers
+        to_log = lifecycle_logging_enabled()
+        if not (to_bus or to_log):
+            return  # nobody listens: a transition costs one table lookup
+        t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)
+        if to_bus:
+            assert bus is not None
+            bus.publish_nowait(f"lifecycle.{path}", t)
+        if to_log:
+            log_transition(t)
+
+
+def _is_coroutine(child: Child) -> bool:
+    from ._child import CoroutineTarget
+
+    return isinstance(child.target, CoroutineTarget)
