@@ -52,10 +52,11 @@ class Loop:
     """
 
     __slots__ = (
+        "_attention",
         "_backoff",
         "_backoff_s",
         "_beat",
-        "_busy",
+        "_enabled",
         "_gate",
         "_gated",
         "_initial_delay",
@@ -69,7 +70,6 @@ class Loop:
         "_stop_requested",
         "_task",
         "_waker",
-        "enabled",
         "hook_timeout",
         "metrics",
     )
@@ -102,7 +102,7 @@ class Loop:
         self._interval = float(interval)
         self._initial_delay = float(initial_delay)
         self._backoff = backoff or DEFAULT_BACKOFF
-        self.enabled = enabled
+        self._enabled = enabled
         self._gate = should_run
         self._max_errors = max_consecutive_errors
         self.hook_timeout = hook_timeout
@@ -112,10 +112,13 @@ class Loop:
         self._stop_requested = False
         self._paused = False
         self._gated = False
-        self._busy = False
         self._beat: float | None = None
         self._backoff_s: float | None = None
         self._next_at: float | None = None
+        # The tick's fast path checks this one flag; it is True whenever any of stop,
+        # pause, a pending deadline, a gate or being disabled may need the slow path. Being
+        # True by mistake is harmless: the slow path re-checks everything and recomputes it.
+        self._attention = True
         self._waker: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -160,11 +163,23 @@ class Loop:
         if not value >= 0:
             raise ConfigError("interval", f"must be >= 0, got {value!r}")
         self._interval = float(value)
+        self._attention = True
         last_end = self.metrics.last_run_end
         if self._next_at is not None and self._backoff_s is None and last_end is not None:
             self._next_at = last_end + self._interval
             self._interrupt()
         elif self._next_at is not None and self._gated:
+            self._interrupt()
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = value
+        self._attention = True
+        if self._gated:
             self._interrupt()
 
     @property
@@ -174,8 +189,15 @@ class Loop:
 
     @property
     def busy(self) -> bool:
-        """True while inside ``run_once``: only a busy loop can be stuck."""
-        return self._busy
+        """True while inside ``run_once``: only a busy loop can be stuck.
+
+        Derived, not stored (two fewer writes per tick): a run beats at its start and at its
+        end, and its end is also ``last_run_end``; a beat newer than that is a run under way.
+        """
+        if self._gated or self._state not in (State.RUNNING, State.PAUSED, State.STOPPING):
+            return False
+        beat, end = self._beat, self.metrics.last_run_end
+        return beat is not None and (end is None or beat > end)
 
     def beat(self) -> None:
         """Heartbeat from inside a long ``run_once``: 'still making progress'."""
@@ -188,10 +210,10 @@ class Loop:
             "kind": "loop",
             "state": self._state.value,
             "interval": self._interval,
-            "enabled": self.enabled,
+            "enabled": self._enabled,
             "paused": self._paused,
             "gated": self._gated,
-            "busy": self._busy,
+            "busy": self.busy,
             "backoff_s": self._backoff_s,
             "heartbeat_age_s": None if beat is None else _clock() - beat,
             **self.metrics.as_dict(),
@@ -205,6 +227,7 @@ class Loop:
     def request_stop(self) -> None:
         """Ask the loop to stop after the current run; returns at once."""
         self._stop_requested = True
+        self._attention = True
         if self._state in (State.RUNNING, State.PAUSED):
             self._set_state(State.STOPPING)
         self._interrupt()
@@ -212,12 +235,14 @@ class Loop:
     def pause(self) -> None:
         """Finish the current run, then idle until :meth:`resume`."""
         self._paused = True
+        self._attention = True
         if self._state is State.RUNNING:
             self._set_state(State.PAUSED)
         self._interrupt()
 
     def resume(self) -> None:
         self._paused = False
+        self._attention = True
         if self._state is State.PAUSED:
             self._set_state(State.RUNNING)
         self._interrupt()
@@ -272,58 +297,66 @@ class Loop:
             # One flat loop: every wait (interval, backoff, gate, initial delay) is the same
             # deadline ``_next_at``, waited on at the top.
             metrics = self.metrics
+            ring, window = metrics._durations, metrics.window  # both fixed for a run
+            clock, sleep0 = _clock, asyncio.sleep
             gated = type(self).should_run is not Loop.should_run or self._gate is not None
             if self._initial_delay > 0:
                 self._next_at = _clock() + self._initial_delay
-            while not self._stop_requested:
-                if self._next_at is not None:
-                    remaining = self._next_at - _clock()
-                    if remaining > 0 and not self._paused:
-                        fut = self._waker = asyncio.get_running_loop().create_future()
-                        handle = asyncio.get_running_loop().call_later(remaining, _wake, fut)
-                        try:
-                            await fut
-                        finally:
-                            handle.cancel()
-                            self._waker = None
-                        continue  # woken: deadline reached, or stop/pause/interval change
-                    self._next_at = None
-                    self._backoff_s = None
-                if self._paused:
-                    await self._park()
-                    continue
-                if (gated or not self.enabled) and not (self.enabled and self.should_run()):
-                    self._gated = True
-                    self._beat = _clock()
-                    self._next_at = self._beat + (self._interval or _GATE_POLL)
-                    continue
-                if self._gated:
-                    self._gated = False
-                start = self._beat = _clock()
-                self._busy = True
+            self._attention = True
+            idx = 0  # the ring's next slot once it is full
+            while True:
+                if self._attention:
+                    if self._stop_requested:
+                        break
+                    if self._next_at is not None:
+                        remaining = self._next_at - clock()
+                        if remaining > 0 and not self._paused:
+                            fut = self._waker = asyncio.get_running_loop().create_future()
+                            handle = asyncio.get_running_loop().call_later(remaining, _wake, fut)
+                            try:
+                                await fut
+                            finally:
+                                handle.cancel()
+                                self._waker = None
+                            continue  # woken: deadline reached, or stop/pause/interval change
+                        self._next_at = None
+                        self._backoff_s = None
+                    if self._paused:
+                        await self._park()
+                        continue
+                    if (gated or not self._enabled) and not (self._enabled and self.should_run()):
+                        self._gated = True
+                        self._beat = clock()
+                        self._next_at = self._beat + (self._interval or _GATE_POLL)
+                        continue
+                    if self._gated:
+                        self._gated = False
+                    self._attention = gated or self._stop_requested or self._paused
+                start = self._beat = clock()
                 try:
                     await self.run_once()
                 except Exception as exc:  # noqa: BLE001 - the loop's boundary: counted, backed off
-                    self._busy = False
                     await self._run_failed(exc, start)
                     continue
-                end = self._beat = _clock()
-                self._busy = False
+                end = self._beat = clock()
                 metrics.runs += 1
                 if metrics.consecutive_errors:
                     metrics.consecutive_errors = 0
                 metrics.last_run_end = end
                 # LoopMetrics.record_duration, inlined: this is the hottest line in treadle.
-                ring = metrics._durations
-                if len(ring) < metrics.window:
+                if len(ring) < window:
                     ring.append(end - start)
                 else:
-                    ring[metrics._next] = end - start
-                    metrics._next = (metrics._next + 1) % metrics.window
+                    ring[idx] = end - start
+                    idx += 1
+                    if idx == window:
+                        idx = 0
+                    metrics._next = idx
                 if self._interval > 0:
                     self._next_at = end + self._interval
+                    self._attention = True
                 else:
-                    await asyncio.sleep(0)
+                    await sleep0(0)
         except BaseException as exc:
             await self._finish(began, exc)
             raise
@@ -333,7 +366,7 @@ class Loop:
 
     async def _finish(self, began: bool, exc: BaseException | None) -> None:
         self._stop_requested = False
-        self._busy = False
+        self._attention = True
         self._next_at = None
         self._backoff_s = None
         failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
@@ -365,6 +398,7 @@ class Loop:
         delay = self._backoff.delay(n, self._rand)
         self._backoff_s = delay
         self._next_at = _clock() + delay
+        self._attention = True
 
     async def _park(self) -> None:
         loop = asyncio.get_running_loop()
