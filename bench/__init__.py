@@ -1,0 +1,1 @@
+"""treadle's benchmarks: each prints its figures beside a baseline measured in the same run."""
