@@ -26,6 +26,9 @@ from .bus import Bus as Bus
 from .bus import Message as Message
 from .bus import Overflow as Overflow
 from .bus import Subscription as Subscription
+from .health import Health as Health
+from .health import HealthStatus as HealthStatus
+from .health import beat as beat
 from .loop import FunctionLoop as FunctionLoop
 from .loop import Loop as Loop
 from .loop import loop as loop
@@ -48,6 +51,8 @@ __all__ = [
     "DependencyError",
     "DuplicateChild",
     "FunctionLoop",
+    "Health",
+    "HealthStatus",
     "Intensity",
     "InvalidTransition",
     "Jitter",
@@ -67,6 +72,7 @@ __all__ = [
     "TreadleError",
     "UnknownLimiter",
     "VersionConflict",
+    "beat",
     "loop",
     "run",
     "serve",

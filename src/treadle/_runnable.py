@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Runnable"]
+__all__ = ["Runnable", "implements"]
 
 
 @runtime_checkable
@@ -36,3 +36,20 @@ class Runnable(Protocol):
     def resume(self) -> None: ...
 
     def status(self) -> dict[str, Any]: ...
+
+
+_IMPLEMENTS: dict[tuple[type, type], bool] = {}
+
+
+def implements(obj: object, protocol: type) -> bool:
+    """``isinstance(obj, protocol)`` for a runtime-checkable Protocol, cached per class.
+
+    The stdlib check costs ~30 us (it walks the protocol's members every time); the members
+    live on the class, so one answer per class will do. A class object itself never counts.
+    """
+    cls = type(obj)
+    key = (cls, protocol)
+    known = _IMPLEMENTS.get(key)
+    if known is None:
+        known = _IMPLEMENTS[key] = not issubclass(cls, type) and isinstance(obj, protocol)
+    return known

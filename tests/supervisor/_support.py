@@ -21,7 +21,8 @@ async def wait_state(sup: Supervisor, name: str, *states: State) -> None:
 
 
 async def wait_for(sup: Supervisor, predicate: Callable[[], bool]) -> None:
-    """Wait until ``predicate()`` holds, re-checking after every lifecycle event."""
-    with sup.events(maxsize=10_000) as events:
+    """Wait until ``predicate()`` holds, re-checking after every bus message (lifecycle
+    transitions and health verdicts)."""
+    with sup.bus.subscribe("*", maxsize=10_000) as events:
         while not predicate():
             await events.get()

@@ -65,7 +65,7 @@ async def test_a_waiting_child_is_pending_with_a_reason() -> None:
             assert isinstance(t, Transition)
             if t.name.endswith(".api") and t.to is State.STARTING:
                 reasons.append(t.reason)
-    assert reasons == ["dependencies running"]
+    assert reasons == ["dependencies ready"]
 
 
 async def test_stopping_while_pending_does_not_start_it() -> None:

@@ -20,6 +20,7 @@ from typing import Any, Final
 from .._backoff import DEFAULT_BACKOFF, Backoff
 from .._exceptions import ConfigError, LoopFailed
 from .._lifecycle import State, check_transition
+from ..health._health import Health
 from ._metrics import LoopMetrics
 
 __all__ = ["Loop"]
@@ -139,6 +140,18 @@ class Loop:
 
     async def on_error(self, exc: Exception) -> None:
         """Called after a failed ``run_once``, before the backoff sleep."""
+
+    unhealthy_after: int = 3
+    """Consecutive errors at which the default :meth:`health` says unhealthy."""
+
+    async def health(self) -> Health:
+        """Override to check what matters (a connection, a queue depth). The default: healthy
+        with no errors, degraded after one, unhealthy after ``unhealthy_after`` in a row."""
+        n = self.metrics.consecutive_errors
+        if n == 0:
+            return Health.healthy()
+        reason = f"{n} consecutive errors, last: {self.metrics.last_error}"
+        return Health.unhealthy(reason) if n >= self.unhealthy_after else Health.degraded(reason)
 
     # -- observation ----------------------------------------------------------------------
 

@@ -11,39 +11,70 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .._exceptions import NotPausable
+from .._heartbeat import current_beat
 from .._intensity import Intensity
 from .._lifecycle import State
 from .._runnable import Runnable
+from ..health._health import Health, from_state, worst
 from ..loop import ErrorInfo
 from ._spec import ChildSpec, is_instance
 
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["Child", "CoroutineTarget"]
+__all__ = ["Child", "CoroutineTarget", "Fault"]
 
 _HISTORY = 20  # restarts remembered per child
 
 
-class CoroutineTarget:
-    """A coroutine as a Runnable: ready at once, stopped by cancellation, never paused."""
+@dataclass(slots=True)
+class Fault:
+    """Why the supervisor itself is taking a child down (stuck, or unhealthy)."""
 
-    __slots__ = ("_aw", "_name", "_task")
+    reason: str
+    stack: str | None
+    deadline: float  # loop.time() by which the current step must have worked
+    cancelled: bool  # False: asked to stop gracefully; True: cancelled
+
+
+class CoroutineTarget:
+    """A coroutine as a Runnable: ready at once, stopped by cancellation, never paused.
+
+    It is busy for as long as it runs; it beats when it starts and whenever the coroutine
+    calls ``treadle.beat()``.
+    """
+
+    __slots__ = ("_aw", "_beat", "_name", "_task")
 
     def __init__(self, name: str, aw: Awaitable[object]) -> None:
         self._name = name
         self._aw = aw
         self._task: asyncio.Task[Any] | None = None
+        self._beat: float | None = None
 
     @property
     def name(self) -> str:
         return self._name
 
+    @property
+    def last_beat(self) -> float | None:
+        return self._beat
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def beat(self) -> None:
+        self._beat = time.perf_counter()
+
     async def run(self, started: Callable[[], None]) -> None:
         self._task = asyncio.current_task()
+        self._beat = time.perf_counter()
+        current_beat.set(self)  # this task's context only
         started()
         await self._aw
 
@@ -61,7 +92,12 @@ class CoroutineTarget:
         raise NotPausable(f"child {self._name!r} is a coroutine and cannot be paused")
 
     def status(self) -> dict[str, Any]:
-        return {"name": self._name, "kind": "coroutine"}
+        beat = self._beat
+        return {
+            "name": self._name,
+            "kind": "coroutine",
+            "heartbeat_age_s": None if beat is None else time.perf_counter() - beat,
+        }
 
 
 class Child:
@@ -69,10 +105,17 @@ class Child:
 
     __slots__ = (
         "attempt",
+        "checking",
+        "degraded",
+        "fault",
+        "has_slot",
+        "health",
         "history",
         "intensity",
         "last_exit",
         "name",
+        "next_check_at",
+        "ready",
         "restarts",
         "spec",
         "started_at",
@@ -82,6 +125,7 @@ class Child:
         "target",
         "task",
         "timer",
+        "unhealthy_count",
         "waiters",
     )
 
@@ -103,6 +147,14 @@ class Child:
         self.last_exit: dict[str, Any] | None = None
         self.history: deque[dict[str, Any]] | None = None
         self.waiters: list[asyncio.Future[None]] | None = None
+        self.ready = False  # running, and its first health check (if any) passed
+        self.health: Health | None = None  # the last check's verdict
+        self.unhealthy_count = 0
+        self.checking = False
+        self.next_check_at = 0.0
+        self.fault: Fault | None = None  # why the supervisor is taking it down
+        self.has_slot = False  # holds one of the supervisor's max_concurrent slots
+        self.degraded = False  # paused by the supervisor under memory pressure
 
     def __call__(self, task: asyncio.Task[None]) -> None:
         """Done-callback of this child's task."""
@@ -127,7 +179,18 @@ class Child:
         """Called by the target once it is ready (see Runnable.run)."""
         if self.state is State.STARTING:
             self.started_at = time.perf_counter()
+            self.health = None
+            self.unhealthy_count = 0
+            self.next_check_at = 0.0  # check at once: readiness waits for it
             self.sup._transition(self, State.RUNNING, "started")
+            if self.spec.health_interval is None:
+                self.set_ready(True)
+
+    def set_ready(self, ready: bool) -> None:
+        if ready != self.ready:
+            self.ready = ready
+            if ready:
+                self.wake_waiters()
 
     def wake_waiters(self) -> None:
         waiters, self.waiters = self.waiters, None
@@ -136,7 +199,14 @@ class Child:
                 fut.set_result(None)
 
     async def wait_running(self) -> None:
-        while self.state not in (State.RUNNING, State.PAUSED):
+        await self.wait_until(lambda: self.state in (State.RUNNING, State.PAUSED))
+
+    async def wait_ready(self) -> None:
+        await self.wait_until(lambda: self.ready)
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()``; waiters are woken on every step towards readiness."""
+        while not predicate():
             fut = asyncio.get_running_loop().create_future()
             if self.waiters is None:
                 self.waiters = []
@@ -158,6 +228,13 @@ class Child:
             {"ts": time.time(), "attempt": self.attempt, "reason": reason, "backoff_s": backoff_s}
         )
 
+    def current_health(self) -> Health:
+        """The state's verdict, made worse by the last check's, if any."""
+        by_state = from_state(self.state)
+        if self.health is None or self.state not in (State.RUNNING, State.PAUSED):
+            return by_state
+        return worst(by_state, self.health)
+
     def status(self) -> dict[str, Any]:
         uptime = None
         if self.started_at is not None and self.state in (State.RUNNING, State.PAUSED):
@@ -173,6 +250,9 @@ class Child:
             "priority": self.spec.priority,
             "last_exit": self.last_exit,
             "history": list(self.history or ()),
+            "ready": self.ready,
+            "health": self.current_health().as_dict(),
+            "degraded": self.degraded,
             "target": self.target.status() if self.target is not None else None,
         }
 

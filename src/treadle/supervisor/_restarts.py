@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from .._exceptions import SupervisorFailed
 from .._intensity import Intensity
@@ -26,27 +26,31 @@ if TYPE_CHECKING:
 
 __all__ = ["child_done", "exited", "spawn"]
 
-_UP: Final = frozenset({State.RUNNING, State.PAUSED})
-
 
 def spawn(sup: Supervisor, child: Child) -> None:
+    """Start ``child`` now, or as soon as its dependencies are ready and a slot is free."""
     child.timer = None
     if sup._closing or sup._children.get(child.name) is not child:
         return
     child.stop_reason = None
+    child.fault = None
     assert sup._loop is not None
-    waiting = [
-        d for d in sup._deps_of(child) if d in sup._children and sup._children[d].state not in _UP
-    ]
-    if waiting:
+    waiting = [d for d in sup._deps_of(child) if d in sup._children and not sup._children[d].ready]
+    if waiting or not sup._slots.try_take(child):
+        reason = (
+            f"waiting for {', '.join(waiting)}"
+            if waiting
+            else f"waiting for a slot (max_concurrent={sup._slots.limit})"
+        )
         if child.state is not State.PENDING:
-            sup._transition(child, State.PENDING, f"waiting for {', '.join(waiting)}")
+            sup._transition(child, State.PENDING, reason)
         task = sup._loop.create_task(_start_when_ready(sup, child, waiting), name=child.name)
     else:
         sup._transition(child, State.STARTING, "restart" if child.attempt else "start")
         try:
             target = _instantiate(sup, child)
         except Exception as exc:  # noqa: BLE001 - a failing factory is the child failing
+            sup._slots.give_back(child)
             exited(sup, child, exc, cancelled=False)
             return
         task = sup._loop.create_task(target.run(child.started), name=child.name)
@@ -58,8 +62,9 @@ async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[str]) -
     for name in waiting:
         dep = sup._children.get(name)
         if dep is not None:
-            await dep.wait_running()
-    sup._transition(child, State.STARTING, "dependencies running")
+            await dep.wait_ready()
+    await sup._slots.take(child)
+    sup._transition(child, State.STARTING, "dependencies ready" if waiting else "slot free")
     await _instantiate(sup, child).run(child.started)
 
 
@@ -73,6 +78,7 @@ def child_done(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
     if child.task is not task:
         return
     child.task = None
+    sup._slots.give_back(child)
     if task.cancelled():
         exited(sup, child, None, cancelled=True)
     else:
@@ -93,7 +99,12 @@ def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: 
             sup._transition(child, State.STOPPED, why)
         return
     abnormal = cancelled or exc is not None
-    if exc is not None:
+    fault, child.fault = child.fault, None
+    if fault is not None:  # the supervisor took it down (stuck, unhealthy): not a clean exit
+        abnormal = True
+        reason = fault.reason
+        sup._transition(child, State.FAILED, reason, error=fault.stack)
+    elif exc is not None:
         reason = f"{type(exc).__name__}: {exc}"
         sup._transition(child, State.FAILED, reason, error=error and error["traceback"])
     elif cancelled:

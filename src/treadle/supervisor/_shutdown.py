@@ -20,7 +20,7 @@ from ._policy import levels
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["stop_children"]
+__all__ = ["abandon", "stop_children"]
 
 _log = logging.getLogger("treadle.supervisor")
 _ENDED = frozenset({State.STOPPED, State.FAILED, State.GIVEN_UP})
@@ -78,14 +78,16 @@ async def _stop_together(sup: Supervisor, children: list[Child], reason: str) ->
                 pending[task] = (child, now + sup.cancel_grace, True)
             else:
                 del pending[task]
-                _abandon(sup, child, task)
+                abandon(sup, child, task)
 
 
-def _abandon(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
+def abandon(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
+    """Report a child that ignores cancellation, mark it failed, and stop waiting for it."""
     why = f"ignored cancellation for {sup.cancel_grace}s; abandoned"
     _log.error("%s.%s %s", sup.path, child.name, why)
     child.task = None
     child.stop_reason = None
+    sup._slots.give_back(child)
     sup.abandoned.add(task)
     task.add_done_callback(sup.abandoned.discard)
     sup._transition(child, State.FAILED, why)

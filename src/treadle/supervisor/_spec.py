@@ -14,7 +14,7 @@ from typing import TypeAlias, cast
 
 from .._backoff import DEFAULT_BACKOFF, Backoff
 from .._exceptions import ConfigError
-from .._runnable import Runnable
+from .._runnable import Runnable, implements
 
 __all__ = ["ChildSpec", "Restart", "Strategy", "Target", "as_spec", "is_instance", "member_names"]
 
@@ -54,8 +54,13 @@ class ChildSpec:
         depends_on: names of siblings (or pools) that must be running before this starts;
             this child is stopped before them.
         heartbeat_timeout: a busy child whose heartbeat is older than this is stuck.
-        priority: higher starts first when concurrency is limited.
+        priority: higher starts first when concurrency is limited; under memory pressure
+            children below the supervisor's ``degrade_priority`` are paused first.
         replicas: run this many instances, named ``name[0]``, ``name[1]``, ...
+        health_interval: run the target's ``health()`` this often (None: no checks). A
+            checked child is ready for dependants only after its first passing check.
+        health_timeout: a check that takes longer counts as unhealthy.
+        health_failures: this many unhealthy checks in a row restart the child.
     """
 
     target: Target
@@ -67,6 +72,9 @@ class ChildSpec:
     heartbeat_timeout: float | None = None
     priority: int = 0
     replicas: int = 1
+    health_interval: float | None = None
+    health_timeout: float = 5.0
+    health_failures: int = 3
 
     def __post_init__(self) -> None:
         name = self.name or _target_name(self.target)
@@ -90,6 +98,12 @@ class ChildSpec:
             raise ConfigError("shutdown_timeout", f"must be >= 0, got {self.shutdown_timeout}")
         if self.heartbeat_timeout is not None and not self.heartbeat_timeout > 0:
             raise ConfigError("heartbeat_timeout", f"must be > 0, got {self.heartbeat_timeout}")
+        if self.health_interval is not None and not self.health_interval > 0:
+            raise ConfigError("health_interval", f"must be > 0, got {self.health_interval}")
+        if not self.health_timeout > 0:
+            raise ConfigError("health_timeout", f"must be > 0, got {self.health_timeout}")
+        if self.health_failures < 1:
+            raise ConfigError("health_failures", f"must be >= 1, got {self.health_failures}")
         if self.replicas < 1:
             raise ConfigError("replicas", f"must be >= 1, got {self.replicas}")
         if self.replicas > 1 and is_instance(self.target):
@@ -102,20 +116,9 @@ class ChildSpec:
             raise ConfigError("target", f"{name!r}: not a Loop, Supervisor or factory")
 
 
-_RUNNABLE_CLASSES: dict[type, bool] = {}
-
-
 def is_instance(target: object) -> bool:
-    """True for a Runnable instance (reused across restarts); False for a factory or class.
-
-    A runtime-checkable Protocol's isinstance costs ~30 us; the protocol's members live on
-    the class, so the answer is cached per class.
-    """
-    cls = type(target)
-    known = _RUNNABLE_CLASSES.get(cls)
-    if known is None:
-        known = _RUNNABLE_CLASSES[cls] = not issubclass(cls, type) and isinstance(target, Runnable)
-    return known
+    """True for a Runnable instance (reused across restarts); False for a factory or class."""
+    return implements(target, Runnable)
 
 
 def _target_name(target: object) -> str:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, Self
 
+import psutil
+
 from .._exceptions import (
     ChildNotFound,
     ConfigError,
@@ -37,10 +39,14 @@ from .._lifecycle import (
 )
 from .._runnable import Runnable
 from ..bus import Bus, Subscription
+from ..health._health import Health, rollup, worst
+from ..health._stack import task_stack
 from ._child import Child
+from ._monitor import monitor, needs_monitor
 from ._policy import check_dependencies
 from ._restarts import child_done, spawn
 from ._shutdown import stop_children
+from ._slots import Slots
 from ._spec import ChildSpec, Strategy, Target, as_spec, member_names
 
 __all__ = ["Supervisor"]
@@ -62,6 +68,10 @@ class Supervisor:
         escalate: on giving up a child, fail this supervisor instead (its parent decides).
         bus: where lifecycle events go; a nested supervisor shares its parent's.
         cancel_grace: seconds a cancelled child gets before it is reported and abandoned.
+        max_concurrent: at most this many children run at once; the others wait in
+            ``pending``, highest ``priority`` first.
+        memory_soft_limit: bytes of RSS above which running children with a priority
+            below ``degrade_priority`` are paused (resumed under 90% of the limit).
         rand: random source for backoff jitter.
     """
 
@@ -76,6 +86,9 @@ class Supervisor:
         escalate: bool = False,
         bus: Bus | None = None,
         cancel_grace: float = 1.0,
+        max_concurrent: int | None = None,
+        memory_soft_limit: int | None = None,
+        degrade_priority: int = 0,
         rand: Callable[[], float] = random.random,
     ) -> None:
         try:
@@ -91,6 +104,13 @@ class Supervisor:
         self.period = period
         self.escalate = escalate
         self.cancel_grace = cancel_grace
+        self._slots = Slots(max_concurrent)
+        if memory_soft_limit is not None and memory_soft_limit < 1:
+            raise ConfigError("memory_soft_limit", f"must be > 0 bytes, got {memory_soft_limit}")
+        self.memory_soft_limit = memory_soft_limit
+        self.degrade_priority = degrade_priority
+        self._monitor: asyncio.Task[None] | None = None
+        self._process: psutil.Process | None = None
         self._rand = rand
         self._bus = bus
         self._children: dict[str, Child] = {}
@@ -157,8 +177,65 @@ class Supervisor:
             "failure": str(self._failure) if self._failure else None,
             "running": self._n_running,
             "abandoned": len(self.abandoned),
+            "health": self.health_report().as_dict(),
+            "slots": self._slots.stats(),
             "children": {name: child.status() for name, child in self._children.items()},
         }
+
+    def health_report(self) -> Health:
+        """The tree's health now: the worst child wins, every unhealthy reason kept."""
+        verdicts: dict[str, Health] = {}
+        for name, child in self._children.items():
+            verdict = child.current_health()
+            if isinstance(child.target, Supervisor) and child.state in (
+                State.RUNNING,
+                State.PAUSED,
+            ):
+                verdict = worst(verdict, child.target.health_report())
+            verdicts[name] = verdict
+        return rollup(verdicts)
+
+    async def health(self) -> Health:
+        """A nested supervisor is health-checked like any child: by its tree's roll-up."""
+        return self.health_report()
+
+    def process_stats(self) -> dict[str, Any]:
+        """This host process: pid, RSS, CPU% since the last call, threads, open files."""
+        proc = self._proc()
+        with proc.oneshot():
+            return {
+                "pid": proc.pid,
+                "rss_bytes": proc.memory_info().rss,
+                "cpu_percent": proc.cpu_percent(None),
+                "threads": proc.num_threads(),
+                "open_files": proc.num_fds(),
+            }
+
+    def dump(self) -> dict[str, Any]:
+        """Everything there is to know, for debugging: the status tree plus each running
+        child's current stack, the bus and its subscriptions, slots and the process."""
+        tree = self.status()
+        for name, child in self._children.items():
+            entry = tree["children"][name]
+            entry["stack"] = task_stack(child.task) if child.task is not None else None
+            if isinstance(child.target, Supervisor):
+                entry["target"] = child.target.dump()
+        tree["bus"] = self.bus.stats()
+        tree["process"] = self.process_stats()
+        return tree
+
+    def _proc(self) -> psutil.Process:
+        if self._process is None:
+            self._process = psutil.Process()
+        return self._process
+
+    def _process_rss(self) -> int:
+        return int(self._proc().memory_info().rss)
+
+    def _publish_health(self, child: Child, verdict: Health) -> None:
+        bus = self._bus
+        if bus is not None and bus.has_subscribers:
+            bus.publish_nowait(f"health.{self._path}.{child.name}", verdict)
 
     def events(self, **options: Any) -> Subscription:
         """Subscribe to this tree's lifecycle events (:class:`Transition` payloads)."""
@@ -206,6 +283,7 @@ class Supervisor:
             child.attempt = 0
             spawn(self, child)
         self._set_state(State.RUNNING)
+        self._ensure_monitor()
 
     async def stop(self) -> None:
         """Stop every child, dependants first, each within its ``shutdown_timeout``."""
@@ -222,6 +300,10 @@ class Supervisor:
         self._closing = True
         self._set_state(State.STOPPING)
         try:
+            if self._monitor is not None:
+                self._monitor.cancel()
+                await asyncio.wait({self._monitor})
+                self._monitor = None
             for task in self._control:
                 task.cancel()
             if self._control:
@@ -278,26 +360,27 @@ class Supervisor:
     def request_stop(self) -> None:
         self._resolve_done()
 
-    def pause(self, name: str | None = None) -> None:
+    def pause(self, name: str | None = None, *, reason: str = "paused") -> None:
         """Pause one child, or (no name) every running child that can pause."""
         if name is not None:
             child = self._child(name)
             check_transition(child.name, child.state, State.PAUSED)
             assert child.target is not None
             child.target.pause()
-            self._transition(child, State.PAUSED, "paused")
+            self._transition(child, State.PAUSED, reason)
             return
         for child in self._children.values():
             if child.state is State.RUNNING and not _is_coroutine(child):
                 self.pause(child.name)
 
-    def resume(self, name: str | None = None) -> None:
+    def resume(self, name: str | None = None, *, reason: str = "resumed") -> None:
         if name is not None:
             child = self._child(name)
             check_transition(child.name, child.state, State.RUNNING)
             assert child.target is not None
             child.target.resume()
-            self._transition(child, State.RUNNING, "resumed")
+            child.degraded = False
+            self._transition(child, State.RUNNING, reason)
             return
         for child in self._children.values():
             if child.state is State.PAUSED:
@@ -317,7 +400,13 @@ class Supervisor:
         if self._state is State.RUNNING:
             for c in added:
                 spawn(self, c)
+            self._ensure_monitor()
         return [c.name for c in added]
+
+    def _ensure_monitor(self) -> None:
+        if self._monitor is None and needs_monitor(self):
+            assert self._loop is not None
+            self._monitor = self._loop.create_task(monitor(self), name=f"{self._path}:monitor")
 
     async def remove(self, name: str) -> None:
         """Stop a child (or every member of a pool) and forget it."""
@@ -472,6 +561,7 @@ class Supervisor:
                     self._resolve_all_running()
         elif old in _UP:
             self._n_running -= 1
+            child.set_ready(False)
         self._emit(f"{self._path}.{child.name}", old, new, reason, child.attempt, backoff_s, error)
 
     def _resolve_all_running(self) -> None:
