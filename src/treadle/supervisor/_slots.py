@@ -1,19 +1,16 @@
 """``max_concurrent``: how many children of one supervisor may run at once.
 
-Owns :class:`Slots`: a child takes a slot before it starts and gives it back when its task
-ends; beyond the limit children wait in ``pending``, highest priority first, then in order of
-arrival. A waiter cancelled after it was granted a slot still holds it (``child.has_slot``)
-and gives it back when its task ends, so a slot is never lost.
+Owns :class:`Slots`, a :class:`~treadle.limits.Limiter` that knows which child holds which
+permit: a child takes a slot before it starts and gives it back when its task ends; beyond
+the limit children wait in ``pending``, highest priority first, then in order of arrival.
 """
 
 from __future__ import annotations
 
-import asyncio
-import heapq
-import itertools
 from typing import Any
 
 from .._exceptions import ConfigError
+from ..limits import Limiter
 from ._child import Child
 
 __all__ = ["Slots"]
@@ -23,64 +20,39 @@ class Slots:
     def __init__(self, limit: int | None) -> None:
         if limit is not None and limit < 1:
             raise ConfigError("max_concurrent", f"must be >= 1, got {limit}")
-        self.limit = limit
-        self.in_use = 0
-        self._waiting: list[tuple[int, int, Child, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
+        self._limiter = Limiter("max_concurrent", limit) if limit is not None else None
+
+    @property
+    def limit(self) -> int | None:
+        return self._limiter.capacity if self._limiter is not None else None
+
+    @property
+    def in_use(self) -> int:
+        return self._limiter.in_use if self._limiter is not None else 0
 
     def try_take(self, child: Child) -> bool:
-        """Take a slot now if one is free (and nobody with a claim waits)."""
-        if child.has_slot or self.limit is None:
+        if child.has_slot or self._limiter is None:
             return True
-        if self.in_use < self.limit and not self._live_waiters():
-            self.in_use += 1
-            child.has_slot = True
-            return True
-        return False
+        child.has_slot = self._limiter.try_acquire()
+        return child.has_slot
 
     async def take(self, child: Child) -> None:
-        """Wait for a slot, by the child's priority; cancellation leaves nothing behind."""
+        """Wait for a slot by the child's priority (a cancelled wait leaves nothing behind)."""
         if self.try_take(child):
             return
-        fut = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (-child.spec.priority, next(self._seq), child, fut))
-        await fut  # granted: child.has_slot is already True
+        assert self._limiter is not None
+        await self._limiter.acquire(child.spec.priority)
+        child.has_slot = True
 
     def give_back(self, child: Child) -> None:
-        if not child.has_slot:
-            return
-        child.has_slot = False
-        self.in_use -= 1
-        self._grant()
-
-    def _grant(self) -> None:
-        while self._waiting and (self.limit is None or self.in_use < self.limit):
-            _, _, child, fut = heapq.heappop(self._waiting)
-            if fut.done():  # its waiter was cancelled: skip it
-                continue
-            self.in_use += 1
-            child.has_slot = True
-            fut.set_result(None)
-
-    def _live_waiters(self) -> bool:
-        while self._waiting and self._waiting[0][3].done():
-            heapq.heappop(self._waiting)
-        return bool(self._waiting)
-
-    def resize(self, limit: int | None) -> None:
-        if limit is not None and limit < 1:
-            raise ConfigError("max_concurrent", f"must be >= 1, got {limit}")
-        self.limit = limit
-        self._grant()
+        if child.has_slot and self._limiter is not None:
+            child.has_slot = False
+            self._limiter.release()
 
     def stats(self) -> dict[str, Any]:
-        waiting = [w for w in self._waiting if not w[3].done()]
-        by_priority: dict[str, int] = {}
-        for prio, _, _, _ in waiting:
-            by_priority[str(-prio)] = by_priority.get(str(-prio), 0) + 1
-        return {
-            "limit": self.limit,
-            "in_use": self.in_use,
-            "waiting": len(waiting),
-            "waiting_by_priority": by_priority,
+        if self._limiter is None:
+            return {"limit": None, "in_use": 0, "waiting": 0, "waiting_by_priority": {}}
+        s = self._limiter.stats()
+        return {k: s[k] for k in ("in_use", "waiting", "waiting_by_priority")} | {
+            "limit": s["capacity"]
         }
