@@ -60,6 +60,7 @@ class LoopMetrics:
         "_durations",
         "_next",
         "consecutive_errors",
+        "cpu_s",
         "errors",
         "last_error",
         "last_run_end",
@@ -74,6 +75,7 @@ class LoopMetrics:
         self.consecutive_errors = 0
         self.last_error: ErrorInfo | None = None
         self.last_run_end: float | None = None  # perf_counter() at the end of the last run
+        self.cpu_s: float | None = None  # thread CPU time inside run_once, if measured
         self._durations: list[float] = []
         self._next = 0
 
@@ -118,5 +120,6 @@ class LoopMetrics:
             "consecutive_errors": self.consecutive_errors,
             "last_error": self.last_error.as_dict() if self.last_error else None,
             "last_run_ts": last_run_ts,
+            "cpu_s": self.cpu_s,
             "duration": self.summary(),
         }

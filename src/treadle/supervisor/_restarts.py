@@ -35,10 +35,10 @@ def spawn(sup: Supervisor, child: Child) -> None:
     child.stop_reason = None
     child.fault = None
     assert sup._loop is not None
-    waiting = [d for d in sup._deps_of(child) if d in sup._children and not sup._children[d].ready]
+    waiting = sup._unmet(child)
     if waiting or not sup._slots.try_take(child):
         reason = (
-            f"waiting for {', '.join(waiting)}"
+            "waiting for " + ", ".join(n if k == "child" else f"{k}:{n}" for k, n in waiting)
             if waiting
             else f"waiting for a slot (max_concurrent={sup._slots.limit})"
         )
@@ -58,13 +58,14 @@ def spawn(sup: Supervisor, child: Child) -> None:
     task.add_done_callback(child)
 
 
-async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[str]) -> None:
-    for name in waiting:
-        dep = sup._children.get(name)
-        if dep is not None:
-            await dep.wait_ready()
+async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[tuple[str, str]]) -> None:
+    reason = "dependencies ready" if waiting else "slot free"
+    while waiting:  # a condition met earlier may not hold any more: check them all again
+        for kind, name in waiting:
+            await sup._wait_for(kind, name)
+        waiting = sup._unmet(child)
     await sup._slots.take(child)
-    sup._transition(child, State.STARTING, "dependencies ready" if waiting else "slot free")
+    sup._transition(child, State.STARTING, reason)
     await _instantiate(sup, child).run(child.started)
 
 

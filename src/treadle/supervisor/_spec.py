@@ -16,7 +16,16 @@ from .._backoff import DEFAULT_BACKOFF, Backoff
 from .._exceptions import ConfigError
 from .._runnable import Runnable, implements
 
-__all__ = ["ChildSpec", "Restart", "Strategy", "Target", "as_spec", "is_instance", "member_names"]
+__all__ = [
+    "ChildSpec",
+    "Restart",
+    "Strategy",
+    "Target",
+    "as_spec",
+    "dependency",
+    "is_instance",
+    "member_names",
+]
 
 
 class Restart(enum.StrEnum):
@@ -51,8 +60,10 @@ class ChildSpec:
         restart: ``permanent``, ``transient`` or ``temporary``.
         backoff: delay before each restart; reset after ``backoff.reset_after`` s of uptime.
         shutdown_timeout: seconds a graceful stop may take before the child is cancelled.
-        depends_on: names of siblings (or pools) that must be running before this starts;
-            this child is stopped before them.
+        depends_on: what must hold before this child starts: a sibling's (or a pool's) name,
+            that it is ready (running, and past its first health check); ``healthy:NAME``,
+            that it is fully healthy; ``state:KEY``, that the tree's shared state holds a
+            truthy value at KEY. Children are stopped before the siblings they depend on.
         heartbeat_timeout: a busy child whose heartbeat is older than this is stuck.
         priority: higher starts first when concurrency is limited; under memory pressure
             children below the supervisor's ``degrade_priority`` are paused first.
@@ -92,7 +103,7 @@ class ChildSpec:
         if isinstance(self.depends_on, str):
             raise ConfigError("depends_on", f"must be a list of names, got {self.depends_on!r}")
         object.__setattr__(self, "depends_on", tuple(self.depends_on))
-        if name in self.depends_on:
+        if any(dependency(d)[1] == name and dependency(d)[0] != "state" for d in self.depends_on):
             raise ConfigError("depends_on", f"{name!r} cannot depend on itself")
         if not (self.shutdown_timeout >= 0 and math.isfinite(self.shutdown_timeout)):
             raise ConfigError("shutdown_timeout", f"must be >= 0, got {self.shutdown_timeout}")
@@ -114,6 +125,17 @@ class ChildSpec:
             )
         if not is_instance(self.target) and not callable(self.target):
             raise ConfigError("target", f"{name!r}: not a Loop, Supervisor or factory")
+
+
+def dependency(entry: str) -> tuple[str, str]:
+    """Split a ``depends_on`` entry into (kind, name): kind is child, healthy or state."""
+    for kind in ("healthy", "state"):
+        if entry.startswith(kind + ":"):
+            name = entry[len(kind) + 1 :]
+            if not name:
+                raise ConfigError("depends_on", f"{entry!r} names nothing after {kind}:")
+            return kind, name
+    return "child", entry
 
 
 def is_instance(target: object) -> bool:

@@ -39,15 +39,18 @@ from .._lifecycle import (
 )
 from .._runnable import Runnable
 from ..bus import Bus, Subscription
-from ..health._health import Health, rollup, worst
+from ..health._health import Health, HealthStatus, rollup, worst
 from ..health._stack import task_stack
+from ..health._watchdog import BlockReport, LoopWatchdog
+from ..limits import Limits
+from ..state import StateStore
 from ._child import Child
 from ._monitor import monitor, needs_monitor
 from ._policy import check_dependencies
 from ._restarts import child_done, spawn
 from ._shutdown import stop_children
 from ._slots import Slots
-from ._spec import ChildSpec, Strategy, Target, as_spec, member_names
+from ._spec import ChildSpec, Strategy, Target, as_spec, dependency, member_names
 
 __all__ = ["Supervisor"]
 
@@ -72,6 +75,9 @@ class Supervisor:
             ``pending``, highest ``priority`` first.
         memory_soft_limit: bytes of RSS above which running children with a priority
             below ``degrade_priority`` are paused (resumed under 90% of the limit).
+        watchdog: report when the event loop has not turned for this many seconds (a sync
+            call blocking it), with the blocking stack; reports go to ``status()`` and the
+            bus topic ``health.<path>.blocked``. None: no watchdog.
         rand: random source for backoff jitter.
     """
 
@@ -89,6 +95,7 @@ class Supervisor:
         max_concurrent: int | None = None,
         memory_soft_limit: int | None = None,
         degrade_priority: int = 0,
+        watchdog: float | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         try:
@@ -110,6 +117,9 @@ class Supervisor:
         self.memory_soft_limit = memory_soft_limit
         self.degrade_priority = degrade_priority
         self._monitor: asyncio.Task[None] | None = None
+        self._state_store: StateStore | None = None
+        self._watchdog = LoopWatchdog(watchdog, on_block=self._blocked) if watchdog else None
+        self._limits: Limits | None = None
         self._process: psutil.Process | None = None
         self._rand = rand
         self._bus = bus
@@ -153,6 +163,20 @@ class Supervisor:
         return self._bus
 
     @property
+    def shared(self) -> StateStore:
+        """The tree's shared state (a nested supervisor shares its parent's)."""
+        if self._state_store is None:
+            self._state_store = StateStore()
+        return self._state_store
+
+    @property
+    def limits(self) -> Limits:
+        """The tree's named limiters (a nested supervisor shares its parent's)."""
+        if self._limits is None:
+            self._limits = Limits()
+        return self._limits
+
+    @property
     def children(self) -> list[str]:
         return list(self._children)
 
@@ -179,6 +203,7 @@ class Supervisor:
             "abandoned": len(self.abandoned),
             "health": self.health_report().as_dict(),
             "slots": self._slots.stats(),
+            "watchdog": self._watchdog.stats() if self._watchdog is not None else None,
             "children": {name: child.status() for name, child in self._children.items()},
         }
 
@@ -221,6 +246,8 @@ class Supervisor:
             if isinstance(child.target, Supervisor):
                 entry["target"] = child.target.dump()
         tree["bus"] = self.bus.stats()
+        tree["shared"] = self.shared.snapshot()
+        tree["limits"] = self.limits.stats()
         tree["process"] = self.process_stats()
         return tree
 
@@ -232,7 +259,16 @@ class Supervisor:
     def _process_rss(self) -> int:
         return int(self._proc().memory_info().rss)
 
+    def _blocked(self, report: BlockReport) -> None:
+        """The watchdog's callback: it runs in the watcher thread, so hop onto the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            topic = f"health.{self._path}.blocked"
+            loop.call_soon_threadsafe(self.bus.publish_nowait, topic, report)
+
     def _publish_health(self, child: Child, verdict: Health) -> None:
+        if child.waiters:
+            child.wake_waiters()
         bus = self._bus
         if bus is not None and bus.has_subscribers:
             bus.publish_nowait(f"health.{self._path}.{child.name}", verdict)
@@ -284,6 +320,8 @@ class Supervisor:
             spawn(self, child)
         self._set_state(State.RUNNING)
         self._ensure_monitor()
+        if self._watchdog is not None and not self._watchdog.running:
+            self._watchdog.start(self._loop)
 
     async def stop(self) -> None:
         """Stop every child, dependants first, each within its ``shutdown_timeout``."""
@@ -300,6 +338,8 @@ class Supervisor:
         self._closing = True
         self._set_state(State.STOPPING)
         try:
+            if self._watchdog is not None:
+                self._watchdog.stop()
             if self._monitor is not None:
                 self._monitor.cancel()
                 await asyncio.wait({self._monitor})
@@ -391,8 +431,9 @@ class Supervisor:
     def add(self, child: ChildSpec | Target) -> list[str]:
         """Add a child (or a pool) and start it if the supervisor runs; returns the names."""
         spec = as_spec(child)
-        for dep in spec.depends_on:
-            if dep not in self._children and dep not in self._pools:
+        for entry in spec.depends_on:
+            kind, dep = dependency(entry)
+            if kind != "state" and dep not in self._children and dep not in self._pools:
                 raise DependencyError(
                     f"{spec.name}.depends_on", f"unknown child {dep!r} (known: {self.children})"
                 )
@@ -487,12 +528,50 @@ class Supervisor:
         return [self._child(name).name]
 
     def _deps_of(self, child: Child) -> list[str]:
+        """The siblings ``child`` depends on (ordering: it starts after, stops before them)."""
         if not child.spec.depends_on:
             return []
         deps: list[str] = []
-        for dep in child.spec.depends_on:
-            deps.extend(self._members(dep) if dep in self._pools else [dep])
+        for entry in child.spec.depends_on:
+            kind, dep = dependency(entry)
+            if kind != "state":
+                deps.extend(self._members(dep) if dep in self._pools else [dep])
         return deps
+
+    def _unmet(self, child: Child) -> list[tuple[str, str]]:
+        """The conditions of ``depends_on`` that do not hold now, as (kind, name)."""
+        if not child.spec.depends_on:
+            return []
+        unmet: list[tuple[str, str]] = []
+        for entry in child.spec.depends_on:
+            kind, name = dependency(entry)
+            if kind == "state":
+                if not self.shared.value(name):
+                    unmet.append((kind, name))
+                continue
+            for member in self._members(name) if name in self._pools else [name]:
+                dep = self._children.get(member)
+                if dep is None:
+                    continue
+                if not dep.ready or (
+                    kind == "healthy" and dep.current_health().status is not HealthStatus.HEALTHY
+                ):
+                    unmet.append((kind, member))
+        return unmet
+
+    async def _wait_for(self, kind: str, name: str) -> None:
+        if kind == "state":
+            await self.shared.wait_for(name)
+            return
+        dep = self._children.get(name)
+        if dep is None:
+            return
+        if kind == "healthy":
+            await dep.wait_until(
+                lambda: dep.ready and dep.current_health().status is HealthStatus.HEALTHY
+            )
+        else:
+            await dep.wait_ready()
 
     def _dependency_graph(self) -> dict[str, list[str]]:
         return {name: self._deps_of(c) for name, c in self._children.items()}
@@ -512,6 +591,10 @@ class Supervisor:
         self._path = f"{parent._path}.{self._name}"
         if self._bus is None:
             self._bus = parent.bus
+        if self._state_store is None:
+            self._state_store = parent.shared
+        if self._limits is None:
+            self._limits = parent.limits
 
     def _control_task(self, coro: Any) -> None:
         assert self._loop is not None
@@ -562,6 +645,8 @@ class Supervisor:
         elif old in _UP:
             self._n_running -= 1
             child.set_ready(False)
+        if child.waiters:  # waiters re-check their own condition on every step
+            child.wake_waiters()
         self._emit(f"{self._path}.{child.name}", old, new, reason, child.attempt, backoff_s, error)
 
     def _resolve_all_running(self) -> None:
