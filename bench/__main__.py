@@ -1,0 +1,10 @@
+"""``python -m bench``: every benchmark, each figure beside its baseline."""
+
+from __future__ import annotations
+
+from . import coordination, foundation
+
+print("== foundation (issue 6)")
+foundation.main()
+print("== coordination (issue 7)")
+coordination.main()

@@ -1,0 +1,180 @@
+"""Issue 7 benchmarks: the cost of health monitoring, the limiter, the bus.
+
+Run: ``python -m bench.coordination`` (or ``make bench``). Each figure beside its baseline,
+measured in the same run; the ratios are what matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from treadle import Bus, Overflow, Subscription
+from treadle.limits import Limiter
+from treadle.loop import Loop
+from treadle.supervisor import ChildSpec, Supervisor
+
+from ._util import row
+
+# -- 1. health monitoring ---------------------------------------------------------------------
+
+N_LOOPS = 10_000
+SECONDS = 1.0
+
+
+class _Work(Loop):
+    __slots__ = ()
+
+    async def run_once(self) -> None:
+        pass
+
+
+async def _tree_throughput(monitored: bool) -> float:
+    loops = [_Work(name=f"w{i}", interval=0) for i in range(N_LOOPS)]
+    specs = [ChildSpec(lp, heartbeat_timeout=10.0 if monitored else None) for lp in loops]
+    sup = Supervisor(specs, intensity=1_000_000, watchdog=1.0 if monitored else None)
+    async with sup:
+        await sup.wait_running()
+        before = sum(lp.metrics.runs for lp in loops)
+        start = time.perf_counter()
+        await asyncio.sleep(SECONDS)
+        runs = sum(lp.metrics.runs for lp in loops) - before
+        elapsed = time.perf_counter() - start
+    return runs / elapsed
+
+
+def health_monitoring() -> None:
+    print(f"1. health monitoring: {N_LOOPS:,} loops, heartbeats + 1 s watchdog vs none")
+    plain, watched = 0.0, 0.0
+    for _ in range(3):  # alternate, keep the best of each
+        plain = max(plain, asyncio.run(_tree_throughput(False)))
+        watched = max(watched, asyncio.run(_tree_throughput(True)))
+    row("", "unmonitored", "monitored", "ratio")
+    row(
+        "loop runs per second", f"{plain:,.0f}", f"{watched:,.0f}", f"{watched / plain:.0%} (>=90%)"
+    )
+
+
+# -- 2. limiter ---------------------------------------------------------------------------------
+
+N_PAIRS = 100_000
+
+
+async def _semaphore_pairs() -> float:
+    sem = asyncio.Semaphore(4)
+    start = time.perf_counter()
+    for _ in range(N_PAIRS):
+        async with sem:
+            pass
+    return N_PAIRS / (time.perf_counter() - start)
+
+
+async def _limiter_pairs() -> float:
+    lim = Limiter("bench", 4)
+    start = time.perf_counter()
+    for _ in range(N_PAIRS):
+        async with lim():
+            pass
+    return N_PAIRS / (time.perf_counter() - start)
+
+
+async def _contended(make: str) -> float:
+    """100 tasks through a limit of 10, each acquiring 1,000 times."""
+    sem = asyncio.Semaphore(10)
+    lim = Limiter("bench", 10)
+
+    async def with_sem() -> None:
+        for _ in range(1000):
+            async with sem:
+                await asyncio.sleep(0)
+
+    async def with_lim() -> None:
+        for _ in range(1000):
+            async with lim():
+                await asyncio.sleep(0)
+
+    worker = with_sem if make == "semaphore" else with_lim
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(100)))
+    return 100_000 / (time.perf_counter() - start)
+
+
+def limiter() -> None:
+    print(f"2. limiter: {N_PAIRS:,} acquire/release pairs vs asyncio.Semaphore")
+    sem = max(asyncio.run(_semaphore_pairs()) for _ in range(3))
+    lim = max(asyncio.run(_limiter_pairs()) for _ in range(3))
+    row("", "Semaphore/s", "Limiter/s", "ratio")
+    row("uncontended", f"{sem:,.0f}", f"{lim:,.0f}", f"{lim / sem:.0%} (>=50%)")
+    sem_c = max(asyncio.run(_contended("semaphore")) for _ in range(3))
+    lim_c = max(asyncio.run(_contended("limiter")) for _ in range(3))
+    row("contended (100 tasks, limit 10)", f"{sem_c:,.0f}", f"{lim_c:,.0f}", f"{lim_c / sem_c:.0%}")
+
+
+# -- 3. bus ---------------------------------------------------------------------------------------
+
+N_SUBSCRIBERS = 100
+N_MESSAGES = 5_000
+
+
+async def _bus_fanout() -> float:
+    bus = Bus()
+    subs = [
+        bus.subscribe("events.*", maxsize=N_MESSAGES, overflow=Overflow.BLOCK)
+        for _ in range(N_SUBSCRIBERS)
+    ]
+
+    async def consume(sub: Subscription) -> None:
+        for _ in range(N_MESSAGES):
+            await sub.get()
+
+    readers = [asyncio.ensure_future(consume(s)) for s in subs]
+    start = time.perf_counter()
+    for i in range(N_MESSAGES):
+        bus.publish_nowait("events.tick", i)
+        if i % 100 == 0:
+            await asyncio.sleep(0)  # let readers run, as a real publisher would
+    await asyncio.gather(*readers)
+    return N_MESSAGES / (time.perf_counter() - start)
+
+
+async def _queue_fanout() -> float:
+    """Baseline: the same fan-out by hand, one asyncio.Queue per subscriber."""
+    queues: list[asyncio.Queue[int]] = [asyncio.Queue(N_MESSAGES) for _ in range(N_SUBSCRIBERS)]
+
+    async def consume(q: asyncio.Queue[int]) -> None:
+        for _ in range(N_MESSAGES):
+            await q.get()
+
+    readers = [asyncio.ensure_future(consume(q)) for q in queues]
+    start = time.perf_counter()
+    for i in range(N_MESSAGES):
+        for q in queues:
+            q.put_nowait(i)
+        if i % 100 == 0:
+            await asyncio.sleep(0)
+    await asyncio.gather(*readers)
+    return N_MESSAGES / (time.perf_counter() - start)
+
+
+def bus() -> None:
+    print(f"3. bus: 1 publisher -> {N_SUBSCRIBERS} subscribers, {N_MESSAGES:,} messages")
+    base = max(asyncio.run(_queue_fanout()) for _ in range(3))
+    ours = max(asyncio.run(_bus_fanout()) for _ in range(3))
+    row("", "asyncio.Queue", "treadle Bus", "ratio")
+    row("messages published per second", f"{base:,.0f}", f"{ours:,.0f}", f"{ours / base:.0%}")
+    row(
+        "deliveries per second",
+        f"{base * N_SUBSCRIBERS:,.0f}",
+        f"{ours * N_SUBSCRIBERS:,.0f}",
+        "",
+    )
+
+
+def main() -> None:
+    health_monitoring()
+    limiter()
+    bus()
+
+
+if __name__ == "__main__":
+    main()
