@@ -17,6 +17,7 @@ from .._intensity import Intensity
 from .._lifecycle import State
 from .._runnable import Runnable
 from ._child import Child
+from ._dependencies import unmet, wait_for
 from ._policy import affected
 from ._shutdown import stop_children
 from ._spec import Restart, Strategy
@@ -35,7 +36,7 @@ def spawn(sup: Supervisor, child: Child) -> None:
     child.stop_reason = None
     child.fault = None
     assert sup._loop is not None
-    waiting = sup._unmet(child)
+    waiting = unmet(sup, child)
     if waiting or not sup._slots.try_take(child):
         reason = (
             "waiting for " + ", ".join(n if k == "child" else f"{k}:{n}" for k, n in waiting)
@@ -62,8 +63,8 @@ async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[tuple[s
     reason = "dependencies ready" if waiting else "slot free"
     while waiting:  # a condition met earlier may not hold any more: check them all again
         for kind, name in waiting:
-            await sup._wait_for(kind, name)
-        waiting = sup._unmet(child)
+            await wait_for(sup, kind, name)
+        waiting = unmet(sup, child)
     await sup._slots.take(child)
     sup._transition(child, State.STARTING, reason)
     await _instantiate(sup, child).run(child.started)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .._lifecycle import State
 from ._child import Child
+from ._dependencies import graph, has_dependencies
 from ._policy import levels
 
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ async def stop_children(sup: Supervisor, children: list[Child], reason: str) -> 
     """Stop ``children`` (already-ended ones are left as they are)."""
     if not children:
         return
-    if sup._has_dependencies():
-        level = levels(sup._dependency_graph())
+    if has_dependencies(sup):
+        level = levels(graph(sup))
         by_level: dict[int, list[Child]] = defaultdict(list)
         for child in children:
             by_level[level.get(child.name, 0)].append(child)

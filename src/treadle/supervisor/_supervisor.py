@@ -39,12 +39,13 @@ from .._lifecycle import (
 )
 from .._runnable import Runnable
 from ..bus import Bus, Subscription
-from ..health._health import Health, HealthStatus, rollup, worst
-from ..health._stack import task_stack
+from ..health._health import Health
 from ..health._watchdog import BlockReport, LoopWatchdog
 from ..limits import Limits
 from ..state import StateStore
+from . import _report
 from ._child import Child
+from ._dependencies import deps_of, graph
 from ._monitor import monitor, needs_monitor
 from ._policy import check_dependencies
 from ._restarts import child_done, spawn
@@ -140,7 +141,7 @@ class Supervisor:
         self.abandoned: set[asyncio.Task[None]] = set()
         for spec in map(as_spec, children):
             self._register(spec)
-        check_dependencies(self._dependency_graph())
+        check_dependencies(graph(self))
 
     # -- observation ----------------------------------------------------------------------
 
@@ -189,36 +190,11 @@ class Supervisor:
 
     def status(self) -> dict[str, Any]:
         """The whole tree as a JSON-safe dict."""
-        return {
-            "name": self._name,
-            "path": self._path,
-            "kind": "supervisor",
-            "state": self._state.value,
-            "strategy": self.strategy.value,
-            "intensity": self.intensity,
-            "period": self.period,
-            "escalate": self.escalate,
-            "failure": str(self._failure) if self._failure else None,
-            "running": self._n_running,
-            "abandoned": len(self.abandoned),
-            "health": self.health_report().as_dict(),
-            "slots": self._slots.stats(),
-            "watchdog": self._watchdog.stats() if self._watchdog is not None else None,
-            "children": {name: child.status() for name, child in self._children.items()},
-        }
+        return _report.status(self)
 
     def health_report(self) -> Health:
         """The tree's health now: the worst child wins, every unhealthy reason kept."""
-        verdicts: dict[str, Health] = {}
-        for name, child in self._children.items():
-            verdict = child.current_health()
-            if isinstance(child.target, Supervisor) and child.state in (
-                State.RUNNING,
-                State.PAUSED,
-            ):
-                verdict = worst(verdict, child.target.health_report())
-            verdicts[name] = verdict
-        return rollup(verdicts)
+        return _report.health_report(self)
 
     async def health(self) -> Health:
         """A nested supervisor is health-checked like any child: by its tree's roll-up."""
@@ -226,30 +202,13 @@ class Supervisor:
 
     def process_stats(self) -> dict[str, Any]:
         """This host process: pid, RSS, CPU% since the last call, threads, open files."""
-        proc = self._proc()
-        with proc.oneshot():
-            return {
-                "pid": proc.pid,
-                "rss_bytes": proc.memory_info().rss,
-                "cpu_percent": proc.cpu_percent(None),
-                "threads": proc.num_threads(),
-                "open_files": proc.num_fds(),
-            }
+        return _report.process_stats(self)
 
     def dump(self) -> dict[str, Any]:
         """Everything there is to know, for debugging: the status tree plus each running
-        child's current stack, the bus and its subscriptions, slots and the process."""
-        tree = self.status()
-        for name, child in self._children.items():
-            entry = tree["children"][name]
-            entry["stack"] = task_stack(child.task) if child.task is not None else None
-            if isinstance(child.target, Supervisor):
-                entry["target"] = child.target.dump()
-        tree["bus"] = self.bus.stats()
-        tree["shared"] = self.shared.snapshot()
-        tree["limits"] = self.limits.stats()
-        tree["process"] = self.process_stats()
-        return tree
+        child's current stack, the bus and its subscriptions, shared state, limiters, slots
+        and the process."""
+        return _report.dump(self)
 
     def _proc(self) -> psutil.Process:
         if self._process is None:
@@ -455,7 +414,7 @@ class Supervisor:
         dependants = [
             c.name
             for c in self._children.values()
-            if c.name not in names and any(d in names for d in self._deps_of(c))
+            if c.name not in names and any(d in names for d in deps_of(self, c))
         ]
         if dependants:
             raise DependencyError(name, f"cannot remove: {dependants} depend on it")
@@ -526,58 +485,6 @@ class Supervisor:
             prefix = f"{name}["
             return [n for n in self._children if n.startswith(prefix)]
         return [self._child(name).name]
-
-    def _deps_of(self, child: Child) -> list[str]:
-        """The siblings ``child`` depends on (ordering: it starts after, stops before them)."""
-        if not child.spec.depends_on:
-            return []
-        deps: list[str] = []
-        for entry in child.spec.depends_on:
-            kind, dep = dependency(entry)
-            if kind != "state":
-                deps.extend(self._members(dep) if dep in self._pools else [dep])
-        return deps
-
-    def _unmet(self, child: Child) -> list[tuple[str, str]]:
-        """The conditions of ``depends_on`` that do not hold now, as (kind, name)."""
-        if not child.spec.depends_on:
-            return []
-        unmet: list[tuple[str, str]] = []
-        for entry in child.spec.depends_on:
-            kind, name = dependency(entry)
-            if kind == "state":
-                if not self.shared.value(name):
-                    unmet.append((kind, name))
-                continue
-            for member in self._members(name) if name in self._pools else [name]:
-                dep = self._children.get(member)
-                if dep is None:
-                    continue
-                if not dep.ready or (
-                    kind == "healthy" and dep.current_health().status is not HealthStatus.HEALTHY
-                ):
-                    unmet.append((kind, member))
-        return unmet
-
-    async def _wait_for(self, kind: str, name: str) -> None:
-        if kind == "state":
-            await self.shared.wait_for(name)
-            return
-        dep = self._children.get(name)
-        if dep is None:
-            return
-        if kind == "healthy":
-            await dep.wait_until(
-                lambda: dep.ready and dep.current_health().status is HealthStatus.HEALTHY
-            )
-        else:
-            await dep.wait_ready()
-
-    def _dependency_graph(self) -> dict[str, list[str]]:
-        return {name: self._deps_of(c) for name, c in self._children.items()}
-
-    def _has_dependencies(self) -> bool:
-        return any(c.spec.depends_on for c in self._children.values())
 
     def _child_done(self, child: Child, task: asyncio.Task[None]) -> None:
         child_done(self, child, task)

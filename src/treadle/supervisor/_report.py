@@ -1,0 +1,84 @@
+"""Reporting on a tree: status, health roll-up, process accounting, and the debug dump.
+
+Owns the JSON-safe views of a :class:`Supervisor`; it reads the tree and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._lifecycle import State
+from ..health._health import Health, rollup, worst
+from ..health._stack import task_stack
+
+if TYPE_CHECKING:
+    from ._supervisor import Supervisor
+
+__all__ = ["dump", "health_report", "process_stats", "status"]
+
+_UP = (State.RUNNING, State.PAUSED)
+
+
+def status(sup: Supervisor) -> dict[str, Any]:
+    """The whole tree as a JSON-safe dict."""
+    return {
+        "name": sup._name,
+        "path": sup._path,
+        "kind": "supervisor",
+        "state": sup._state.value,
+        "strategy": sup.strategy.value,
+        "intensity": sup.intensity,
+        "period": sup.period,
+        "escalate": sup.escalate,
+        "failure": str(sup._failure) if sup._failure else None,
+        "running": sup._n_running,
+        "abandoned": len(sup.abandoned),
+        "health": sup.health_report().as_dict(),
+        "slots": sup._slots.stats(),
+        "watchdog": sup._watchdog.stats() if sup._watchdog is not None else None,
+        "children": {name: child.status() for name, child in sup._children.items()},
+    }
+
+
+def health_report(sup: Supervisor) -> Health:
+    """The tree's health now: the worst child wins, every unhealthy reason kept."""
+    from ._supervisor import Supervisor  # a cycle at import time only
+
+    verdicts: dict[str, Health] = {}
+    for name, child in sup._children.items():
+        verdict = child.current_health()
+        if isinstance(child.target, Supervisor) and child.state in _UP:
+            verdict = worst(verdict, child.target.health_report())
+        verdicts[name] = verdict
+    return rollup(verdicts)
+
+
+def process_stats(sup: Supervisor) -> dict[str, Any]:
+    """This host process: pid, RSS, CPU% since the last call, threads, open files."""
+    proc = sup._proc()
+    with proc.oneshot():
+        return {
+            "pid": proc.pid,
+            "rss_bytes": proc.memory_info().rss,
+            "cpu_percent": proc.cpu_percent(None),
+            "threads": proc.num_threads(),
+            "open_files": proc.num_fds(),
+        }
+
+
+def dump(sup: Supervisor) -> dict[str, Any]:
+    """Everything there is to know, for debugging: the status tree plus each running
+    child's current stack, the bus, shared state, limiters, slots and the process."""
+    from ._supervisor import Supervisor  # a cycle at import time only
+
+    tree = sup.status()
+    for name, child in sup._children.items():
+        entry = tree["children"][name]
+        entry["stack"] = task_stack(child.task) if child.task is not None else None
+        if isinstance(child.target, Supervisor):
+            entry["target"] = child.target.dump()
+    tree["bus"] = sup.bus.stats()
+    tree["shared"] = sup.shared.snapshot()
+    tree["limits"] = sup.limits.stats()
+    tree["process"] = sup.process_stats()
+    return tree
