@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AbstractAsyncContextManager
 
 from treadle import Bus, Overflow, Subscription
 from treadle.limits import Limiter
@@ -83,17 +84,14 @@ async def _contended(make: str) -> float:
     sem = asyncio.Semaphore(10)
     lim = Limiter("bench", 10)
 
-    async def with_sem() -> None:
+    def slot() -> AbstractAsyncContextManager[object]:
+        return sem if make == "semaphore" else lim()
+
+    async def worker() -> None:
         for _ in range(1000):
-            async with sem:
+            async with slot():
                 await asyncio.sleep(0)
 
-    async def with_lim() -> None:
-        for _ in range(1000):
-            async with lim():
-                await asyncio.sleep(0)
-
-    worker = with_sem if make == "semaphore" else with_lim
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(100)))
     return 100_000 / (time.perf_counter() - start)
