@@ -11,9 +11,12 @@ from ._exceptions import ChildNotFound as ChildNotFound
 from ._exceptions import ConfigError as ConfigError
 from ._exceptions import DependencyError as DependencyError
 from ._exceptions import DuplicateChild as DuplicateChild
+from ._exceptions import IntegrityError as IntegrityError
 from ._exceptions import InvalidTransition as InvalidTransition
 from ._exceptions import LoopFailed as LoopFailed
 from ._exceptions import NotPausable as NotPausable
+from ._exceptions import ProcessExited as ProcessExited
+from ._exceptions import SpawnError as SpawnError
 from ._exceptions import SupervisorFailed as SupervisorFailed
 from ._exceptions import TreadleError as TreadleError
 from ._exceptions import UnknownLimiter as UnknownLimiter
@@ -32,6 +35,8 @@ from .health import beat as beat
 from .loop import FunctionLoop as FunctionLoop
 from .loop import Loop as Loop
 from .loop import loop as loop
+from .process import Process as Process
+from .process import ProcessSpec as ProcessSpec
 from .supervisor import ChildSpec as ChildSpec
 from .supervisor import Restart as Restart
 from .supervisor import Strategy as Strategy
@@ -53,6 +58,7 @@ __all__ = [
     "FunctionLoop",
     "Health",
     "HealthStatus",
+    "IntegrityError",
     "Intensity",
     "InvalidTransition",
     "Jitter",
@@ -61,8 +67,12 @@ __all__ = [
     "Message",
     "NotPausable",
     "Overflow",
+    "Process",
+    "ProcessExited",
+    "ProcessSpec",
     "Restart",
     "Runnable",
+    "SpawnError",
     "State",
     "Strategy",
     "Subscription",

@@ -14,7 +14,10 @@ class says the same thing, it is mixed in so ``except LookupError`` keeps workin
     ├── SupervisorFailed           a supervisor gave up (restart intensity, escalate=True)
     ├── VersionConflict            compare-and-set on shared state saw another version
     ├── BusTimeout(TimeoutError)   a bus request got no reply, or a blocked publish timed out
-    └── UnknownLimiter(LookupError) no limiter has that name
+    ├── UnknownLimiter(LookupError) no limiter has that name
+    ├── SpawnError(OSError)        a process could not be started (no executable, bad cwd...)
+    ├── IntegrityError             an executable's sha256 is not the one expected
+    └── ProcessExited              a process ended abnormally (exit code or signal)
 
 Cancellation is never part of this tree: ``asyncio.CancelledError`` always propagates.
 """
@@ -27,9 +30,12 @@ __all__ = [
     "ConfigError",
     "DependencyError",
     "DuplicateChild",
+    "IntegrityError",
     "InvalidTransition",
     "LoopFailed",
     "NotPausable",
+    "ProcessExited",
+    "SpawnError",
     "SupervisorFailed",
     "TreadleError",
     "UnknownLimiter",
@@ -108,3 +114,32 @@ class BusTimeout(TreadleError, TimeoutError):
 
 class UnknownLimiter(TreadleError, LookupError):
     """No limiter is registered under that name."""
+
+
+class SpawnError(TreadleError, OSError):
+    """A process could not be started; the message names the program and the reason."""
+
+
+class IntegrityError(TreadleError):
+    """The executable's sha256 differs from the one the spec expects: it was not started."""
+
+
+class ProcessExited(TreadleError):
+    """A process ended abnormally: ``returncode`` as subprocess reports it (< 0: a signal)."""
+
+    def __init__(self, name: str, returncode: int) -> None:
+        super().__init__(f"process {name!r} {describe_exit(returncode)}")
+        self.name = name
+        self.returncode = returncode
+
+
+def describe_exit(returncode: int) -> str:
+    """``exit 3``, or ``killed by SIGSEGV``: how a process ended, said precisely."""
+    if returncode >= 0:
+        return f"exit {returncode}"
+    try:
+        import signal
+
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"

@@ -1,0 +1,243 @@
+"""Process children with real processes and real signals; the suite's guard checks that no
+process or zombie outlives any test."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from treadle import ConfigError, ProcessSpec, Restart, State
+from treadle.process import Process
+from treadle.supervisor import ChildSpec, Supervisor
+
+from ..supervisor._support import FAST, wait_state
+
+PY = sys.executable
+
+
+def py(code: str, **options: object) -> ProcessSpec:
+    return ProcessSpec(argv=[PY, "-c", textwrap.dedent(code)], **options)  # type: ignore[arg-type]
+
+
+async def test_a_crashing_process_restarts_and_its_exit_is_reported() -> None:
+    spec = py("import sys; sys.exit(3)", name="exits3")
+    async with Supervisor([ChildSpec(spec, backoff=FAST)], intensity=2) as sup:
+        await wait_state(sup, "exits3", State.GIVEN_UP)
+        st = sup.status()["children"]["exits3"]
+    assert st["restarts"] == 2
+    assert st["last_exit"]["error"]["message"] == "process 'exits3' exit 3"
+    assert st["last_exit"]["error"]["type"] == "ProcessExited"
+
+
+async def test_normal_exit_codes_end_a_transient_child() -> None:
+    spec = py("import sys; sys.exit(3)", name="done", normal_exit_codes=(0, 3))
+    sup = Supervisor([ChildSpec(spec, restart=Restart.TRANSIENT, backoff=FAST)])
+    async with sup:
+        await wait_state(sup, "done", State.STOPPED)
+    assert sup.status()["children"]["done"]["restarts"] == 0
+
+
+async def test_a_signal_death_is_named() -> None:
+    spec = py("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", name="segv")
+    sup = Supervisor([ChildSpec(spec, restart=Restart.TEMPORARY)])
+    async with sup:
+        await wait_state(sup, "segv", State.FAILED)
+    assert "killed by SIGSEGV" in sup.status()["children"]["segv"]["last_exit"]["error"]["message"]
+
+
+TRAPS_SIGTERM = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: print("ignoring SIGTERM", flush=True))
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+async def test_sigterm_then_sigkill_for_a_process_that_traps_sigterm() -> None:
+    spec = py(TRAPS_SIGTERM, name="stubborn", stop_timeout=0.3)
+    proc = Process(spec)
+    sup = Supervisor([ChildSpec(lambda: proc, name="stubborn", shutdown_timeout=10)])
+    async with sup:
+        await proc.output.wait_line(lambda line: line == "ready")
+        started = time.monotonic()
+    elapsed = time.monotonic() - started
+    assert 0.3 <= elapsed < 5
+    assert any("ignoring SIGTERM" in line for line in proc.output.tail())
+    assert proc.status()["last_exit"] == "killed by SIGKILL"
+
+
+GRANDCHILD = """
+import subprocess, sys, time
+child = subprocess.Popen(["sleep", "1000"])
+print(child.pid, flush=True)
+time.sleep(1000)
+"""
+
+
+async def test_stop_kills_the_whole_group_grandchildren_included() -> None:
+    proc = Process(py(GRANDCHILD, name="parent", stop_timeout=5))
+    async with Supervisor([ChildSpec(lambda: proc, name="parent")]):
+        grandchild = int(await proc.output.wait_line(str.isdigit))
+        assert _alive(grandchild)
+    # Reparented to init, it is init's to reap; it must be dead (or a zombie) at once.
+    await _until(lambda: not _alive(grandchild))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def test_output_goes_to_rotating_logs_and_the_ring(tmp_path: Path) -> None:
+    log = tmp_path / "out.log"
+    spec = py(
+        "for i in range(400): print('line', i, 'x' * 50)",
+        name="chatty",
+        stdout=str(log),
+        log_max_bytes=4096,
+        log_backups=2,
+        ring_lines=5,
+        merge_output=True,
+    )
+    proc = Process(spec)
+    async with Supervisor([ChildSpec(lambda: proc, name="chatty", restart="temporary")]) as sup:  # type: ignore[arg-type]
+        await wait_state(sup, "chatty", State.STOPPED)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["out.log", "out.log.1", "out.log.2"]
+    assert all(p.stat().st_size <= 4096 + 200 for p in tmp_path.iterdir())
+    assert "line 399" in log.read_text().splitlines()[-1]
+    assert len(proc.output.tail()) == 5
+    assert "line 399" in proc.output.tail()[-1]
+
+
+async def test_sha256_mismatch_refuses_to_start() -> None:
+    true = "/bin/true"
+    with open(true, "rb") as f:
+        good = hashlib.file_digest(f, "sha256").hexdigest()
+    bad = "0" * 64
+    sup = Supervisor(
+        [
+            ChildSpec(ProcessSpec(argv=[true], name="bad", sha256=bad), restart="temporary"),  # type: ignore[arg-type]
+            ChildSpec(ProcessSpec(argv=[true], name="good", sha256=good), restart="temporary"),  # type: ignore[arg-type]
+        ]
+    )
+    async with sup:
+        await wait_state(sup, "bad", State.FAILED)
+        await wait_state(sup, "good", State.STOPPED)
+        err = sup.status()["children"]["bad"]["last_exit"]["error"]
+    assert err["type"] == "IntegrityError"
+    assert "refusing to start" in err["message"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "cwd", "message"),
+    [
+        (["no-such-program-xyz"], None, "'no-such-program-xyz' not found on PATH"),
+        (["{tmp}/not-executable"], None, "is not executable"),
+        (["true"], "/no/such/dir", "cwd '/no/such/dir' is not a directory"),
+    ],
+)
+async def test_bad_launches_fail_clearly_and_back_off(
+    argv: list[str], cwd: str | None, message: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o644)
+    spec = ProcessSpec(argv=[a.format(tmp=tmp_path) for a in argv], cwd=cwd)
+    sup = Supervisor([ChildSpec(spec, backoff=FAST)], intensity=1)
+    async with sup:
+        await wait_state(sup, spec.name, State.GIVEN_UP)
+        err = sup.status()["children"][spec.name]["last_exit"]["error"]
+    assert err["type"] == "SpawnError"
+    assert message in err["message"]
+    assert sup.state is State.STOPPED  # the supervisor itself was never in danger
+
+
+async def test_a_python_callable_runs_in_its_own_process() -> None:
+    proc = Process(ProcessSpec(function="builtins:print", args=["hello from a callable"]))
+    async with Supervisor([ChildSpec(lambda: proc, name="fn", restart="temporary")]) as sup:  # type: ignore[arg-type]
+        await wait_state(sup, "fn", State.STOPPED)
+    assert proc.output.tail()[-1].endswith("stdout hello from a callable")
+
+
+async def test_pause_and_resume_stop_and_continue_the_group() -> None:
+    proc = Process(ProcessSpec(argv=["sleep", "1000"]))
+    async with Supervisor([ChildSpec(lambda: proc, name="sleeper")]) as sup:
+        await sup.wait_running()
+        pid = proc.pid
+        assert pid is not None
+        sup.pause("sleeper")
+        await _until(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+        sup.resume("sleeper")
+        await _until(lambda: psutil.Process(pid).status() != psutil.STATUS_STOPPED)
+        st = sup.status()["children"]["sleeper"]["target"]
+        assert st["rss_bytes"] > 0
+        assert st["pid"] == pid
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    # The kernel changes a process's state with no event to await: poll briefly, bounded.
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in 5 s")
+
+
+MANAGER = """
+import asyncio, sys, treadle
+from treadle import ProcessSpec
+from treadle.supervisor import ChildSpec, Supervisor
+from treadle.process import Process
+
+async def main():
+    proc = Process(ProcessSpec(argv=["sleep", "1000"]))
+    async with Supervisor([ChildSpec(lambda: proc, name="sleeper")]) as sup:
+        await sup.wait_running()
+        print(proc.pid, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_a_manager_killed_with_sigkill_leaves_no_orphan() -> None:
+    manager = psutil.Popen([PY, "-c", MANAGER], stdout=-1, text=True)
+    try:
+        assert manager.stdout is not None
+        child_pid = int(manager.stdout.readline())
+        assert psutil.pid_exists(child_pid)
+        manager.send_signal(signal.SIGKILL)
+        manager.wait(timeout=10)
+        _gone, alive = psutil.wait_procs([psutil.Process(child_pid)], timeout=5)
+        assert alive == []
+    finally:
+        if manager.poll() is None:
+            manager.kill()
+            manager.wait()
+        manager.stdout and manager.stdout.close()
+
+
+def test_bad_specs_name_the_field() -> None:
+    with pytest.raises(ConfigError, match="argv: must be a list"):
+        ProcessSpec(argv="sleep 10")
+    with pytest.raises(ConfigError, match="either argv or function"):
+        ProcessSpec()
+    with pytest.raises(ConfigError, match="function: must be 'module:function'"):
+        ProcessSpec(function="not a function")
+    with pytest.raises(ConfigError, match="sha256"):
+        ProcessSpec(argv=["true"], sha256="abc")
+    assert ProcessSpec(argv=["sleep", "1"]).name == "sleep"
+    assert ProcessSpec(argv="echo hi", shell=True).name == "echo"
