@@ -16,6 +16,7 @@ from ._exceptions import InvalidTransition as InvalidTransition
 from ._exceptions import LoopFailed as LoopFailed
 from ._exceptions import NotPausable as NotPausable
 from ._exceptions import ProcessExited as ProcessExited
+from ._exceptions import ProcessLimitExceeded as ProcessLimitExceeded
 from ._exceptions import SpawnError as SpawnError
 from ._exceptions import SupervisorFailed as SupervisorFailed
 from ._exceptions import TreadleError as TreadleError
@@ -69,6 +70,7 @@ __all__ = [
     "Overflow",
     "Process",
     "ProcessExited",
+    "ProcessLimitExceeded",
     "ProcessSpec",
     "Restart",
     "Runnable",

@@ -17,7 +17,8 @@ class says the same thing, it is mixed in so ``except LookupError`` keeps workin
     ├── UnknownLimiter(LookupError) no limiter has that name
     ├── SpawnError(OSError)        a process could not be started (no executable, bad cwd...)
     ├── IntegrityError             an executable's sha256 is not the one expected
-    └── ProcessExited              a process ended abnormally (exit code or signal)
+    ├── ProcessExited              a process ended abnormally (exit code or signal)
+    └── ProcessLimitExceeded       a process went over its memory limit and was killed
 
 Cancellation is never part of this tree: ``asyncio.CancelledError`` always propagates.
 """
@@ -35,6 +36,7 @@ __all__ = [
     "LoopFailed",
     "NotPausable",
     "ProcessExited",
+    "ProcessLimitExceeded",
     "SpawnError",
     "SupervisorFailed",
     "TreadleError",
@@ -131,6 +133,10 @@ class ProcessExited(TreadleError):
         super().__init__(f"process {name!r} {describe_exit(returncode)}")
         self.name = name
         self.returncode = returncode
+
+
+class ProcessLimitExceeded(TreadleError):
+    """A process used more than its ``memory_limit``; it was killed."""
 
 
 def describe_exit(returncode: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import signal
 import sys
 import textwrap
@@ -15,11 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from treadle import ConfigError, ProcessSpec, Restart, State
+from treadle import ConfigError, Health, ProcessSpec, Restart, State
 from treadle.process import Process
 from treadle.supervisor import ChildSpec, Supervisor
 
-from ..supervisor._support import FAST, wait_state
+from ..supervisor._support import FAST, wait_for, wait_state
 
 PY = sys.executable
 
@@ -241,3 +242,115 @@ def test_bad_specs_name_the_field() -> None:
         ProcessSpec(argv=["true"], sha256="abc")
     assert ProcessSpec(argv=["sleep", "1"]).name == "sleep"
     assert ProcessSpec(argv="echo hi", shell=True).name == "echo"
+
+
+SERVER = """
+import socket, sys, time
+time.sleep(float(sys.argv[1]))  # slow to come up
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+while True:
+    conn, _ = s.accept()
+    conn.recv(1024)
+    conn.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
+    conn.close()
+"""
+
+
+async def test_tcp_and_http_checks_gate_readiness() -> None:
+    from treadle.process import HttpCheck, TcpCheck
+
+    server = Process(ProcessSpec(argv=[PY, "-c", SERVER, "0.2"], name="server"))
+    ports: list[int] = []
+
+    async def port_known() -> int:
+        if not ports:
+            ports.append(int(await server.output.wait_line(str.isdigit)))
+        return ports[0]
+
+    class Checked(Process):
+        async def health(self) -> Health:
+            port = await port_known()
+            tcp = await TcpCheck(port)()
+            if not tcp.ok:
+                return tcp
+            return await HttpCheck(f"http://127.0.0.1:{port}/")()
+
+    checked = Checked(server.spec)
+    checked.output = server.output
+    log: list[str] = []
+
+    async def client() -> None:
+        log.append("client started")
+        await asyncio.Event().wait()
+
+    sup = Supervisor(
+        [
+            ChildSpec(lambda: checked, name="server", health_interval=0.05),
+            ChildSpec(client, depends_on=("server",)),
+        ]
+    )
+    async with sup:
+        await sup.wait_running("client")
+        verdict = sup.status()["children"]["server"]["health"]
+        assert verdict["status"] == "healthy"
+        assert verdict["reason"].startswith("GET http://127.0.0.1:")
+    assert log == ["client started"]
+
+
+async def test_command_and_heartbeat_file_checks(tmp_path: Path) -> None:
+    from treadle.process import CommandCheck, FileHeartbeat
+
+    assert (await CommandCheck(["true"])()).ok
+    failed = await CommandCheck([PY, "-c", "import sys; sys.exit('db down')"])()
+    assert not failed.ok
+    assert "db down" in failed.reason
+    beat = tmp_path / "beat"
+    check = FileHeartbeat(str(beat), max_age=60)
+    assert "does not exist" in (await check()).reason
+    beat.touch()
+    assert (await check()).ok
+    old = time.time() - 120
+    os.utime(beat, (old, old))
+    assert "old" in (await check()).reason
+
+
+async def test_unhealthy_process_is_restarted(tmp_path: Path) -> None:
+    from treadle.process import FileHeartbeat
+
+    beat = tmp_path / "beat"
+    touching = f"import pathlib, time; pathlib.Path({str(beat)!r}).touch(); time.sleep(1000)"
+    spec = ProcessSpec(
+        argv=[PY, "-c", touching], name="beats", health=FileHeartbeat(str(beat), max_age=0.2)
+    )
+    sup = Supervisor([ChildSpec(spec, health_interval=0.05, health_failures=2, backoff=FAST)])
+    async with sup:
+        await wait_for(sup, lambda: sup.status()["children"]["beats"]["restarts"] >= 1)
+        reason = sup.status()["children"]["beats"]["history"][0]["reason"]
+    assert reason.startswith("unhealthy 2 checks in a row: heartbeat file")
+
+
+async def test_memory_limit_kills_and_restarts_with_the_reason() -> None:
+    hog = "x = bytearray(300 * 1024 * 1024)\nimport time\ntime.sleep(1000)"
+    spec = ProcessSpec(
+        argv=[PY, "-c", hog], name="hog", memory_limit=100 * 1024 * 1024, sample_interval=0.05
+    )
+    sup = Supervisor([ChildSpec(spec, restart=Restart.TEMPORARY)])
+    async with sup:
+        await wait_state(sup, "hog", State.FAILED)
+        err = sup.status()["children"]["hog"]["last_exit"]["error"]
+    assert err["type"] == "ProcessLimitExceeded"
+    assert "over its limit of 104857600" in err["message"]
+
+
+async def test_cpu_limit_is_enforced_by_the_kernel() -> None:
+    spin = "while True: pass"
+    spec = ProcessSpec(argv=[PY, "-c", spin], name="spin", cpu_limit=1)
+    sup = Supervisor([ChildSpec(spec, restart=Restart.TEMPORARY)])
+    async with sup:
+        await wait_state(sup, "spin", State.FAILED)
+        err = sup.status()["children"]["spin"]["last_exit"]["error"]
+    assert "killed by SIGXCPU" in err["message"] or "killed by SIGKILL" in err["message"]

@@ -80,8 +80,10 @@ def from_state(state: State) -> Health:
 
 def worst(*items: Health) -> Health:
     """The most severe of ``items`` (the first of equals); healthy if there are none."""
-    result = HEALTHY
-    for h in items:
+    if not items:
+        return HEALTHY
+    result = items[0]
+    for h in items[1:]:
         if h.status.severity > result.status.severity:
             result = h
     return result

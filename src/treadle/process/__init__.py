@@ -1,6 +1,19 @@
 """Process children: OS processes supervised like any other child."""
 
+from ._checks import CommandCheck as CommandCheck
+from ._checks import FileHeartbeat as FileHeartbeat
+from ._checks import HealthCheck as HealthCheck
+from ._checks import HttpCheck as HttpCheck
+from ._checks import TcpCheck as TcpCheck
 from ._process import Process as Process
 from ._spec import ProcessSpec as ProcessSpec
 
-__all__ = ["Process", "ProcessSpec"]
+__all__ = [
+    "CommandCheck",
+    "FileHeartbeat",
+    "HealthCheck",
+    "HttpCheck",
+    "Process",
+    "ProcessSpec",
+    "TcpCheck",
+]

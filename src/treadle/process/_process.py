@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -23,7 +24,14 @@ from typing import Any
 
 import psutil
 
-from .._exceptions import IntegrityError, ProcessExited, SpawnError, describe_exit
+from .._exceptions import (
+    IntegrityError,
+    ProcessExited,
+    ProcessLimitExceeded,
+    SpawnError,
+    describe_exit,
+)
+from ..health._health import Health
 from ._output import Output
 from ._spec import ProcessSpec
 
@@ -44,6 +52,7 @@ class Process:
         self._kill_timer: asyncio.TimerHandle | None = None
         self._last_exit: str | None = None
         self._ps: psutil.Process | None = None
+        self._over_limit: str | None = None
 
     @property
     def name(self) -> str:
@@ -68,6 +77,7 @@ class Process:
     async def run(self, started: Callable[[], None]) -> None:
         spec = self.spec
         self._stopping = False
+        self._over_limit = None
         proc = self._spawn()
         loop = asyncio.get_running_loop()
         exited: asyncio.Future[int] = loop.create_future()
@@ -78,6 +88,9 @@ class Process:
                 exited.set_result(proc.returncode)
 
         loop.add_reader(pidfd, on_exit)
+        if spec.cpu_limit is not None:
+            resource.prlimit(proc.pid, resource.RLIMIT_CPU, (spec.cpu_limit, spec.cpu_limit + 5))
+        watcher = loop.create_task(self._watch_memory(proc)) if spec.memory_limit else None
         pumps = [
             loop.create_task(self.output.pump(stream, pipe), name=f"{spec.name}:{stream}")
             for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
@@ -93,6 +106,8 @@ class Process:
                 await asyncio.wait({exited}, timeout=_REAP_GRACE)
                 raise
         finally:
+            if watcher is not None:
+                watcher.cancel()
             loop.remove_reader(pidfd)
             os.close(pidfd)
             if self._kill_timer is not None:
@@ -108,9 +123,30 @@ class Process:
                 pump.cancel()
             self._last_exit = describe_exit(proc.returncode)
             self._proc = None
+        if self._over_limit is not None:
+            raise ProcessLimitExceeded(f"process {spec.name!r} {self._over_limit}; killed")
         if self._stopping or returncode in spec.normal_exit_codes:
             return
         raise ProcessExited(spec.name, returncode)
+
+    async def health(self) -> Health:
+        """The spec's check; without one, healthy while the process runs."""
+        if self.spec.health is not None:
+            return await self.spec.health()
+        if self.pid is None:
+            return Health.unhealthy("not running")
+        return Health.healthy()
+
+    async def _watch_memory(self, proc: subprocess.Popen[bytes]) -> None:
+        limit = self.spec.memory_limit
+        assert limit is not None
+        while proc.returncode is None:
+            rss = _resources(self, proc.pid).get("rss_bytes", 0)
+            if rss > limit:
+                self._over_limit = f"used {rss} bytes of memory, over its limit of {limit}"
+                self._signal(signal.SIGKILL)
+                return
+            await asyncio.sleep(self.spec.sample_interval)
 
     def request_stop(self) -> None:
         proc = self._proc

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from ._checks import HealthCheck
     from ._process import Process
 
 __all__ = ["ProcessSpec"]
@@ -46,6 +47,11 @@ class ProcessSpec:
         sha256: the executable's expected digest; a mismatch refuses to start.
         parent_death_signal: what the kernel sends the process if its parent (the manager)
             dies, even by SIGKILL; None to allow it to outlive the manager.
+        health: a check (``TcpCheck``, ``HttpCheck``, ``CommandCheck``, ``FileHeartbeat``)
+            run as the process's ``health()``; set the child's ``health_interval``.
+        memory_limit: bytes of RSS (the process and its descendants, sampled every
+            ``sample_interval``) past which the group is killed and the child fails.
+        cpu_limit: seconds of CPU time (RLIMIT_CPU: the kernel sends SIGXCPU, then SIGKILL).
     """
 
     argv: Sequence[str] = ()
@@ -71,6 +77,10 @@ class ProcessSpec:
     normal_exit_codes: tuple[int, ...] = (0,)
     sha256: str | None = None
     parent_death_signal: signal.Signals | None = signal.SIGKILL
+    health: HealthCheck | None = None
+    memory_limit: int | None = None
+    cpu_limit: int | None = None
+    sample_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.argv, str) and not self.shell:
@@ -85,6 +95,12 @@ class ProcessSpec:
             raise ConfigError("stop_timeout", f"must be >= 0, got {self.stop_timeout}")
         if self.sha256 is not None and not _SHA256.fullmatch(self.sha256.lower()):
             raise ConfigError("sha256", "must be 64 hexadecimal digits")
+        if self.memory_limit is not None and self.memory_limit < 1:
+            raise ConfigError("memory_limit", f"must be > 0 bytes, got {self.memory_limit}")
+        if self.cpu_limit is not None and self.cpu_limit < 1:
+            raise ConfigError("cpu_limit", f"must be >= 1 second, got {self.cpu_limit}")
+        if not self.sample_interval > 0:
+            raise ConfigError("sample_interval", f"must be > 0, got {self.sample_interval}")
         if self.log_max_bytes < 1 or self.log_backups < 0 or self.ring_lines < 0:
             raise ConfigError("log_max_bytes", "log sizes and counts must be positive")
         if not self.name:

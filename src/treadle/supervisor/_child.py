@@ -233,7 +233,7 @@ class Child:
         by_state = from_state(self.state)
         if self.health is None or self.state not in (State.RUNNING, State.PAUSED):
             return by_state
-        return worst(by_state, self.health)
+        return worst(self.health, by_state)  # on a tie the check's reason says more
 
     def status(self) -> dict[str, Any]:
         uptime = None
