@@ -354,3 +354,60 @@ async def test_cpu_limit_is_enforced_by_the_kernel() -> None:
         await wait_state(sup, "spin", State.FAILED)
         err = sup.status()["children"]["spin"]["last_exit"]["error"]
     assert "killed by SIGXCPU" in err["message"] or "killed by SIGKILL" in err["message"]
+
+
+ORPHANING_MANAGER = """
+import asyncio, sys
+from treadle import ProcessSpec
+from treadle.supervisor import ChildSpec, Supervisor
+from treadle.process import Process
+
+async def main():
+    spec = ProcessSpec(argv=["sleep", "1000"], name="survivor", parent_death_signal=None,
+                       record_dir=sys.argv[1])
+    proc = Process(spec)
+    async with Supervisor([ChildSpec(lambda: proc, name="survivor")]) as sup:
+        await sup.wait_running()
+        print(proc.pid, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_a_new_manager_reaps_what_a_dead_one_left(tmp_path: Path) -> None:
+    from treadle.process import reap_leftovers
+
+    records = str(tmp_path / "records")
+    manager = psutil.Popen([PY, "-c", ORPHANING_MANAGER, records], stdout=-1, text=True)
+    try:
+        assert manager.stdout is not None
+        orphan = int(manager.stdout.readline())
+        manager.send_signal(signal.SIGKILL)  # no pdeathsig asked for: the sleep survives
+        manager.wait(timeout=10)
+        assert _alive(orphan)
+        assert reap_leftovers(records) == [orphan]
+        _gone, alive = psutil.wait_procs([psutil.Process(orphan)], timeout=5)
+        assert alive == []
+        assert reap_leftovers(records) == []  # the record went with it
+    finally:
+        if manager.poll() is None:
+            manager.kill()
+            manager.wait()
+        if manager.stdout is not None:
+            manager.stdout.close()
+
+
+async def test_user_switch_when_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("switching user needs root")
+    proc = Process(ProcessSpec(argv=["id", "-u"], user="nobody"))
+    async with Supervisor([ChildSpec(lambda: proc, name="id", restart=Restart.TEMPORARY)]) as sup:
+        await wait_state(sup, "id", State.STOPPED)
+    assert proc.output.tail()[-1].endswith(f"stdout {_uid('nobody')}")
+
+
+def _uid(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid

@@ -6,6 +6,7 @@ from ._checks import HealthCheck as HealthCheck
 from ._checks import HttpCheck as HttpCheck
 from ._checks import TcpCheck as TcpCheck
 from ._process import Process as Process
+from ._records import reap_leftovers as reap_leftovers
 from ._spec import ProcessSpec as ProcessSpec
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "Process",
     "ProcessSpec",
     "TcpCheck",
+    "reap_leftovers",
 ]

@@ -33,6 +33,7 @@ from .._exceptions import (
 )
 from ..health._health import Health
 from ._output import Output
+from ._records import remove_record, write_record
 from ._spec import ProcessSpec
 
 __all__ = ["Process"]
@@ -88,6 +89,8 @@ class Process:
                 exited.set_result(proc.returncode)
 
         loop.add_reader(pidfd, on_exit)
+        if spec.record_dir is not None:
+            write_record(spec.record_dir, spec.name, proc.pid)
         if spec.cpu_limit is not None:
             resource.prlimit(proc.pid, resource.RLIMIT_CPU, (spec.cpu_limit, spec.cpu_limit + 5))
         watcher = loop.create_task(self._watch_memory(proc)) if spec.memory_limit else None
@@ -121,6 +124,8 @@ class Process:
             await asyncio.wait(pumps, timeout=1.0)  # drain the pipes; a stray writer is cut
             for pump in pumps:
                 pump.cancel()
+            if spec.record_dir is not None:
+                remove_record(spec.record_dir, spec.name)
             self._last_exit = describe_exit(proc.returncode)
             self._proc = None
         if self._over_limit is not None:

@@ -52,6 +52,9 @@ class ProcessSpec:
         memory_limit: bytes of RSS (the process and its descendants, sampled every
             ``sample_interval``) past which the group is killed and the child fails.
         cpu_limit: seconds of CPU time (RLIMIT_CPU: the kernel sends SIGXCPU, then SIGKILL).
+        record_dir: keep a record of the running process there, so that
+            ``reap_leftovers(record_dir)`` at a manager's start-up kills what a dead manager
+            left behind (belt and braces with ``parent_death_signal``).
     """
 
     argv: Sequence[str] = ()
@@ -81,6 +84,7 @@ class ProcessSpec:
     memory_limit: int | None = None
     cpu_limit: int | None = None
     sample_interval: float = 1.0
+    record_dir: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.argv, str) and not self.shell:
