@@ -338,10 +338,13 @@ async def test_memory_limit_kills_and_restarts_with_the_reason() -> None:
     spec = ProcessSpec(
         argv=[PY, "-c", hog], name="hog", memory_limit=100 * 1024 * 1024, sample_interval=0.05
     )
-    sup = Supervisor([ChildSpec(spec, restart=Restart.TEMPORARY)])
+    sup = Supervisor([ChildSpec(spec, backoff=FAST)], intensity=1)
     async with sup:
-        await wait_state(sup, "hog", State.FAILED)
-        err = sup.status()["children"]["hog"]["last_exit"]["error"]
+        await wait_state(sup, "hog", State.GIVEN_UP)  # killed, restarted, killed again
+        st = sup.status()["children"]["hog"]
+        err = st["last_exit"]["error"]
+    assert st["restarts"] == 1
+    assert st["history"][0]["reason"].startswith("ProcessLimitExceeded")
     assert err["type"] == "ProcessLimitExceeded"
     assert "over its limit of 104857600" in err["message"]
 
