@@ -523,10 +523,7 @@ class Supervisor:
     def _resolve_done(self) -> None:
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
-        waiters, self._all_waiters = self._all_waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
+        self._resolve_all_running()  # nobody waits for "all running" once we are done
 
     # -- mechanism: state and events --------------------------------------------------------
 
@@ -545,8 +542,6 @@ class Supervisor:
         if new in _UP:
             if old not in _UP:
                 self._n_running += 1
-                if child.waiters:
-                    child.wake_waiters()
                 if self._all_waiters and self._n_running >= len(self._children):
                     self._resolve_all_running()
         elif old in _UP:
