@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from ._exceptions import InvalidTransition
 
-__all__ = ["State", "Transition", "check_transition", "log_transition"]
+__all__ = ["ACTIVE", "ENDED", "UP", "State", "Transition", "check_transition", "log_transition"]
 
 
 class State(enum.StrEnum):
@@ -55,6 +55,12 @@ for _state, _targets in _TRANSITIONS.items():
 
 ACTIVE: Final = frozenset({_S.STARTING, _S.RUNNING, _S.PAUSED, _S.STOPPING})
 """States in which the child's code may be executing."""
+
+UP: Final = frozenset({_S.RUNNING, _S.PAUSED})
+"""Started and not yet stopping: what 'running' means to dependants and to status."""
+
+ENDED: Final = frozenset({_S.STOPPED, _S.FAILED, _S.GIVEN_UP})
+"""States with no task behind them and nothing more to stop."""
 
 
 def check_transition(owner: str, current: State, target: State) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from .._backoff import DEFAULT_BACKOFF, Backoff
 from .._exceptions import ConfigError, LoopFailed
-from .._lifecycle import State, check_transition
+from .._lifecycle import UP, State, check_transition
 from ..health._health import Health
 from ._metrics import LoopMetrics
 
@@ -249,7 +249,7 @@ class Loop:
         """Ask the loop to stop after the current run; returns at once."""
         self._stop_requested = True
         self._attention = True
-        if self._state in (State.RUNNING, State.PAUSED):
+        if self._state in UP:
             self._set_state(State.STOPPING)
         self._interrupt()
 
@@ -398,7 +398,7 @@ class Loop:
         self._next_at = None
         self._backoff_s = None
         failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
-        if began and self._state in (State.RUNNING, State.PAUSED):
+        if began and self._state in UP:
             self._set_state(State.STOPPING)
         if began and type(self).on_stop is not Loop.on_stop:  # no timer for the default hook
             try:

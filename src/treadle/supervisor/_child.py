@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .._exceptions import NotPausable
 from .._heartbeat import current_beat
 from .._intensity import Intensity
-from .._lifecycle import State
+from .._lifecycle import UP, State
 from .._runnable import Runnable
 from ..health._health import Health, from_state, worst
 from ..loop import ErrorInfo
@@ -199,7 +199,7 @@ class Child:
                 fut.set_result(None)
 
     async def wait_running(self) -> None:
-        await self.wait_until(lambda: self.state in (State.RUNNING, State.PAUSED))
+        await self.wait_until(lambda: self.state in UP)
 
     async def wait_ready(self) -> None:
         await self.wait_until(lambda: self.ready)
@@ -231,13 +231,13 @@ class Child:
     def current_health(self) -> Health:
         """The state's verdict, made worse by the last check's, if any."""
         by_state = from_state(self.state)
-        if self.health is None or self.state not in (State.RUNNING, State.PAUSED):
+        if self.health is None or self.state not in UP:
             return by_state
         return worst(self.health, by_state)  # on a tie the check's reason says more
 
     def status(self) -> dict[str, Any]:
         uptime = None
-        if self.started_at is not None and self.state in (State.RUNNING, State.PAUSED):
+        if self.started_at is not None and self.state in UP:
             uptime = time.perf_counter() - self.started_at
         return {
             "name": self.name,

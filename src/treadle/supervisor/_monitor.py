@@ -20,7 +20,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
-from .._lifecycle import State
+from .._lifecycle import UP, State
 from .._runnable import implements
 from ..health._health import Health
 from ..health._stack import task_stack
@@ -79,7 +79,7 @@ async def monitor(sup: Supervisor) -> None:
             for child in list(sup._children.values()):
                 if child.fault is not None:
                     _escalate_fault(sup, child, loop.time())
-                elif child.task is not None and child.state in (State.RUNNING, State.PAUSED):
+                elif child.task is not None and child.state in UP:
                     _check_stuck(sup, child, now)
                     if _check_due(child, now):
                         task = loop.create_task(_run_check(sup, child))
@@ -165,7 +165,7 @@ async def _run_check(sup: Supervisor, child: Child) -> None:
         child.checking = False
     assert spec.health_interval is not None
     child.next_check_at = time.perf_counter() + spec.health_interval
-    if child.target is not target or child.state not in (State.RUNNING, State.PAUSED):
+    if child.target is not target or child.state not in UP:
         return  # it restarted or stopped meanwhile: this verdict is about the past
     changed = child.health != verdict
     child.health = verdict

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._lifecycle import State
+from .._lifecycle import UP
 from ..health._health import Health, rollup, worst
 from ..health._stack import task_stack
 
@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
 __all__ = ["dump", "health_report", "process_stats", "status"]
-
-_UP = (State.RUNNING, State.PAUSED)
 
 
 def status(sup: Supervisor) -> dict[str, Any]:
@@ -47,7 +45,7 @@ def health_report(sup: Supervisor) -> Health:
     verdicts: dict[str, Health] = {}
     for name, child in sup._children.items():
         verdict = child.current_health()
-        if isinstance(child.target, Supervisor) and child.state in _UP:
+        if isinstance(child.target, Supervisor) and child.state in UP:
             verdict = worst(verdict, child.target.health_report())
         verdicts[name] = verdict
     return rollup(verdicts)

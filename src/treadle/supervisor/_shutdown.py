@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from .._lifecycle import State
+from .._lifecycle import ENDED, State
 from ._child import Child
 from ._dependencies import graph, has_dependencies
 from ._policy import levels
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["abandon", "stop_children"]
 
 _log = logging.getLogger("treadle.supervisor")
-_ENDED = frozenset({State.STOPPED, State.FAILED, State.GIVEN_UP})
 
 
 async def stop_children(sup: Supervisor, children: list[Child], reason: str) -> None:
@@ -52,7 +51,7 @@ async def _stop_together(sup: Supervisor, children: list[Child], reason: str) ->
             child.timer = None
         task = child.task
         if task is None:
-            if child.state not in _ENDED:
+            if child.state not in ENDED:
                 sup._transition(child, State.STOPPED, reason)
             continue
         child.stop_reason = reason

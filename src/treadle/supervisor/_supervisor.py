@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import psutil
 
@@ -31,6 +31,8 @@ from .._exceptions import (
 )
 from .._intensity import Intensity
 from .._lifecycle import (
+    ENDED,
+    UP,
     State,
     Transition,
     check_transition,
@@ -56,8 +58,6 @@ from ._spec import ChildSpec, Strategy, Target, as_spec, dependency, member_name
 __all__ = ["Supervisor"]
 
 _log = logging.getLogger("treadle.supervisor")
-_UP: Final = frozenset({State.RUNNING, State.PAUSED})
-_ENDED: Final = frozenset({State.STOPPED, State.FAILED, State.GIVEN_UP})
 
 
 class Supervisor:
@@ -290,7 +290,7 @@ class Supervisor:
         if self._stopped is not None:
             await asyncio.shield(self._stopped)
             return
-        if self._state in _ENDED:
+        if self._state in ENDED:
             return
         assert self._loop is not None
         self._stopped = stopped = self._loop.create_future()
@@ -539,12 +539,12 @@ class Supervisor:
         old = child.state
         check_transition(child.name, old, new)
         child.state = new
-        if new in _UP:
-            if old not in _UP:
+        if new in UP:
+            if old not in UP:
                 self._n_running += 1
                 if self._all_waiters and self._n_running >= len(self._children):
                     self._resolve_all_running()
-        elif old in _UP:
+        elif old in UP:
             self._n_running -= 1
             child.set_ready(False)
         if child.waiters:  # waiters re-check their own condition on every step
