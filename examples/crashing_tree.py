@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import treadle
-from treadle import Backoff, Jitter
+from treadle import Backoff, Jitter, ProcessSpec
 from treadle.loop import Loop, loop
 from treadle.supervisor import ChildSpec, Supervisor
 
@@ -61,6 +61,9 @@ def describe(status: dict[str, Any], depth: int = 0) -> list[str]:
                 detail += f" backoff={target['backoff_s']:.2f}s"
             if target.get("gated"):
                 detail += " (idle: not leader)"
+        elif target.get("kind") == "process":
+            last = (child["last_exit"] or {}).get("error") or {}
+            detail = f"pid={target['pid']} last exit: {last.get('message', '-')}"
         elif target.get("kind") == "supervisor":
             detail = f"strategy={target['strategy']}"
         lines.append(
@@ -79,14 +82,30 @@ async def main(seconds: float | None) -> None:
         intensity=50,
         period=60,
     )
+    # An OS process that prints for a while, then crashes: restarted like any child.
+    flaky_process = ProcessSpec(
+        argv=[
+            sys.executable,
+            "-c",
+            "import random, time\n"
+            "for i in range(random.randint(2, 6)):\n"
+            "    print('working', i, flush=True); time.sleep(0.5)\n"
+            "raise SystemExit(3)",
+        ],
+        name="flaky-process",
+        stop_timeout=2,
+    )
     tree = Supervisor(
         [
+            ChildSpec(flaky_process, backoff=backoff),
             ChildSpec(Poller(name="poller", interval=0.2, backoff=backoff)),
             ChildSpec(Leader(name="leader-only", interval=0.5), depends_on=("poller",)),
             heartbeat,
             ChildSpec(workers, depends_on=("heartbeat",)),
         ],
         name="demo",
+        intensity=100,
+        period=60,
     )
 
     async def report() -> None:
