@@ -205,8 +205,15 @@ class Loop:
 
     @property
     def last_beat(self) -> float | None:
-        """``perf_counter()`` of the last heartbeat, or None before the first run."""
-        return self._beat
+        """``perf_counter()`` of the last heartbeat, or None before the first run.
+
+        A run beats at its start (``_beat``) and at its end, which is ``last_run_end``: the
+        tick stores the end once, not twice.
+        """
+        beat, end = self._beat, self.metrics.last_run_end
+        if beat is None or end is None:
+            return beat if end is None else end
+        return max(beat, end)
 
     @property
     def busy(self) -> bool:
@@ -225,7 +232,7 @@ class Loop:
         self._beat = _clock()
 
     def status(self) -> dict[str, Any]:
-        beat = self._beat
+        beat = self.last_beat
         return {
             "name": self._name,
             "kind": "loop",
@@ -319,13 +326,14 @@ class Loop:
             # deadline ``_next_at``, waited on at the top.
             metrics = self.metrics
             ring, window = metrics._durations, metrics.window  # both fixed for a run
+            full = len(ring) >= window
+            idx = metrics._next
             clock, sleep0 = _clock, asyncio.sleep
             cpu, cpu0 = self._cpu, 0.0
             gated = type(self).should_run is not Loop.should_run or self._gate is not None
             if self._initial_delay > 0:
                 self._next_at = _clock() + self._initial_delay
             self._attention = True
-            idx = 0  # the ring's next slot once it is full
             while True:
                 if self._attention:
                     if self._stop_requested:
@@ -364,7 +372,7 @@ class Loop:
                         metrics.cpu_s = (metrics.cpu_s or 0.0) + time.thread_time() - cpu0
                     await self._run_failed(exc, start)
                     continue
-                end = self._beat = clock()
+                end = clock()  # the end beat is last_run_end: see last_beat
                 if cpu:
                     metrics.cpu_s = (metrics.cpu_s or 0.0) + time.thread_time() - cpu0
                 metrics.runs += 1
@@ -372,15 +380,16 @@ class Loop:
                     metrics.consecutive_errors = 0
                 metrics.last_run_end = end
                 # LoopMetrics.record_duration, inlined: this is the hottest line in treadle.
-                if len(ring) < window:
-                    ring.append(end - start)
-                else:
+                if full:
                     ring[idx] = end - start
                     idx += 1
                     if idx == window:
                         idx = 0
                     metrics._next = idx
-                if self._interval > 0:
+                else:
+                    ring.append(end - start)
+                    full = len(ring) >= window
+                if self._interval > 0:  # read after the run: run_once may have changed it
                     self._next_at = end + self._interval
                     self._attention = True
                 else:
