@@ -15,6 +15,7 @@ from ._exceptions import IntegrityError as IntegrityError
 from ._exceptions import InvalidTransition as InvalidTransition
 from ._exceptions import LoopFailed as LoopFailed
 from ._exceptions import NotPausable as NotPausable
+from ._exceptions import OverReleased as OverReleased
 from ._exceptions import ProcessExited as ProcessExited
 from ._exceptions import ProcessLimitExceeded as ProcessLimitExceeded
 from ._exceptions import SpawnError as SpawnError
@@ -67,6 +68,7 @@ __all__ = [
     "LoopFailed",
     "Message",
     "NotPausable",
+    "OverReleased",
     "Overflow",
     "Process",
     "ProcessExited",

@@ -15,6 +15,7 @@ class says the same thing, it is mixed in so ``except LookupError`` keeps workin
     ├── VersionConflict            compare-and-set on shared state saw another version
     ├── BusTimeout(TimeoutError)   a bus request got no reply, or a blocked publish timed out
     ├── UnknownLimiter(LookupError) no limiter has that name
+    ├── OverReleased(RuntimeError) a limiter released more permits than it handed out
     ├── SpawnError(OSError)        a process could not be started (no executable, bad cwd...)
     ├── IntegrityError             an executable's sha256 is not the one expected
     ├── ProcessExited              a process ended abnormally (exit code or signal)
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidTransition",
     "LoopFailed",
     "NotPausable",
+    "OverReleased",
     "ProcessExited",
     "ProcessLimitExceeded",
     "SpawnError",
@@ -116,6 +118,10 @@ class BusTimeout(TreadleError, TimeoutError):
 
 class UnknownLimiter(TreadleError, LookupError):
     """No limiter is registered under that name."""
+
+
+class OverReleased(TreadleError, RuntimeError):
+    """A limiter was released more times than it was acquired."""
 
 
 class SpawnError(TreadleError, OSError):
