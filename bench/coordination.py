@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import AbstractAsyncContextManager
 
 from treadle import Bus, Overflow, Subscription
-from treadle.limits import Limiter
 from treadle.loop import Loop
 from treadle.supervisor import ChildSpec, Supervisor
 
+from . import limiter as _limiter_bench
 from ._util import row
 
 # -- 1. health monitoring ---------------------------------------------------------------------
@@ -56,56 +55,12 @@ def health_monitoring() -> None:
     )
 
 
-# -- 2. limiter ---------------------------------------------------------------------------------
-
-N_PAIRS = 100_000
-
-
-async def _semaphore_pairs() -> float:
-    sem = asyncio.Semaphore(4)
-    start = time.perf_counter()
-    for _ in range(N_PAIRS):
-        async with sem:
-            pass
-    return N_PAIRS / (time.perf_counter() - start)
-
-
-async def _limiter_pairs() -> float:
-    lim = Limiter("bench", 4)
-    start = time.perf_counter()
-    for _ in range(N_PAIRS):
-        async with lim():
-            pass
-    return N_PAIRS / (time.perf_counter() - start)
-
-
-async def _contended(make: str) -> float:
-    """100 tasks through a limit of 10, each acquiring 1,000 times."""
-    sem = asyncio.Semaphore(10)
-    lim = Limiter("bench", 10)
-
-    def slot() -> AbstractAsyncContextManager[object]:
-        return sem if make == "semaphore" else lim()
-
-    async def worker() -> None:
-        for _ in range(1000):
-            async with slot():
-                await asyncio.sleep(0)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(100)))
-    return 100_000 / (time.perf_counter() - start)
+# -- 2. limiter: bench/limiter.py (runs standalone too) -----------------------------------------
 
 
 def limiter() -> None:
-    print(f"2. limiter: {N_PAIRS:,} acquire/release pairs vs asyncio.Semaphore")
-    sem = max(asyncio.run(_semaphore_pairs()) for _ in range(3))
-    lim = max(asyncio.run(_limiter_pairs()) for _ in range(3))
-    row("", "Semaphore/s", "Limiter/s", "ratio")
-    row("uncontended", f"{sem:,.0f}", f"{lim:,.0f}", f"{lim / sem:.0%} (>=50%)")
-    sem_c = max(asyncio.run(_contended("semaphore")) for _ in range(3))
-    lim_c = max(asyncio.run(_contended("limiter")) for _ in range(3))
-    row("contended (100 tasks, limit 10)", f"{sem_c:,.0f}", f"{lim_c:,.0f}", f"{lim_c / sem_c:.0%}")
+    print("2. limiter vs asyncio.Semaphore (bench/limiter.py)")
+    _limiter_bench.main()
 
 
 # -- 3. bus ---------------------------------------------------------------------------------------
