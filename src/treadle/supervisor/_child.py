@@ -26,9 +26,19 @@ from ._spec import ChildSpec, is_instance
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["Child", "CoroutineTarget", "Fault"]
+__all__ = ["CheckState", "Child", "CoroutineTarget", "Fault"]
 
 _HISTORY = 20  # restarts remembered per child
+
+
+@dataclass(slots=True)
+class CheckState:
+    """Health checking of one run of a child (a record apart: most children have none)."""
+
+    verdict: Health | None = None  # the last check's
+    failures: int = 0  # unhealthy verdicts in a row
+    running: bool = False
+    next_at: float = 0.0  # perf_counter() when the next check is due
 
 
 @dataclass(slots=True)
@@ -105,16 +115,14 @@ class Child:
 
     __slots__ = (
         "attempt",
-        "checking",
+        "check",
         "degraded",
         "fault",
         "has_slot",
-        "health",
         "history",
         "intensity",
         "last_exit",
         "name",
-        "next_check_at",
         "ready",
         "restarts",
         "spec",
@@ -125,7 +133,6 @@ class Child:
         "target",
         "task",
         "timer",
-        "unhealthy_count",
         "waiters",
     )
 
@@ -148,10 +155,7 @@ class Child:
         self.history: deque[dict[str, Any]] | None = None
         self.waiters: list[asyncio.Future[None]] | None = None
         self.ready = False  # running, and its first health check (if any) passed
-        self.health: Health | None = None  # the last check's verdict
-        self.unhealthy_count = 0
-        self.checking = False
-        self.next_check_at = 0.0
+        self.check: CheckState | None = None  # only for health-checked children
         self.fault: Fault | None = None  # why the supervisor is taking it down
         self.has_slot = False  # holds one of the supervisor's max_concurrent slots
         self.degraded = False  # paused by the supervisor under memory pressure
@@ -179,9 +183,8 @@ class Child:
         """Called by the target once it is ready (see Runnable.run)."""
         if self.state is State.STARTING:
             self.started_at = time.perf_counter()
-            self.health = None
-            self.unhealthy_count = 0
-            self.next_check_at = 0.0  # check at once: readiness waits for it
+            if self.spec.health_interval is not None:
+                self.check = CheckState()  # due at once: readiness waits for it
             self.sup._transition(self, State.RUNNING, "started")
             if self.spec.health_interval is None:
                 self.set_ready(True)
@@ -231,9 +234,10 @@ class Child:
     def current_health(self) -> Health:
         """The state's verdict, made worse by the last check's, if any."""
         by_state = from_state(self.state)
-        if self.health is None or self.state not in UP:
+        verdict = self.check.verdict if self.check is not None else None
+        if verdict is None or self.state not in UP:
             return by_state
-        return worst(self.health, by_state)  # on a tie the check's reason says more
+        return worst(verdict, by_state)  # on a tie the check's reason says more
 
     def status(self) -> dict[str, Any]:
         uptime = None

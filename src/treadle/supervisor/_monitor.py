@@ -139,11 +139,11 @@ def _escalate_fault(sup: Supervisor, child: Child, now: float) -> None:
 
 
 def _check_due(child: Child, now: float) -> bool:
-    interval = child.spec.health_interval
+    check = child.check
     return (
-        interval is not None
-        and not child.checking
-        and now >= child.next_check_at
+        check is not None
+        and not check.running
+        and now >= check.next_at
         and implements(child.target, Checkable)
     )
 
@@ -152,7 +152,9 @@ async def _run_check(sup: Supervisor, child: Child) -> None:
     target = child.target
     checkable = cast(Checkable, target)
     spec = child.spec
-    child.checking = True
+    check = child.check
+    assert check is not None
+    check.running = True
     try:
         try:
             async with asyncio.timeout(spec.health_timeout):
@@ -162,22 +164,22 @@ async def _run_check(sup: Supervisor, child: Child) -> None:
         except Exception as exc:  # noqa: BLE001 - a failing check is a verdict, not a crash
             verdict = Health.unhealthy(f"health check raised {type(exc).__name__}: {exc}")
     finally:
-        child.checking = False
+        check.running = False
     assert spec.health_interval is not None
-    child.next_check_at = time.perf_counter() + spec.health_interval
-    if child.target is not target or child.state not in UP:
+    check.next_at = time.perf_counter() + spec.health_interval
+    if child.check is not check or child.target is not target or child.state not in UP:
         return  # it restarted or stopped meanwhile: this verdict is about the past
-    changed = child.health != verdict
-    child.health = verdict
+    changed = check.verdict != verdict
+    check.verdict = verdict
     if changed:
         sup._publish_health(child, verdict)
     if verdict.ok:
-        child.unhealthy_count = 0
+        check.failures = 0
         child.set_ready(True)
         return
-    child.unhealthy_count += 1
-    if child.unhealthy_count >= spec.health_failures:
-        reason = f"unhealthy {child.unhealthy_count} checks in a row: {verdict.reason}"
+    check.failures += 1
+    if check.failures >= spec.health_failures:
+        reason = f"unhealthy {check.failures} checks in a row: {verdict.reason}"
         _log.error("%s.%s %s", sup.path, child.name, reason)
         fault(sup, child, reason, None, cancel=False)
 
