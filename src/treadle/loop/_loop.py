@@ -11,10 +11,12 @@ Heartbeats and durations use ``time.perf_counter()``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from .._backoff import DEFAULT_BACKOFF, Backoff
@@ -24,6 +26,22 @@ from ..health._health import Health
 from ._metrics import LoopMetrics
 
 __all__ = ["Loop"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """A loop's rarely-set options, apart from its hot state."""
+
+    backoff: Backoff
+    initial_delay: float
+    gate: Callable[[], bool] | None
+    max_errors: int | None
+    hook_timeout: float
+    rand: Callable[[], float]
+    cpu_time: bool
+
+
+_DEFAULT_OPTIONS: Final = _Options(DEFAULT_BACKOFF, 0.0, None, None, 5.0, random.random, False)
 
 _log = logging.getLogger("treadle.loop")
 _clock: Final = time.perf_counter
@@ -57,25 +75,19 @@ class Loop:
 
     __slots__ = (
         "_attention",
-        "_backoff",
         "_backoff_s",
         "_beat",
-        "_cpu",
         "_enabled",
-        "_gate",
         "_gated",
-        "_initial_delay",
         "_interval",
-        "_max_errors",
         "_name",
         "_next_at",
+        "_opts",
         "_paused",
-        "_rand",
         "_state",
         "_stop_requested",
         "_task",
         "_waker",
-        "hook_timeout",
         "metrics",
     )
 
@@ -106,15 +118,19 @@ class Loop:
             raise ConfigError("window", f"must be >= 1, got {window}")
         self._name = name or type(self).__name__
         self._interval = float(interval)
-        self._initial_delay = float(initial_delay)
-        self._backoff = backoff or DEFAULT_BACKOFF
+        opts = _Options(
+            backoff or DEFAULT_BACKOFF,
+            float(initial_delay),
+            should_run,
+            max_consecutive_errors,
+            hook_timeout,
+            rand,
+            cpu_time,
+        )
+        # Most loops keep every default: they share one options object (48 bytes a loop).
+        self._opts = _DEFAULT_OPTIONS if opts == _DEFAULT_OPTIONS else opts
         self._enabled = enabled
-        self._gate = should_run
-        self._max_errors = max_consecutive_errors
-        self.hook_timeout = hook_timeout
-        self._rand = rand
         self.metrics = LoopMetrics(window)
-        self._cpu = cpu_time
         if cpu_time:
             self.metrics.cpu_s = 0.0
         self._state = State.PENDING
@@ -138,7 +154,8 @@ class Loop:
 
     def should_run(self) -> bool:
         """The gate: return False to idle this run (e.g. not the leader). Default: True."""
-        return self._gate() if self._gate is not None else True
+        gate = self._opts.gate
+        return gate() if gate is not None else True
 
     async def on_start(self) -> None:
         """Called once per :meth:`run`, before the first ``run_once``; raising fails the run."""
@@ -191,6 +208,14 @@ class Loop:
             self._interrupt()
         elif self._next_at is not None and self._gated:
             self._interrupt()
+
+    @property
+    def hook_timeout(self) -> float:
+        return self._opts.hook_timeout
+
+    @hook_timeout.setter
+    def hook_timeout(self, value: float) -> None:
+        self._opts = dataclasses.replace(self._opts, hook_timeout=value)
 
     @property
     def enabled(self) -> bool:
@@ -294,7 +319,7 @@ class Loop:
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
             task.cancel()
-            done, _ = await asyncio.wait({task}, timeout=self.hook_timeout)
+            done, _ = await asyncio.wait({task}, timeout=self._opts.hook_timeout)
             if not done:
                 _log.error("loop %s ignores cancellation; abandoning its task", self._name)
                 return
@@ -329,10 +354,11 @@ class Loop:
             full = len(ring) >= window
             idx = metrics._next
             clock, sleep0 = _clock, asyncio.sleep
-            cpu, cpu0 = self._cpu, 0.0
-            gated = type(self).should_run is not Loop.should_run or self._gate is not None
-            if self._initial_delay > 0:
-                self._next_at = _clock() + self._initial_delay
+            opts = self._opts
+            cpu, cpu0 = opts.cpu_time, 0.0
+            gated = type(self).should_run is not Loop.should_run or opts.gate is not None
+            if opts.initial_delay > 0:
+                self._next_at = _clock() + opts.initial_delay
             self._attention = True
             while True:
                 if self._attention:
@@ -411,7 +437,7 @@ class Loop:
             self._set_state(State.STOPPING)
         if began and type(self).on_stop is not Loop.on_stop:  # no timer for the default hook
             try:
-                async with asyncio.timeout(self.hook_timeout):
+                async with asyncio.timeout(self._opts.hook_timeout):
                     await self.on_stop()
             except Exception:  # noqa: BLE001 - a hook's failure must not hide how the loop ended
                 _log.exception("loop %s: on_stop failed", self._name)
@@ -425,14 +451,15 @@ class Loop:
         metrics.record_duration(end - start)
         metrics.record_error(exc)
         n = metrics.consecutive_errors
-        if self._max_errors is not None and n >= self._max_errors:
+        opts = self._opts
+        if opts.max_errors is not None and n >= opts.max_errors:
             raise LoopFailed(f"loop {self._name!r}: {n} consecutive errors") from exc
         _log.warning("loop %s: run failed (%d in a row): %r", self._name, n, exc)
         try:
             await self.on_error(exc)
         except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
             _log.exception("loop %s: on_error failed", self._name)
-        delay = self._backoff.delay(n, self._rand)
+        delay = opts.backoff.delay(n, opts.rand)
         self._backoff_s = delay
         self._next_at = _clock() + delay
         self._attention = True
