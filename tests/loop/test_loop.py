@@ -316,3 +316,13 @@ def test_bad_options_name_the_field() -> None:
 async def test_run_once_must_be_written() -> None:
     with pytest.raises(NotImplementedError):
         await Loop(interval=0, max_consecutive_errors=1).run_once()
+
+
+def test_shared_default_options_are_never_changed_through_one_loop() -> None:
+    a, b = Counter(), Counter()
+    a.hook_timeout = 1.5
+    assert a.hook_timeout == 1.5
+    assert b.hook_timeout == 5.0  # b still has the shared defaults
+    c = Counter(hook_timeout=2.0, cpu_time=True)
+    assert c.hook_timeout == 2.0
+    assert c.metrics.cpu_s == 0.0
