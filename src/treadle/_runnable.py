@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Runnable", "implements"]
+__all__ = ["GracefulStop", "Runnable", "implements"]
 
 
 @runtime_checkable
@@ -36,6 +36,16 @@ class Runnable(Protocol):
     def resume(self) -> None: ...
 
     def status(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class GracefulStop(Protocol):
+    """A target that knows how long its graceful stop may take (a process: its
+    ``stop_timeout``; a supervisor: as long as its own children need, OTP's ``infinity``).
+    It is what a child's ``shutdown_timeout`` defaults to."""
+
+    @property
+    def stop_grace(self) -> float: ...
 
 
 _IMPLEMENTS: dict[tuple[type, type], bool] = {}

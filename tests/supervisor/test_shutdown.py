@@ -97,3 +97,25 @@ async def test_supervisor_can_start_again_after_stop() -> None:
         async with sup:
             await sup.wait_running()
     assert runs == [1, 1]
+
+
+def test_shutdown_timeout_defaults_to_what_the_target_needs() -> None:
+    import math
+
+    from treadle import ProcessSpec
+    from treadle.supervisor._child import Child
+
+    async def worker() -> None:
+        await asyncio.sleep(0)
+
+    sup = Supervisor(
+        [
+            ChildSpec(worker),
+            ChildSpec(ProcessSpec(argv=["sleep", "1"], stop_timeout=7), name="proc"),
+            ChildSpec(Supervisor(name="nested")),
+            ChildSpec(worker, name="explicit", shutdown_timeout=0.5),
+        ]
+    )
+    timeouts = {name: c.shutdown_timeout() for name, c in sup._children.items()}
+    assert timeouts == {"worker": 5.0, "proc": 8.0, "nested": math.inf, "explicit": 0.5}
+    assert all(isinstance(c, Child) for c in sup._children.values())

@@ -60,6 +60,10 @@ class Process:
         return self.spec.name
 
     @property
+    def stop_grace(self) -> float:
+        return self.spec.stop_grace
+
+    @property
     def pid(self) -> int | None:
         proc = self._proc
         return proc.pid if proc is not None and proc.returncode is None else None

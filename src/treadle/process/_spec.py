@@ -115,6 +115,11 @@ class ProcessSpec:
     def __name__(self) -> str:  # what ChildSpec names a child after
         return self.name
 
+    @property
+    def stop_grace(self) -> float:
+        """A graceful stop takes up to ``stop_timeout``, then SIGKILL and the reaping."""
+        return self.stop_timeout + 1.0
+
     def __call__(self) -> Process:
         from ._process import Process
 

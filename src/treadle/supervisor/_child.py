@@ -18,7 +18,7 @@ from .._exceptions import NotPausable
 from .._heartbeat import current_beat
 from .._intensity import Intensity
 from .._lifecycle import UP, State
-from .._runnable import Runnable
+from .._runnable import GracefulStop, Runnable, implements
 from ..health._health import Health, from_state, worst
 from ..loop import ErrorInfo
 from ._spec import ChildSpec, is_instance
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["CheckState", "Child", "CoroutineTarget", "Fault"]
 
 _HISTORY = 20  # restarts remembered per child
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0  # OTP's default for workers
 
 
 @dataclass(slots=True)
@@ -178,6 +179,15 @@ class Child:
                 "not a coroutine or a Runnable"
             )
         return CoroutineTarget(self.name, made)
+
+    def shutdown_timeout(self) -> float:
+        """How long a graceful stop may take: the spec's, else the target's, else 5 s."""
+        if self.spec.shutdown_timeout is not None:
+            return self.spec.shutdown_timeout
+        target = self.target if self.target is not None else self.spec.target
+        if implements(target, GracefulStop):
+            return cast(GracefulStop, target).stop_grace
+        return DEFAULT_SHUTDOWN_TIMEOUT
 
     def started(self) -> None:
         """Called by the target once it is ready (see Runnable.run)."""

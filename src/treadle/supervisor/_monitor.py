@@ -119,7 +119,7 @@ def fault(sup: Supervisor, child: Child, reason: str, stack: str | None, *, canc
         child.fault = Fault(reason, stack, loop.time() + sup.cancel_grace, cancelled=True)
         task.cancel(msg=f"treadle: {reason}")
     else:
-        child.fault = Fault(reason, stack, loop.time() + child.spec.shutdown_timeout, False)
+        child.fault = Fault(reason, stack, loop.time() + child.shutdown_timeout(), False)
         if child.target is not None:
             child.target.request_stop()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -61,10 +62,11 @@ async def _stop_together(sup: Supervisor, children: list[Child], reason: str) ->
                 child.target.request_stop()
         else:  # pending: still waiting for its dependencies, nothing to be graceful about
             task.cancel(msg=f"treadle: {reason}")
-        pending[task] = (child, now + child.spec.shutdown_timeout, False)
+        pending[task] = (child, now + child.shutdown_timeout(), False)
     while pending:
         deadline = min(d for _, d, _ in pending.values())
-        done, _ = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+        timeout = None if math.isinf(deadline) else max(0.0, deadline - loop.time())
+        done, _ = await asyncio.wait(pending, timeout=timeout)
         for task in done:
             del pending[task]
         now = loop.time()
@@ -73,7 +75,7 @@ async def _stop_together(sup: Supervisor, children: list[Child], reason: str) ->
                 continue
             if not cancelled:
                 task.cancel(
-                    msg=f"treadle: {child.name} did not stop in {child.spec.shutdown_timeout}s"
+                    msg=f"treadle: {child.name} did not stop in {child.shutdown_timeout():g}s"
                 )
                 pending[task] = (child, now + sup.cancel_grace, True)
             else:

@@ -59,7 +59,9 @@ class ChildSpec:
         name: unique among siblings; defaults to the target's name or ``__name__``.
         restart: ``permanent``, ``transient`` or ``temporary``.
         backoff: delay before each restart; reset after ``backoff.reset_after`` s of uptime.
-        shutdown_timeout: seconds a graceful stop may take before the child is cancelled.
+        shutdown_timeout: seconds a graceful stop may take before the child is cancelled;
+            None: what the target says (a process its ``stop_timeout`` + 1 s, a supervisor
+            no limit, as OTP's ``infinity``), else 5 s.
         depends_on: what must hold before this child starts: a sibling's (or a pool's) name,
             that it is ready (running, and past its first health check); ``healthy:NAME``,
             that it is fully healthy; ``state:KEY``, that the tree's shared state holds a
@@ -78,7 +80,7 @@ class ChildSpec:
     name: str = ""
     restart: Restart = Restart.PERMANENT
     backoff: Backoff = DEFAULT_BACKOFF
-    shutdown_timeout: float = 5.0
+    shutdown_timeout: float | None = None
     depends_on: tuple[str, ...] = ()
     heartbeat_timeout: float | None = None
     priority: int = 0
@@ -105,8 +107,9 @@ class ChildSpec:
         object.__setattr__(self, "depends_on", tuple(self.depends_on))
         if any(dependency(d)[1] == name and dependency(d)[0] != "state" for d in self.depends_on):
             raise ConfigError("depends_on", f"{name!r} cannot depend on itself")
-        if not (self.shutdown_timeout >= 0 and math.isfinite(self.shutdown_timeout)):
-            raise ConfigError("shutdown_timeout", f"must be >= 0, got {self.shutdown_timeout}")
+        timeout = self.shutdown_timeout
+        if timeout is not None and not (timeout >= 0 and math.isfinite(timeout)):
+            raise ConfigError("shutdown_timeout", f"must be >= 0, got {timeout}")
         if self.heartbeat_timeout is not None and not self.heartbeat_timeout > 0:
             raise ConfigError("heartbeat_timeout", f"must be > 0, got {self.heartbeat_timeout}")
         if self.health_interval is not None and not self.health_interval > 0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -195,6 +196,11 @@ class Supervisor:
     def health_report(self) -> Health:
         """The tree's health now: the worst child wins, every unhealthy reason kept."""
         return _report.health_report(self)
+
+    @property
+    def stop_grace(self) -> float:
+        """A nested supervisor may take as long as its children need (OTP's ``infinity``)."""
+        return math.inf
 
     async def health(self) -> Health:
         """A nested supervisor is health-checked like any child: by its tree's roll-up."""
