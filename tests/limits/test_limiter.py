@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,25 +19,18 @@ from treadle import ConfigError
 from treadle.limits import Limiter
 from treadle.limits._limiter import _COMPACT_AFTER
 
-
-async def _until(condition: Callable[[], bool], turns: int = 1000) -> None:
-    """Yield to the loop until ``condition`` holds; fail (not hang) if it never does."""
-    for _ in range(turns):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
+from ._support import until
 
 
 async def _joined(*tasks: asyncio.Future[Any]) -> None:
     """Wait for ``tasks`` to end and re-raise any error; a task stuck in the limiter fails the
     test here instead of hanging it."""
-    await _until(lambda: all(t.done() for t in tasks))
+    await until(lambda: all(t.done() for t in tasks))
     await asyncio.gather(*tasks)
 
 
 async def _cancelled(task: asyncio.Future[Any]) -> None:
-    await _until(task.done)
+    await until(task.done)
     assert task.cancelled(), "CancelledError was swallowed"
 
 
@@ -83,7 +75,7 @@ async def test_served_by_priority_then_in_order_of_arrival() -> None:
     await lim.acquire()
     order: list[_Acquirer] = []
     named = {n: _Acquirer(lim, int(n[1:]), order) for n in ["a0", "b5", "c0", "d5", "e9", "f-1"]}
-    await _until(lambda: lim.waiting == 6)
+    await until(lambda: lim.waiting == 6)
     assert lim.stats()["waiting_by_priority"] == {"9": 1, "5": 2, "0": 2, "-1": 1}
     for a in named.values():
         a.leave.set()  # each one leaves as soon as it is in, handing its permit on
@@ -106,7 +98,7 @@ def test_grants_follow_priority_then_arrival(priorities: list[int]) -> None:
                 order.append(i)
 
         tasks = [asyncio.ensure_future(enter(i)) for i in range(len(priorities))]
-        await _until(lambda: lim.waiting == len(priorities))
+        await until(lambda: lim.waiting == len(priorities))
         lim.release()
         await _joined(*tasks)
         assert lim.in_use == 0
@@ -133,7 +125,7 @@ async def test_the_fast_path_allocates_no_future(monkeypatch: pytest.MonkeyPatch
         assert not lim.try_acquire()
         assert created == []
         waiter = _Acquirer(lim, 0)
-        await _until(lambda: lim.waiting == 1)
+        await until(lambda: lim.waiting == 1)
         assert len(created) == 1  # only a task that has to wait gets a future
     waiter.leave.set()
     await _joined(waiter.task)
@@ -145,11 +137,11 @@ async def test_try_acquire_never_jumps_the_queue() -> None:
     lim = Limiter("x", 1)
     assert lim.try_acquire()
     waiter = _Acquirer(lim, 0)
-    await _until(lambda: waiter.waiting)
+    await until(lambda: waiter.waiting)
     lim.release()  # handed straight to the waiter: in_use never drops to 0
     assert lim.in_use == 1
     assert not lim.try_acquire()
-    await _until(lambda: waiter.entered)
+    await until(lambda: waiter.entered)
     waiter.leave.set()
     await _joined(waiter.task)
     assert lim.try_acquire()
@@ -185,10 +177,10 @@ async def test_growing_wakes_waiters_by_priority() -> None:
     log: list[_Acquirer] = []
     low = [_Acquirer(lim, 0, log) for _ in range(3)]
     high = [_Acquirer(lim, 2, log) for _ in range(2)]
-    await _until(lambda: lim.waiting == 5)
+    await until(lambda: lim.waiting == 5)
     lim.resize(4)  # three more permits, at once, to the highest priorities
     assert (lim.in_use, lim.waiting) == (4, 2)
-    await _until(lambda: len(log) == 3)
+    await until(lambda: len(log) == 3)
     assert log == [*high, low[0]]
     for a in [*low, *high]:
         a.leave.set()
@@ -200,9 +192,9 @@ async def test_growing_wakes_waiters_by_priority() -> None:
 async def test_shrinking_drains_holders_before_granting_again() -> None:
     lim = Limiter("x", 4)
     holders = [_Acquirer(lim, 0) for _ in range(4)]
-    await _until(lambda: all(h.entered for h in holders))
+    await until(lambda: all(h.entered for h in holders))
     waiters = [_Acquirer(lim, p) for p in (0, 1)]
-    await _until(lambda: lim.waiting == 2)
+    await until(lambda: lim.waiting == 2)
     lim.resize(2)
     assert lim.capacity == 2
     for count, h in enumerate(holders[:2], 1):
@@ -212,7 +204,7 @@ async def test_shrinking_drains_holders_before_granting_again() -> None:
     holders[2].leave.set()
     await _joined(holders[2].task)  # in_use 2 -> 1: the priority-1 waiter gets the free permit
     assert (lim.in_use, lim.waiting) == (2, 1)
-    await _until(lambda: waiters[1].entered)
+    await until(lambda: waiters[1].entered)
     assert not waiters[0].entered
     for a in [holders[3], *waiters]:
         a.leave.set()
@@ -247,7 +239,7 @@ async def test_stats_are_json_safe_and_count_waits() -> None:
     }
     await lim.acquire()
     waiters = [_Acquirer(lim, p) for p in (1, 1, 0)]
-    await _until(lambda: lim.waiting == 3)
+    await until(lambda: lim.waiting == 3)
     s = lim.stats()
     assert (s["in_use"], s["waiting"], s["waiting_by_priority"]) == (1, 3, {"1": 2, "0": 1})
     for w in waiters:
@@ -264,7 +256,7 @@ async def test_a_cancelled_waiter_leaves_no_trace() -> None:
     lim = Limiter("x", 1)
     await lim.acquire()
     waiter = _Acquirer(lim, 0)
-    await _until(lambda: lim.waiting == 1)
+    await until(lambda: lim.waiting == 1)
     waiter.cancel()
     assert lim.waiting == 0  # its future is cancelled at once
     await _cancelled(waiter.task)
@@ -276,13 +268,13 @@ async def test_cancelled_right_after_the_grant_passes_the_permit_on() -> None:
     lim = Limiter("x", 1)
     await lim.acquire()
     first, second = _Acquirer(lim, 0), _Acquirer(lim, 0)
-    await _until(lambda: lim.waiting == 2)
+    await until(lambda: lim.waiting == 2)
     lim.release()  # grants `first`, which has not resumed yet...
     first.cancel()  # ...and is cancelled before it does
     assert first.cancel_requested
     await _cancelled(first.task)  # CancelledError propagates: not swallowed
     assert not first.entered
-    await _until(lambda: second.entered)  # the permit went on to the next waiter
+    await until(lambda: second.entered)  # the permit went on to the next waiter
     assert (lim.in_use, lim.acquired) == (1, 2)  # the passed-on grant is not counted
     second.leave.set()
     await _joined(second.task)
@@ -294,7 +286,7 @@ async def test_cancelled_after_the_grant_returns_the_permit_when_over_capacity()
     await lim.acquire()
     await lim.acquire()
     first, second = _Acquirer(lim, 0), _Acquirer(lim, 0)
-    await _until(lambda: lim.waiting == 2)
+    await until(lambda: lim.waiting == 2)
     lim.release()  # grants `first`...
     lim.resize(1)  # ...the limit shrinks...
     first.cancel()  # ...and `first` gives its permit back: in_use 2 -> 1, still not below 1
@@ -302,7 +294,7 @@ async def test_cancelled_after_the_grant_returns_the_permit_when_over_capacity()
     assert (lim.in_use, lim.waiting) == (1, 1)
     assert not second.entered
     lim.release()
-    await _until(lambda: second.entered)
+    await until(lambda: second.entered)
     second.leave.set()
     await _joined(second.task)
     assert lim.in_use == 0
@@ -325,7 +317,7 @@ async def test_waiters_cancelled_behind_a_busy_limiter_do_not_pile_up() -> None:
     stays = _Acquirer(lim, 5)  # keeps the queue busy, so dead entries never reach the top
     for _ in range(1000):
         gone = asyncio.ensure_future(lim.acquire())
-        await _until(lambda: lim.waiting == 2)
+        await until(lambda: lim.waiting == 2)
         gone.cancel()
         await _cancelled(gone)
     assert lim.waiting == 1

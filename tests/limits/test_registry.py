@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,13 +13,7 @@ import treadle.limits._registry as registry_module
 from treadle import ConfigError, UnknownLimiter
 from treadle.limits import Limiter, Limits, default_limits, limiter
 
-
-async def _until(condition: Callable[[], bool], turns: int = 1000) -> None:
-    for _ in range(turns):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
+from ._support import until
 
 
 @pytest.fixture
@@ -96,7 +90,7 @@ async def test_acquire_by_name_and_priority() -> None:
         assert limits.stats()["io"]["in_use"] == 1
         assert limits.stats()["default"]["in_use"] == 0
         tasks = [asyncio.ensure_future(use(n, p)) for n, p in [("low", 0), ("high", 1)]]
-        await _until(lambda: limits.get("io").waiting == 2)
+        await until(lambda: limits.get("io").waiting == 2)
         assert limits.stats()["io"]["waiting_by_priority"] == {"1": 1, "0": 1}
         go.set()
     await asyncio.gather(*tasks)
@@ -108,7 +102,7 @@ async def test_resizing_through_the_registry_wakes_waiters() -> None:
     limits = Limits(default_capacity=1)
     await limits.get("default").acquire()
     waiter = asyncio.ensure_future(limits.get("default").acquire())
-    await _until(lambda: limits.get("default").waiting == 1)
+    await until(lambda: limits.get("default").waiting == 1)
     limits.configure("default", 2)
     await waiter
     assert limits.get("default").in_use == 2
