@@ -56,9 +56,9 @@ async def test_a_coroutine_that_beats_is_not_stuck_one_that_stops_beating_is() -
             await asyncio.sleep(0.005)
         await asyncio.Event().wait()
 
-    async with Supervisor([ChildSpec(worker, heartbeat_timeout=0.05, backoff=FAST)]) as sup:
+    async with Supervisor([ChildSpec(worker, heartbeat_timeout=0.25, backoff=FAST)]) as sup:
         await sup.wait_running()
-        await asyncio.sleep(0.15)  # three timeouts' worth of beating: not stuck
+        await asyncio.sleep(0.5)  # two timeouts' worth of beating (every 5 ms): not stuck
         assert starts == [1]
         phase["beating"] = False
         await wait_for(sup, lambda: len(starts) == 2)
