@@ -414,3 +414,13 @@ def _uid(user: str) -> int:
     import pwd
 
     return pwd.getpwnam(user).pw_uid
+
+
+async def test_log_files_are_closed_when_the_process_ends(tmp_path: Path) -> None:
+    log = tmp_path / "out.log"
+    spec = py("print('hello')", name="brief", stdout=str(log), normal_exit_codes=(0,))
+    async with Supervisor([ChildSpec(spec, restart=Restart.TEMPORARY)]) as sup:
+        await wait_state(sup, "brief", State.STOPPED)
+    assert "hello" in log.read_text()
+    still_open = [f.path for f in psutil.Process().open_files() if f.path == str(log)]
+    assert still_open == []

@@ -82,5 +82,7 @@ class Output:
         return [f"{time.strftime('%H:%M:%S', time.localtime(t))} {s} {x}" for t, s, x in lines]
 
     def close(self) -> None:
+        """Close the log files (the ring stays readable)."""
         for handler in self._files.values():
             handler.close()
+        self._files.clear()

@@ -128,6 +128,7 @@ class Process:
             await asyncio.wait(pumps, timeout=1.0)  # drain the pipes; a stray writer is cut
             for pump in pumps:
                 pump.cancel()
+            self.output.close()  # log files are reopened by the next run's spawn
             if spec.record_dir is not None:
                 remove_record(spec.record_dir, spec.name)
             self._last_exit = describe_exit(proc.returncode)
