@@ -326,3 +326,20 @@ def test_shared_default_options_are_never_changed_through_one_loop() -> None:
     c = Counter(hook_timeout=2.0, cpu_time=True)
     assert c.hook_timeout == 2.0
     assert c.metrics.cpu_s == 0.0
+
+
+async def test_failed_runs_keep_their_place_in_the_duration_window() -> None:
+    class Alternating(Loop):
+        async def run_once(self) -> None:
+            if self.metrics.runs % 2:
+                await asyncio.sleep(0.02)  # a slow run that fails
+                raise RuntimeError("slow failure")
+            if self.metrics.runs >= 12:
+                self.request_stop()
+
+    lp = Alternating(interval=0, backoff=FAST, window=4)
+    await lp.run_forever()
+    window = lp.metrics.durations()
+    assert len(window) == 4
+    slow = [d for d in window if d >= 0.015]
+    assert len(slow) == 2  # half the last four runs failed slowly; none overwritten

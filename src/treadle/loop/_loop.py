@@ -397,6 +397,7 @@ class Loop:
                     if cpu:
                         metrics.cpu_s = (metrics.cpu_s or 0.0) + time.thread_time() - cpu0
                     await self._run_failed(exc, start)
+                    idx, full = metrics._next, len(ring) >= window  # it wrote the ring too
                     continue
                 end = clock()  # the end beat is last_run_end: see last_beat
                 if cpu:
