@@ -26,6 +26,8 @@ Cancellation is never part of this tree: ``asyncio.CancelledError`` always propa
 
 from __future__ import annotations
 
+import signal
+
 __all__ = [
     "BusTimeout",
     "ChildNotFound",
@@ -150,8 +152,6 @@ def describe_exit(returncode: int) -> str:
     if returncode >= 0:
         return f"exit {returncode}"
     try:
-        import signal
-
         return f"killed by {signal.Signals(-returncode).name}"
     except ValueError:
         return f"killed by signal {-returncode}"

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from ._exceptions import InvalidTransition
 
-__all__ = ["ACTIVE", "ENDED", "UP", "State", "Transition", "check_transition", "log_transition"]
+__all__ = ["ENDED", "UP", "State", "Transition", "check_transition", "log_transition"]
 
 
 class State(enum.StrEnum):
@@ -52,9 +52,6 @@ _TRANSITIONS: Final[dict[State, frozenset[State]]] = {
 for _state, _targets in _TRANSITIONS.items():
     if _state is not _S.GIVEN_UP:
         _TRANSITIONS[_state] = _targets | {_S.GIVEN_UP}
-
-ACTIVE: Final = frozenset({_S.STARTING, _S.RUNNING, _S.PAUSED, _S.STOPPING})
-"""States in which the child's code may be executing."""
 
 UP: Final = frozenset({_S.RUNNING, _S.PAUSED})
 """Started and not yet stopping: what 'running' means to dependants and to status."""

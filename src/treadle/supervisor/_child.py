@@ -180,6 +180,11 @@ class Child:
             )
         return CoroutineTarget(self.name, made)
 
+    @property
+    def pausable(self) -> bool:
+        """Has a target that can pause (a loop, a process, a supervisor; not a coroutine)."""
+        return self.target is not None and not isinstance(self.target, CoroutineTarget)
+
     def shutdown_timeout(self) -> float:
         """How long a graceful stop may take: the spec's, else the target's, else 5 s."""
         if self.spec.shutdown_timeout is not None:

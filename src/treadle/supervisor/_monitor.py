@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from .._lifecycle import UP, State
 from .._runnable import implements
 from ..health._health import Health
 from ..health._stack import task_stack
-from ._child import Child, CoroutineTarget, Fault
+from ._child import Child, Fault
 from ._shutdown import abandon
 
 if TYPE_CHECKING:
@@ -193,8 +193,7 @@ def _memory_pressure(sup: Supervisor) -> None:
             if (
                 child.state is State.RUNNING
                 and child.spec.priority < sup.degrade_priority
-                and not isinstance(child.target, CoroutineTarget)
-                and child.target is not None
+                and child.pausable
             ):
                 child.degraded = True
                 sup.pause(child.name, reason=f"memory soft limit: rss {rss} > {limit} bytes")
@@ -203,7 +202,3 @@ def _memory_pressure(sup: Supervisor) -> None:
             if child.degraded and child.state is State.PAUSED:
                 child.degraded = False
                 sup.resume(child.name, reason=f"memory back under the soft limit: rss {rss}")
-
-
-def monitor_stats(sup: Supervisor) -> dict[str, Any]:
-    return {"tick_s": _tick(sup), "memory_soft_limit": sup.memory_soft_limit}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeAlias, cast
 
@@ -162,7 +162,3 @@ def member_names(spec: ChildSpec) -> list[str]:
     if spec.replicas == 1:
         return [spec.name]
     return [f"{spec.name}[{i}]" for i in range(spec.replicas)]
-
-
-def specs(children: Iterable[ChildSpec | Target]) -> list[ChildSpec]:
-    return [as_spec(c) for c in children]

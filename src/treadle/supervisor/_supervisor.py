@@ -375,7 +375,7 @@ class Supervisor:
             self._transition(child, State.PAUSED, reason)
             return
         for child in self._children.values():
-            if child.state is State.RUNNING and not _is_coroutine(child):
+            if child.state is State.RUNNING and child.pausable:
                 self.pause(child.name)
 
     def resume(self, name: str | None = None, *, reason: str = "resumed") -> None:
@@ -590,9 +590,3 @@ class Supervisor:
             bus.publish_nowait(f"lifecycle.{path}", t)
         if to_log:
             log_transition(t)
-
-
-def _is_coroutine(child: Child) -> bool:
-    from ._child import CoroutineTarget
-
-    return isinstance(child.target, CoroutineTarget)
