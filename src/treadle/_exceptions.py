@@ -19,7 +19,12 @@ class says the same thing, it is mixed in so ``except LookupError`` keeps workin
     ├── SpawnError(OSError)        a process could not be started (no executable, bad cwd...)
     ├── IntegrityError             an executable's sha256 is not the one expected
     ├── ProcessExited              a process ended abnormally (exit code or signal)
-    └── ProcessLimitExceeded       a process went over its memory limit and was killed
+    ├── ProcessLimitExceeded       a process went over its memory limit and was killed
+    ├── BrokerError                the broker cannot be opened or used
+    │   └── InvalidMessage(ValueError) a queue message failed validation (it is dead-lettered)
+    ├── TaskNotFound(LookupError)  no task (or manager) has that TID
+    ├── TaskFailed                 a task ended failed or stopped; ``result`` says how
+    └── ClientTimeout(TimeoutError) a client waited longer than its timeout
 
 Cancellation is never part of this tree: ``asyncio.CancelledError`` always propagates.
 """
@@ -29,12 +34,15 @@ from __future__ import annotations
 import signal
 
 __all__ = [
+    "BrokerError",
     "BusTimeout",
     "ChildNotFound",
+    "ClientTimeout",
     "ConfigError",
     "DependencyError",
     "DuplicateChild",
     "IntegrityError",
+    "InvalidMessage",
     "InvalidTransition",
     "LoopFailed",
     "NotPausable",
@@ -43,6 +51,8 @@ __all__ = [
     "ProcessLimitExceeded",
     "SpawnError",
     "SupervisorFailed",
+    "TaskFailed",
+    "TaskNotFound",
     "TreadleError",
     "UnknownLimiter",
     "VersionConflict",
@@ -145,6 +155,38 @@ class ProcessExited(TreadleError):
 
 class ProcessLimitExceeded(TreadleError):
     """A process used more than its ``memory_limit``; it was killed."""
+
+
+class BrokerError(TreadleError):
+    """The broker could not be opened or used; the message names the target."""
+
+
+class InvalidMessage(BrokerError, ValueError):
+    """A message on ``queue`` failed validation; it went to the dead-letter queue."""
+
+    def __init__(self, queue: str, message_id: int | None, error: str) -> None:
+        super().__init__(f"queue {queue!r}, message {message_id}: {error}")
+        self.queue = queue
+        self.message_id = message_id
+        self.error = error
+
+
+class TaskNotFound(TreadleError, LookupError):
+    """No task or manager with that TID is known to the broker."""
+
+
+class TaskFailed(TreadleError):
+    """A task ended ``failed`` or ``stopped``; ``result`` is its final outbox record."""
+
+    def __init__(self, tid: int, state: str, detail: str, result: object) -> None:
+        super().__init__(f"task {tid} {state}: {detail}")
+        self.tid = tid
+        self.state = state
+        self.result = result
+
+
+class ClientTimeout(TreadleError, TimeoutError):
+    """A client call waited longer than its timeout (the work itself goes on)."""
 
 
 def describe_exit(returncode: int) -> str:

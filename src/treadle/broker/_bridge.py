@@ -1,0 +1,113 @@
+"""The one place where synchronous simplebroker meets asyncio: :class:`AsyncBroker`.
+
+Owns two threads. Every broker call runs, in order, on one worker thread (SQLite wants a
+single writer per process anyway), so the event loop never blocks on the database. A
+watcher thread waits for changes with simplebroker's own mechanism (``PRAGMA
+data_version`` polling with its burst-then-backoff strategy on SQLite, the backend's native
+waiter such as LISTEN/NOTIFY on PostgreSQL) and wakes the loop. It does not decide what a
+change means: callers re-read their queues after :meth:`AsyncBroker.changed` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from simplebroker.watcher import PollingStrategy
+
+from . import _names as names
+from ._broker import Broker
+
+__all__ = ["AsyncBroker"]
+
+T = TypeVar("T")
+_MAX_INTERVAL = 0.05  # an idle watcher polls at least this often (simplebroker: 0.1)
+
+
+class AsyncBroker:
+    """``await ab.call(broker.write, queue, message)``; ``await ab.changed(timeout)``."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="treadle-broker")
+        self._stop = threading.Event()
+        self._strategy = PollingStrategy(self._stop, initial_checks=20, max_interval=_MAX_INTERVAL)
+        self._watcher: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the broker thread."""
+        loop = self._loop or asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    def poke(self) -> None:
+        """Something changed that the watcher cannot see (a local nudge): wake waiters and
+        make the watcher poll eagerly for a while. Loop thread only."""
+        if self._event is not None:
+            self._event.set()
+        self._strategy.notify_activity()
+
+    async def changed(self, timeout: float) -> bool:  # noqa: ASYNC109 (a poll interval)  # noqa: ASYNC109 (a poll interval)
+        """Wait until the broker changed since the last call, at most ``timeout`` seconds."""
+        assert self._event is not None, "AsyncBroker not started"
+        event = self._event
+        if not event.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await event.wait()
+        was = event.is_set()
+        event.clear()
+        return was
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self._watcher = threading.Thread(target=self._watch, name="treadle-broker-watch")
+        self._watcher.daemon = True
+        self._watcher.start()
+
+    async def aclose(self) -> None:
+        """Stop the watcher, then close the broker on its own thread."""
+        self._stop.set()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            await asyncio.to_thread(watcher.join)
+        await self.call(self.broker.close)
+        self._executor.shutdown(wait=True)
+
+    async def __aenter__(self) -> AsyncBroker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- the watcher thread -----------------------------------------------------------------
+
+    def _watch(self) -> None:
+        queue = self.broker.queue(names.SPAWN)
+        loop, event = self._loop, self._event
+        assert loop is not None
+        assert event is not None
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under us
+                loop.call_soon_threadsafe(event.set)
+
+        waiter = queue.create_activity_waiter(stop_event=self._stop)
+        strategy = self._strategy
+        strategy.start(queue.get_data_version, on_data_version_change=wake, activity_waiter=waiter)
+        try:
+            while not self._stop.is_set():
+                strategy.wait_for_activity(timeout=1.0)
+                if strategy.consume_native_activity_hint():
+                    wake()
+        finally:
+            strategy.close()

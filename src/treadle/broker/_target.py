@@ -1,0 +1,78 @@
+"""Where the broker lives: a URL or a path, resolved once into a simplebroker target.
+
+Owns the selection rule (argument, then ``TREADLE_BROKER``, then ``.treadle/broker.db``
+under the project root) and the file's creation with mode 0600 in a 0700 directory. It does
+not open connections: :class:`~treadle.broker.Broker` does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._exceptions import BrokerError
+
+__all__ = ["ENV", "BrokerURL", "resolve"]
+
+ENV = "TREADLE_BROKER"
+_PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+@dataclass(frozen=True)
+class BrokerURL:
+    """A resolved broker: ``kind`` is ``sqlite`` (``location`` a file) or ``postgresql``."""
+
+    kind: str
+    location: str
+
+    @property
+    def local(self) -> bool:
+        """True when every client shares this host's filesystem with the managers."""
+        return self.kind == "sqlite"
+
+    @property
+    def state_dir(self) -> Path:
+        """Where a manager keeps its records and sockets: next to a SQLite file, else
+        ``.treadle`` in the working directory."""
+        if self.kind == "sqlite":
+            return Path(self.location).parent
+        return Path.cwd() / ".treadle"
+
+    def __str__(self) -> str:
+        return self.location if self.kind == "sqlite" else _hide_password(self.location)
+
+
+def resolve(spec: str | os.PathLike[str] | None = None, root: Path | None = None) -> BrokerURL:
+    """The broker named by ``spec``, ``$TREADLE_BROKER``, or ``<root>/.treadle/broker.db``."""
+    raw = os.fspath(spec) if spec is not None else os.environ.get(ENV, "")
+    if not raw:
+        raw = str((root or Path.cwd()) / ".treadle" / "broker.db")
+    if raw.startswith(_PG_SCHEMES):
+        return BrokerURL("postgresql", raw)
+    if raw.startswith("sqlite://"):
+        raw = raw.removeprefix("sqlite://")
+    if "://" in raw:
+        raise BrokerError(f"broker {raw!r}: not a path, sqlite:// or postgresql:// URL")
+    path = Path(raw).expanduser().absolute()
+    _create(path)
+    return BrokerURL("sqlite", str(path))
+
+
+def _create(path: Path) -> None:
+    """Create the database file 0600 (and its directory 0700) before SQLite does."""
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise BrokerError(f"broker {str(path)!r}: cannot create: {exc}") from exc
+
+
+def _hide_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"
