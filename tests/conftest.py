@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,3 +18,11 @@ def leaves_nothing_behind() -> Iterator[None]:
     assert children == [], f"test left processes behind: {children}"
     threads = [t.name for t in threading.enumerate() if t.name.startswith("treadle-")]
     assert threads == [], f"test left threads behind: {threads}"
+
+
+@pytest.fixture
+def broker_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite broker file, also exported as TREADLE_BROKER for child processes."""
+    path = str(tmp_path / ".treadle" / "broker.db")
+    monkeypatch.setenv("TREADLE_BROKER", path)
+    return path

@@ -1,15 +1,17 @@
 """``python -m treadle.process._entry module:function JSON``: run a callable as a process.
 
 A list of arguments is passed positionally, an object as keywords; a coroutine function is
-run with ``asyncio.run``. An exception prints its traceback and exits 1.
+run with ``asyncio.run``. An exception prints its traceback and exits 1. With
+``TREADLE_RESULT_FILE`` set, the return value is written there as JSON (a manager's task
+result) and the exit is 0; without it, an int return value is the exit code.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import json
+import os
 import sys
 from typing import Any
 
@@ -28,7 +30,15 @@ def main(argv: list[str]) -> int:
     else:
         result = fn() if args is None else fn(args)
     if inspect.iscoroutine(result):
+        import asyncio  # only then: it costs tens of milliseconds to import
+
         result = asyncio.run(result)
+    path = os.environ.get("TREADLE_RESULT_FILE")
+    if path:
+        with open(path + ".part", "w", encoding="utf-8") as f:
+            json.dump(result, f, default=repr)
+        os.replace(path + ".part", path)  # whole or absent, never half-written
+        return 0
     return result if isinstance(result, int) else 0
 
 

@@ -24,6 +24,7 @@ class Output:
         self.ring: deque[tuple[float, str, str]] = deque(maxlen=ring_lines)
         self._files: dict[str, logging.Handler] = {}
         self._waiters: list[asyncio.Future[None]] = []
+        self.listener: Callable[[str, str], None] | None = None  # (stream, line), per line
 
     def to_file(self, stream: str, path: str, max_bytes: int, backups: int) -> None:
         handler = logging.handlers.RotatingFileHandler(
@@ -39,6 +40,8 @@ class Output:
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
+        if self.listener is not None:
+            self.listener(stream, text)
         handler = self._files.get(stream)
         if handler is not None:
             record = logging.makeLogRecord({"msg": text, "created": now, "stream": stream})

@@ -52,6 +52,7 @@ class Process:
         self._stopping = False
         self._kill_timer: asyncio.TimerHandle | None = None
         self._last_exit: str | None = None
+        self.returncode: int | None = None  # of the last run (< 0: killed by that signal)
         self._ps: psutil.Process | None = None
         self._over_limit: str | None = None
 
@@ -131,6 +132,7 @@ class Process:
             self.output.close()  # log files are reopened by the next run's spawn
             if spec.record_dir is not None:
                 remove_record(spec.record_dir, spec.name)
+            self.returncode = proc.returncode
             self._last_exit = describe_exit(proc.returncode)
             self._proc = None
         if self._over_limit is not None:
