@@ -1,0 +1,35 @@
+"""``python -m treadle.manager``: run one manager until SIGTERM, STOP or its idle timeout."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..supervisor import run
+from ._manager import Manager
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m treadle.manager")
+    parser.add_argument("--broker", default=None, help="path or URL (default $TREADLE_BROKER)")
+    parser.add_argument("--tid", type=int, default=None, help="this manager's TID")
+    parser.add_argument("--idle-timeout", type=float, default=None)
+    parser.add_argument("--max-tasks", type=int, default=32)
+    parser.add_argument("--heartbeat", type=float, default=2.0)
+    parser.add_argument("--capability", action="append", default=[])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    manager = Manager(
+        args.broker,
+        tid=args.tid,
+        idle_timeout=args.idle_timeout,
+        capabilities=args.capability,
+        max_tasks=args.max_tasks,
+        heartbeat=args.heartbeat,
+    )
+    return run(manager)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Control of a manager and its tasks: STOP, PAUSE, RESUME, PING, STATUS.
+
+Owns reading ``T{tid}.ctrl_in`` for the manager and each task it runs, acting on each
+request, and answering on ``reply_to`` (default ``T{tid}.ctrl_out``). A request that fails
+validation is dead-lettered by the broker layer; one that cannot be honoured (PAUSE of a
+stopped task, say) is answered with ``ok: false`` and the reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import TreadleError
+from ..broker import Broker, Control, Reply, TaskEvent
+from ..broker import names as q
+
+if TYPE_CHECKING:
+    from ._manager import Manager
+
+__all__ = ["check"]
+
+
+async def check(manager: Manager) -> None:
+    """Read every pending control request of the manager and its tasks, and answer them."""
+    tids = [manager.tid, *manager.runners]
+    requests = await manager.ab.call(_read, manager.ab.broker, tids)
+    if not requests:
+        return
+    out: list[tuple[str, Reply | TaskEvent]] = []
+    for tid, control in requests:
+        reply, event = _handle(manager, tid, control)
+        out.append((control.reply_to or q.ctrl_out(tid), reply))
+        if event is not None:
+            out.append((q.TASK_LOG, event))
+    await manager.ab.call(_write, manager.ab.broker, out)
+
+
+def _read(broker: Broker, tids: list[int]) -> list[tuple[int, Control]]:
+    got: list[tuple[int, Control]] = []
+    for tid in tids:
+        while (claimed := broker.claim(q.ctrl_in(tid), Control.model_validate_json)) is not None:
+            got.append((tid, claimed[0]))
+    return got
+
+
+def _write(broker: Broker, out: list[tuple[str, Reply | TaskEvent]]) -> None:
+    for queue, message in out:
+        broker.write(queue, message)
+
+
+def _handle(manager: Manager, tid: int, control: Control) -> tuple[Reply, TaskEvent | None]:
+    op = control.op
+    base: dict[str, Any] = {"tid": tid, "op": op, "request_id": control.request_id}
+    if op == "PING":
+        return Reply(**base, ok=True, reply="PONG"), None
+    try:
+        if tid == manager.tid:
+            return _manager_op(manager, base), None
+        return _task_op(manager, tid, base)
+    except TreadleError as exc:  # e.g. PAUSE of a task that is not running
+        return Reply(**base, ok=False, error=str(exc)), None
+
+
+def _manager_op(manager: Manager, base: dict[str, Any]) -> Reply:
+    op = base["op"]
+    if op == "STATUS":
+        return Reply(
+            **base,
+            ok=True,
+            reply="paused" if manager.paused else "running",
+            status=manager.status(),
+        )
+    if op == "STOP":
+        manager.request_stop()
+        return Reply(**base, ok=True, reply="stopping")
+    if op == "PAUSE":
+        manager.pause()
+        return Reply(**base, ok=True, reply="paused")
+    manager.resume()
+    return Reply(**base, ok=True, reply="running")
+
+
+def _task_op(manager: Manager, tid: int, base: dict[str, Any]) -> tuple[Reply, TaskEvent | None]:
+    op = base["op"]
+    runner, _ = manager.runners[tid]
+    sup = manager.supervisor
+    state = sup.child_state(runner.name)
+    if op == "STATUS":
+        status = {**runner.status(), "state": str(state), "manager": manager.tid}
+        return Reply(**base, ok=True, reply=str(state), status=status), None
+    if op == "STOP":
+        runner.request_stop()
+        return Reply(**base, ok=True, reply="stopping"), None
+    if op == "PAUSE":
+        sup.pause(runner.name, reason="PAUSE requested")
+        event = TaskEvent(tid=tid, event="paused", name=runner.spec.label, manager=manager.tid)
+    else:
+        sup.resume(runner.name, reason="RESUME requested")
+        event = TaskEvent(tid=tid, event="resumed", name=runner.spec.label, manager=manager.tid)
+    return Reply(**base, ok=True, reply=str(sup.child_state(runner.name))), event

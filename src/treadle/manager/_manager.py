@@ -1,0 +1,388 @@
+"""A manager: a long-running task that turns spawn requests into children of its tree.
+
+Owns the manager's loop: claim requests (``treadle.spawn.requests`` → ``T{tid}.reserved``),
+write each task's inbox message, start it as a :class:`TaskRunner` child of its Supervisor,
+acknowledge it once started (``reserved`` → ``T{tid}.running``), and write every change to
+``treadle.tasks.log`` and every result to ``T{task}.outbox``. Beside that loop: a heartbeat
+in ``treadle.workers.registry`` that also recovers dead peers, control on ``ctrl_in``
+queues (see ``_control``), and the idle timeout. It is a :class:`~treadle.Runnable`, so
+``treadle.serve(manager)`` runs it like any other task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from .._backoff import Backoff
+from .._lifecycle import ENDED
+from ..broker import (
+    AsyncBroker,
+    Broker,
+    BrokerURL,
+    Output,
+    Result,
+    TaskEvent,
+    TaskSpec,
+    WorkerRecord,
+    resolve,
+)
+from ..broker import names as q
+from ..broker._messages import EventKind
+from ..supervisor import ChildSpec, Restart, Supervisor
+from . import _control, _registry
+from ._nudge import Nudge, poke
+from ._runner import TaskRunner
+
+__all__ = ["Manager"]
+
+_log = logging.getLogger("treadle.manager")
+_FLUSH = 0.05  # output lines reach the outbox in batches this often
+_CONTROL_EVERY = 0.05  # control queues are read at most this often
+_SCAN = 200  # spawn requests looked at per pass
+
+
+class Manager:
+    """Consumes spawn requests from a broker and runs them as supervised tasks.
+
+    Args:
+        broker: a path or URL (default ``$TREADLE_BROKER``, else ``.treadle/broker.db``).
+        tid: this manager's TID (default: a fresh broker timestamp).
+        idle_timeout: exit cleanly after this many seconds with no task and no request.
+        capabilities: what it offers; it takes a task only if it offers all it needs.
+        max_tasks: tasks run at once; further requests wait in the queue.
+        heartbeat: seconds between registry heartbeats (dead after three missed).
+    """
+
+    def __init__(
+        self,
+        broker: str | os.PathLike[str] | BrokerURL | None = None,
+        *,
+        tid: int | None = None,
+        idle_timeout: float | None = None,
+        capabilities: Sequence[str] = (),
+        max_tasks: int = 32,
+        heartbeat: float = 2.0,
+    ) -> None:
+        self.url = broker if isinstance(broker, BrokerURL) else resolve(broker)
+        self.tid = tid or 0
+        self.idle_timeout = idle_timeout
+        self.capabilities = tuple(capabilities)
+        self.max_tasks = max_tasks
+        self.heartbeat = heartbeat
+        self.state_dir = self.url.state_dir
+        self.paused = False
+        self.started_at = time.time()
+        self.runners: dict[int, tuple[TaskRunner, int]] = {}  # tid → (runner, message ID)
+        self.supervisor = Supervisor(name="manager", intensity=1_000_000, period=1.0)
+        self._ab: AsyncBroker | None = None
+        self._stop = asyncio.Event()
+        self._ended: list[str] = []
+        self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self._last_busy = time.monotonic()
+        self._last_control = 0.0
+        self._registry_mid: int | None = None
+        self._nudge: Nudge | None = None
+
+    @property
+    def name(self) -> str:
+        return f"manager-{self.tid}"
+
+    @property
+    def ab(self) -> AsyncBroker:
+        assert self._ab is not None, "manager not running"
+        return self._ab
+
+    # -- Runnable -------------------------------------------------------------------------
+
+    async def run(self, started: Callable[[], None]) -> None:
+        broker = Broker(self.url)
+        self._ab = ab = AsyncBroker(broker)
+        await ab.start()
+        try:
+            if not self.tid:
+                self.tid = await ab.call(broker.timestamp)
+            for sub in ("procs", "results"):
+                (self.state_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            if self.url.local:
+                self._nudge = Nudge(f"@treadle-{self.tid}", ab.poke)
+                await self._nudge.start()
+            await ab.call(_registry.recover, broker, self.tid, str(self.state_dir))
+            async with self.supervisor, asyncio.TaskGroup() as tg:
+                await self._publish("active")
+                started()
+                _log.info("manager %s up (pid %d, broker %s)", self.tid, os.getpid(), self.url)
+                tg.create_task(self._heartbeats(), name=f"{self.name}:heartbeat")
+                tg.create_task(self._flusher(), name=f"{self.name}:flush")
+                try:
+                    await self._serve()
+                finally:
+                    self._stop.set()
+                    await self.supervisor.stop()  # every task reports how it ended
+                    await self._flush()
+        finally:
+            try:
+                if self._registry_mid is not None:
+                    with contextlib.suppress(Exception):  # the broker may be the problem
+                        await self._publish("stopped")
+            finally:
+                if self._nudge is not None:
+                    self._nudge.close()
+                await ab.aclose()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        if self._ab is not None:
+            self._ab.poke()
+
+    def pause(self) -> None:
+        self.paused = True
+        self.supervisor.pause()
+
+    def resume(self) -> None:
+        self.paused = False
+        self.supervisor.resume()
+        if self._ab is not None:
+            self._ab.poke()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "tid": self.tid,
+            "kind": "manager",
+            "pid": os.getpid(),
+            "broker": str(self.url),
+            "paused": self.paused,
+            "capabilities": list(self.capabilities),
+            "started_at": self.started_at,
+            "tasks": [runner.status() for runner, _ in self.runners.values()],
+        }
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        ab = self.ab
+        control_due = True
+        while not self._stop.is_set():
+            since = time.monotonic() - self._last_control
+            wait = max(0.0, _CONTROL_EVERY - since) if control_due else 0.25
+            changed = await ab.changed(wait)
+            if self._stop.is_set():
+                return
+            await self._forget_ended()
+            now = time.monotonic()
+            control_due = control_due or changed or now - self._last_control > 1.0
+            if control_due and now - self._last_control >= _CONTROL_EVERY:
+                control_due = False
+                self._last_control = now
+                await _control.check(self)
+            if changed and not self.paused and await self._take():
+                self._last_busy = now
+            if self.runners:
+                self._last_busy = now
+            elif self.idle_timeout is not None and now - self._last_busy > self.idle_timeout:
+                _log.info("manager %s idle for %.1fs: exiting", self.tid, self.idle_timeout)
+                return
+
+    async def _forget_ended(self) -> None:
+        """Drop the children of ended tasks from the tree once they have returned."""
+        keep = []
+        for name in self._ended:
+            try:
+                if self.supervisor.child_state(name) in ENDED:
+                    await self.supervisor.remove(name)
+                else:
+                    keep.append(name)
+            except LookupError:
+                pass
+        self._ended = keep
+
+    async def _take(self) -> int:
+        free = self.max_tasks - len(self.runners)
+        if free <= 0:
+            return 0
+        taken = await self.ab.call(self._reserve, free)
+        for spec, mid in taken:
+            runner = TaskRunner(spec, self, self.state_dir / "results", self._record_dir)
+            self.runners[spec.tid] = (runner, mid)
+            self.supervisor.add(
+                ChildSpec(
+                    runner,
+                    name=runner.name,
+                    restart=Restart.TEMPORARY,
+                    backoff=Backoff.none(),
+                    shutdown_timeout=spec.stop_timeout + 2.0,
+                )
+            )
+        return len(taken)
+
+    @property
+    def _record_dir(self) -> str:
+        return str(self.state_dir / "procs" / str(self.tid))
+
+    def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
+        """Broker thread: claim up to ``free`` requests this manager can run."""
+        broker = self.ab.broker
+        mine = q.reserved(self.tid)
+        taken: list[tuple[TaskSpec, int]] = []
+        for raw, mid in broker.queue(q.SPAWN).peek_many(_SCAN, with_timestamps=True):
+            try:
+                spec = TaskSpec.model_validate_json(raw)
+            except ValidationError as exc:
+                if broker.move(q.SPAWN, mine, mid) is not None:  # only the mover reports it
+                    broker.dead_letter(q.SPAWN, mid, raw, " ".join(str(exc).split()))
+                    broker.delete(mine, mid)
+                continue
+            if not set(spec.capabilities) <= set(self.capabilities):
+                continue
+            if broker.move(q.SPAWN, mine, mid) is None:
+                continue  # another manager was quicker
+            if spec.inbox is not None:
+                broker.write(q.inbox(spec.tid), _json(spec.inbox))
+            taken.append((spec, mid))
+            if len(taken) >= free:
+                break
+        return taken
+
+    # -- Reporter (called by the runners) -------------------------------------------------
+
+    async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
+        event = self._event(runner, "started", attempt=attempt, pid=pid)
+        mid = self.runners[runner.spec.tid][1]
+        await self.ab.call(self._started_io, event, mid if attempt == 1 else None)
+
+    def _started_io(self, event: TaskEvent, ack: int | None) -> None:
+        broker = self.ab.broker
+        broker.write(q.TASK_LOG, event)
+        if ack is not None:  # recorded as started: now the request is acknowledged
+            broker.move(q.reserved(self.tid), q.running(self.tid), ack)
+
+    async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
+        await self.ab.call(self.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
+
+    def output(self, runner: TaskRunner, stream: str, line: str) -> None:
+        self._lines[runner.spec.tid][stream].append(line)
+
+    async def finished(self, runner: TaskRunner, result: Result) -> None:
+        tid = runner.spec.tid
+        _, mid = self.runners.pop(tid)
+        lines = self._lines.pop(tid, {})
+        event = self._event(
+            runner,
+            result.state,
+            attempt=result.attempts,
+            exit_code=result.exit_code,
+            reason=result.error or "",
+        )
+        await self.ab.call(self._finished_io, tid, mid, lines, result, event)
+        self._ended.append(runner.name)
+        self._last_busy = time.monotonic()
+        if runner.spec.notify:
+            poke(runner.spec.notify)
+        self.ab.poke()  # a slot is free: look at the queue again
+
+    def _finished_io(
+        self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
+    ) -> None:
+        broker = self.ab.broker
+        for stream, chunk in lines.items():
+            broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+        broker.write(q.outbox(tid), result)
+        broker.write(q.TASK_LOG, event)
+        if not broker.delete(q.running(self.tid), mid):
+            broker.delete(q.reserved(self.tid), mid)  # it never started
+
+    def _event(self, runner: TaskRunner, kind: str, **fields: Any) -> TaskEvent:
+        return TaskEvent.model_validate(
+            {
+                "tid": runner.spec.tid,
+                "event": kind,
+                "name": runner.spec.label,
+                "manager": self.tid,
+                **fields,
+            }
+        )
+
+    # -- beside the loop ------------------------------------------------------------------
+
+    async def _flusher(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_FLUSH):
+                    await self._stop.wait()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        pending = {tid: dict(streams) for tid, streams in self._lines.items() if streams}
+        if not pending:
+            return
+        for streams in self._lines.values():
+            streams.clear()
+        await self.ab.call(self._flush_io, pending)
+
+    def _flush_io(self, pending: dict[int, dict[str, list[str]]]) -> None:
+        broker = self.ab.broker
+        for tid, streams in pending.items():
+            for stream, chunk in streams.items():
+                broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+
+    async def _heartbeats(self) -> None:
+        ab = self.ab
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.heartbeat):
+                    await self._stop.wait()
+            if self._stop.is_set():
+                return
+            await self._publish("active")
+            found = await ab.call(_registry.recover, ab.broker, self.tid, str(self.state_dir))
+            if found:
+                _log.warning("recovered from dead managers: %s", found)
+                ab.poke()
+
+    async def _publish(self, status: str) -> None:
+        now = time.time()
+        record = WorkerRecord.model_validate(
+            {
+                "tid": self.tid,
+                "status": status,
+                "pid": os.getpid(),
+                "host": _registry.HOST,
+                "queues": {
+                    "ctrl_in": q.ctrl_in(self.tid),
+                    "ctrl_out": q.ctrl_out(self.tid),
+                    "reserved": q.reserved(self.tid),
+                    "running": q.running(self.tid),
+                },
+                "capabilities": self.capabilities,
+                "started_at": self.started_at,
+                "heartbeat_at": now,
+                "heartbeat_interval": self.heartbeat,
+                "tasks": len(self.runners),
+                "socket": self._nudge.address if self._nudge is not None else None,
+            }
+        )
+        self._registry_mid = await self.ab.call(self._publish_io, record, self._registry_mid)
+
+    def _publish_io(self, record: WorkerRecord, previous: int | None) -> int:
+        broker = self.ab.broker
+        mid = broker.write(q.REGISTRY, record)
+        if previous is not None:
+            broker.delete(q.REGISTRY, previous)
+        return mid
+
+    def __repr__(self) -> str:
+        return f"<Manager {self.tid} tasks={len(self.runners)}>"
+
+
+def _json(value: object) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)

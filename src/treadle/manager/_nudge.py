@@ -1,0 +1,90 @@
+"""Local nudges: a datagram that says "look at the broker now", never what to do.
+
+The broker stays the source of truth; a nudge only saves a waiter the polling interval of
+SQLite's change detection. Addresses are Linux abstract-namespace socket names written
+``@name`` (no file to clean up, no path-length limit to hit); a lost nudge costs latency,
+never correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import Callable
+
+__all__ = ["Nudge", "Waiter", "poke"]
+
+
+def _sockaddr(address: str) -> str:
+    return "\0" + address[1:] if address.startswith("@") else address
+
+
+def poke(address: str) -> None:
+    """Send one nudge; silently nothing if nobody listens."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.sendto(b"!", _sockaddr(address))
+
+
+class Nudge:
+    """Listens on ``address`` inside an event loop and calls ``on_nudge`` per burst."""
+
+    def __init__(self, address: str, on_nudge: Callable[[], None]) -> None:
+        self.address = address
+        self._on_nudge = on_nudge
+        self._sock: socket.socket | None = None
+
+    async def start(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(_sockaddr(self.address))
+        self._sock = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        with contextlib.suppress(BlockingIOError):
+            while sock.recv(64):
+                pass
+        self._on_nudge()
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                asyncio.get_running_loop().remove_reader(sock.fileno())
+            sock.close()
+
+
+class Waiter:
+    """The blocking side, for synchronous clients: ``wait(timeout)`` returns on a nudge."""
+
+    def __init__(self) -> None:
+        self.address = f"@treadle-client-{secrets.token_hex(8)}"
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(_sockaddr(self.address))
+
+    def wait(self, timeout: float) -> bool:
+        self._sock.settimeout(max(timeout, 0.0) or 1e-6)
+        try:
+            self._sock.recv(64)
+        except (TimeoutError, BlockingIOError):
+            return False
+        self._sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while self._sock.recv(64):
+                pass
+        return True
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> Waiter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,121 @@
+"""Managers in ``treadle.workers.registry``: records, liveness, and recovery of the dead.
+
+Owns how a manager's record is published (the newest message per manager TID wins; the
+previous one is deleted), when a record counts as dead (its heartbeat is three intervals
+old, or, on this host, its process is gone), and what happens to a dead manager's work:
+requests it had claimed but not started go back on the spawn queue; tasks it was running
+are re-run or marked failed by their restart policy. Every step is an atomic move or claim
+by message ID, so two managers recovering the same corpse never both act on one task.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from ..broker import Broker, Result, TaskEvent, TaskSpec, WorkerRecord
+from ..broker import names as q
+from ..process import reap_leftovers
+
+__all__ = ["Recovered", "alive", "latest", "recover", "stale_reason"]
+
+HOST = socket.gethostname()
+
+
+def latest(broker: Broker) -> dict[int, tuple[WorkerRecord, int]]:
+    """The newest record of every manager, with its message ID."""
+    out: dict[int, tuple[WorkerRecord, int]] = {}
+    after: int | None = None
+    while batch := broker.peek(q.REGISTRY, WorkerRecord.model_validate_json, after=after):
+        for record, mid in batch:
+            out[record.tid] = (record, mid)
+        after = batch[-1][1]
+    return out
+
+
+def stale_reason(record: WorkerRecord, now: float | None = None) -> str | None:
+    """Why an ``active`` record belongs to a dead manager, or None if it may be alive."""
+    if record.status != "active":
+        return None
+    if record.host == HOST and not _process_alive(record):
+        return f"its process {record.pid} is gone"
+    age = (now or time.time()) - record.heartbeat_at
+    if age > 3 * record.heartbeat_interval:
+        return f"no heartbeat for {age:.1f}s"
+    return None
+
+
+def alive(broker: Broker) -> list[WorkerRecord]:
+    """The records of managers that are active and not stale."""
+    now = time.time()
+    return [
+        r for r, _ in latest(broker).values() if r.status == "active" and not stale_reason(r, now)
+    ]
+
+
+def _process_alive(record: WorkerRecord) -> bool:
+    try:
+        proc = psutil.Process(record.pid)
+        # a recycled PID belongs to a process younger than the manager's record
+        return bool(proc.create_time() <= record.started_at + 1.0) and proc.status() != "zombie"
+    except psutil.Error:
+        return False
+
+
+@dataclass
+class Recovered:
+    manager: int
+    requeued: int = 0
+    rerun: int = 0
+    failed: int = 0
+
+
+def recover(broker: Broker, by: int, state_dir: str) -> list[Recovered]:
+    """Mark every stale manager dead and take its work back (see the module docstring)."""
+    out: list[Recovered] = []
+    now = time.time()
+    for record, mid in latest(broker).values():
+        reason = stale_reason(record, now)
+        if reason is None or record.tid == by:
+            continue
+        # take the work back first: if this recoverer dies half-way, the record is still
+        # active and stale, and the next one finishes the job
+        if record.host == HOST:
+            reap_leftovers(f"{state_dir}/procs/{record.tid}")
+        out.append(_take_back(broker, record.tid, by, reason))
+        if broker.delete(q.REGISTRY, mid):
+            broker.write(q.REGISTRY, record.model_copy(update={"status": "dead", "reason": reason}))
+    return out
+
+
+def _take_back(broker: Broker, dead: int, by: int, reason: str) -> Recovered:
+    done = Recovered(dead)
+    parse = TaskSpec.model_validate_json
+    for spec, mid in broker.peek(q.reserved(dead), parse, limit=100_000):
+        if broker.move(q.reserved(dead), q.SPAWN, mid) is not None:
+            _log(broker, spec, "requeued", by, f"manager {dead} died before starting it")
+            done.requeued += 1
+    for spec, mid in broker.peek(q.running(dead), parse, limit=100_000):
+        why = f"manager {dead} died while it ran ({reason})"
+        if spec.restart != "never":
+            if broker.move(q.running(dead), q.SPAWN, mid) is None:
+                continue  # another recoverer took it
+            _log(broker, spec, "requeued", by, why)
+            done.rerun += 1
+        else:
+            if broker.queue(q.running(dead)).read_one(exact_timestamp=mid) is None:
+                continue
+            broker.write(q.outbox(spec.tid), Result(tid=spec.tid, state="failed", error=why))
+            _log(broker, spec, "failed", by, why)
+            done.failed += 1
+    return done
+
+
+def _log(broker: Broker, spec: TaskSpec, kind: str, by: int, reason: str) -> None:
+    event = TaskEvent.model_validate(
+        {"tid": spec.tid, "event": kind, "name": spec.label, "manager": by, "reason": reason}
+    )
+    broker.write(q.TASK_LOG, event)

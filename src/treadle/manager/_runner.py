@@ -1,0 +1,294 @@
+"""One task as a child of a manager's tree: :class:`TaskRunner`.
+
+Owns a task's attempts: it starts what the :class:`~treadle.broker.TaskSpec` names (a
+process, a ``module:function`` in its own interpreter, or a Loop in-process), applies the
+per-attempt timeout, retries by the spec's restart policy with backoff, and hands every
+change to its :class:`Reporter`, which turns them into broker writes. It never touches the
+broker itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from .._backoff import Backoff, Jitter
+from .._exceptions import ProcessExited, ProcessLimitExceeded, SpawnError, describe_exit
+from .._runnable import Runnable
+from ..broker import Result, TaskSpec
+from ..broker._messages import EventKind
+from ..loop import Loop
+from ..process import Process, ProcessSpec
+
+__all__ = ["Reporter", "TaskRunner"]
+
+_TAIL_BYTES = 64 * 1024  # of stdout and of stderr kept in the result
+
+
+class Reporter(Protocol):
+    """What a runner tells its manager; the manager writes it to the broker."""
+
+    async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None: ...
+
+    async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None: ...
+
+    def output(self, runner: TaskRunner, stream: str, line: str) -> None: ...
+
+    async def finished(self, runner: TaskRunner, result: Result) -> None: ...
+
+
+class _Tail:
+    """The last ``_TAIL_BYTES`` of a stream."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque()
+        self.size = 0
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.size += len(line) + 1
+        while self.size > _TAIL_BYTES and len(self.lines) > 1:
+            self.size -= len(self.lines.popleft()) + 1
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + ("\n" if self.lines else "")
+
+
+class TaskRunner:
+    """Runs ``spec`` until it completes, fails for good, or is stopped."""
+
+    def __init__(self, spec: TaskSpec, reporter: Reporter, work_dir: Path, record_dir: str) -> None:
+        self.spec = spec
+        self.reporter = reporter
+        self._work_dir = work_dir
+        self._record_dir = record_dir
+        self._target: Process | Loop | None = None
+        self._stopping = False
+        self._stop_event = asyncio.Event()
+        self._tails = {"stdout": _Tail(), "stderr": _Tail()}
+        self.attempt = 0
+        self.paused = False
+        self.started_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"T{self.spec.tid}"
+
+    @property
+    def stop_grace(self) -> float:
+        return self.spec.stop_timeout + 1.0
+
+    # -- Runnable -------------------------------------------------------------------------
+
+    async def run(self, started: Callable[[], None]) -> None:
+        spec = self.spec
+        begin = time.monotonic()
+        backoff = Backoff(initial=spec.retry_delay, max=30.0, jitter=Jitter.EQUAL)
+        result: Result | None = None
+        try:
+            while True:
+                self.attempt += 1
+                result = await self._attempt(started)
+                if self._stopping:
+                    result = result.model_copy(update={"state": "stopped"})
+                    break
+                again = spec.restart == "always" or (
+                    spec.restart == "on-failure" and not result.ok and self.attempt <= spec.retries
+                )
+                if not again:
+                    break
+                delay = backoff.delay(self.attempt)
+                reason = result.error or describe_exit(result.exit_code or 0)
+                await self.reporter.event(
+                    self, "retrying", attempt=self.attempt, reason=reason, backoff_s=delay
+                )
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._stop_event.wait()
+                if self._stopping:
+                    break
+        except asyncio.CancelledError:
+            # the supervisor's patience ran out: still say how the task ended, then go
+            result = Result(tid=spec.tid, state="stopped", error="cancelled")
+            await self._finish(result, begin)
+            raise
+        if result is None or self._stopping:
+            result = (result or Result(tid=spec.tid, state="stopped")).model_copy(
+                update={"state": "stopped"}
+            )
+        await self._finish(result, begin)
+
+    async def _finish(self, result: Result, begin: float) -> None:
+        tails = self._tails
+        final = result.model_copy(
+            update={
+                "attempts": self.attempt,
+                "duration": round(time.monotonic() - begin, 6),
+                "stdout": tails["stdout"].text(),
+                "stderr": tails["stderr"].text(),
+            }
+        )
+        async with asyncio.timeout(10):
+            await asyncio.shield(self.reporter.finished(self, final))
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._stop_event.set()
+        if self._target is not None:
+            self._target.request_stop()
+
+    def pause(self) -> None:
+        if self._target is not None:
+            self._target.pause()
+        self.paused = True
+
+    def resume(self) -> None:
+        if self._target is not None:
+            self._target.resume()
+        self.paused = False
+
+    def status(self) -> dict[str, Any]:
+        target = self._target
+        info: dict[str, Any] = {
+            "tid": self.spec.tid,
+            "name": self.spec.label,
+            "kind": self.spec.kind,
+            "attempt": self.attempt,
+            "paused": self.paused,
+            "started_at": self.started_at,
+            "spec": self.spec.redacted(),
+        }
+        if target is not None:
+            info["target"] = target.status()
+        return info
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    async def _attempt(self, started: Callable[[], None]) -> Result:
+        spec = self.spec
+        try:
+            target = self._build()
+        except Exception as exc:  # noqa: BLE001 (a bad loop target fails its task, not the manager)
+            return Result(tid=spec.tid, state="failed", error=f"{type(exc).__name__}: {exc}")
+        self._target = target
+        up = asyncio.Event()
+        job = asyncio.ensure_future(target.run(up.set))
+        waiter = asyncio.ensure_future(up.wait())
+        try:
+            await asyncio.wait([job, waiter], return_when="FIRST_COMPLETED")
+            waiter.cancel()
+            if up.is_set():
+                self.started_at = time.time()
+                pid = target.pid if isinstance(target, Process) else None
+                await self.reporter.started(self, self.attempt, pid)
+                if self.attempt == 1:
+                    started()
+                if self.paused:
+                    target.pause()
+                if self._stopping:
+                    target.request_stop()
+            timed_out = False
+            timeout = spec.limits.timeout
+            if timeout is not None and not job.done():
+                done, _ = await asyncio.wait([job], timeout=timeout)
+                if not done:
+                    timed_out = True
+                    target.request_stop()
+            await asyncio.wait([job])
+        finally:
+            waiter.cancel()
+            if not job.done():  # cancelled while waiting: take the attempt down with us
+                job.cancel()
+                await asyncio.wait([job])
+            self._target = None
+        return self._outcome(target, job, timed_out)
+
+    def _outcome(
+        self, target: Process | Loop, job: asyncio.Future[None], timed_out: bool
+    ) -> Result:
+        tid = self.spec.tid
+        code = target.returncode if isinstance(target, Process) else None
+        exc = job.exception()
+        if timed_out:
+            limit = self.spec.limits.timeout
+            return Result(
+                tid=tid, state="failed", exit_code=code, error=f"timed out after {limit}s"
+            )
+        if exc is None:
+            return Result(tid=tid, state="completed", exit_code=code, value=self._value())
+        if isinstance(exc, ProcessExited):
+            return Result(tid=tid, state="failed", exit_code=exc.returncode, error=str(exc))
+        if isinstance(exc, (ProcessLimitExceeded, SpawnError)):
+            return Result(tid=tid, state="failed", exit_code=code, error=str(exc))
+        return Result(tid=tid, state="failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _value(self) -> Any:
+        if self.spec.kind != "function":
+            return None
+        path = self._result_path()
+        try:
+            with path.open(encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _result_path(self) -> Path:
+        return self._work_dir / f"{self.spec.tid}.{self.attempt}.json"
+
+    def _build(self) -> Process | Loop:
+        spec = self.spec
+        if spec.kind == "loop":
+            return _load_loop(spec)
+        env = dict(spec.env)
+        if spec.kind == "function":
+            env["TREADLE_RESULT_FILE"] = str(self._result_path())
+        pspec = ProcessSpec(
+            argv=spec.argv or (),
+            function=spec.function,
+            args=spec.args,
+            shell=spec.shell,
+            name=self.name,
+            env=env,
+            cwd=spec.cwd,
+            stop_timeout=spec.stop_timeout,
+            memory_limit=spec.limits.memory,
+            cpu_limit=spec.limits.cpu,
+            record_dir=self._record_dir,
+            ring_lines=0,
+        )
+        process = pspec()
+        tails, reporter = self._tails, self.reporter
+
+        def on_line(stream: str, line: str) -> None:
+            tails[stream].add(line)
+            reporter.output(self, stream, line)
+
+        process.output.listener = on_line
+        return process
+
+    def __repr__(self) -> str:
+        return f"<TaskRunner {self.name} {self.spec.label!r} attempt={self.attempt}>"
+
+
+def _load_loop(spec: TaskSpec) -> Loop:
+    assert spec.loop is not None
+    module_name, _, attr = spec.loop.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, Loop)):
+        raise TypeError(f"{spec.loop} is not a treadle.Loop subclass")
+    factory: Callable[..., Loop] = obj
+    args = spec.args
+    instance = factory(**args) if isinstance(args, dict) else factory()
+    assert isinstance(instance, Runnable)
+    return instance
