@@ -1,0 +1,293 @@
+"""The Python client: submit tasks, wait for results, follow output, control, list.
+
+Owns the caller's side of the task protocol: it mints TIDs with the broker's timestamp
+generator and writes each spawn request under its TID as message ID; it waits on the
+task's outbox; it sends control requests with a reply queue of their own, so concurrent
+clients never read each other's answers. It is synchronous (scripts and the CLI are); a
+manager nudges it when a task it waits on ends, so a wait costs no polling interval.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from .._exceptions import ClientTimeout, ConfigError, TaskNotFound
+from ..broker import (
+    Broker,
+    BrokerURL,
+    Control,
+    OutboxAdapter,
+    Output,
+    Reply,
+    Result,
+    TaskEvent,
+    TaskSpec,
+    WorkerRecord,
+)
+from ..broker import names as q
+from ..broker._changes import Changes
+from ..manager import _registry
+from ..manager._nudge import Waiter, poke
+from ._tasks import TaskInfo, summarize
+
+__all__ = ["Client"]
+
+_POLL = 0.1  # the longest a nudged wait goes without also looking at the broker
+
+
+class Client:
+    """A connection to one broker. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, broker: str | os.PathLike[str] | BrokerURL | None = None) -> None:
+        self.broker = Broker(broker)
+        self.url = self.broker.url
+        self._changes: Changes | None = None
+        self._waiter: Waiter | None = Waiter() if self.url.local else None
+        self._notified: set[int] = set()  # tasks that nudge this client when they end
+
+    # -- submitting -----------------------------------------------------------------------
+
+    def spec(self, **fields: Any) -> TaskSpec:
+        """A validated TaskSpec with a fresh TID (not submitted)."""
+        fields.setdefault("tid", self.broker.timestamp())
+        if self._waiter is not None:
+            fields.setdefault("notify", self._waiter.address)
+        try:
+            return TaskSpec.model_validate(fields)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "task"
+            raise ConfigError(field, err["msg"]) from None
+
+    def submit(self, argv: Sequence[str] | None = None, **fields: Any) -> TaskSpec:
+        """Queue one task: ``submit(["echo", "hi"])``, ``submit(function="m:f", args=[1])``."""
+        if argv is not None:
+            fields["argv"] = tuple(argv)
+        return self.submit_many([fields])[0]
+
+    def submit_many(self, tasks: Iterable[Mapping[str, Any] | TaskSpec]) -> list[TaskSpec]:
+        """Queue many tasks in one transaction."""
+        specs = [t if isinstance(t, TaskSpec) else self.spec(**t) for t in tasks]
+        self.broker.insert(q.SPAWN, [(s, s.tid) for s in specs])
+        if self._waiter is not None:
+            self._notified.update(s.tid for s in specs if s.notify == self._waiter.address)
+        self._nudge_managers()
+        return specs
+
+    def _nudge_managers(self) -> None:
+        if not self.url.local:
+            return
+        for record in _registry.alive(self.broker):
+            if record.socket:
+                poke(record.socket)
+
+    # -- results --------------------------------------------------------------------------
+
+    def result(self, tid: int) -> Result | None:
+        """The task's result if it has ended, else None (never blocks)."""
+        after: int | None = None
+        while batch := self.broker.peek(q.outbox(tid), OutboxAdapter.validate_json, after=after):
+            for message, _ in batch:
+                if isinstance(message, Result):
+                    return message
+            after = batch[-1][1]
+        return None
+
+    def wait(self, tid: int, timeout: float | None = None) -> Result:
+        """Block until the task ends; its result (``ok`` says whether it completed)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (result := self.result(tid)) is None:
+            self._pause(deadline, f"task {tid} did not end within {timeout}s", tid)
+        return result
+
+    def follow(self, tid: int, timeout: float | None = None) -> Iterator[Output | Result]:
+        """Yield the task's output as it comes, then its result."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        after: int | None = None
+        while True:
+            batch = self.broker.peek(q.outbox(tid), OutboxAdapter.validate_json, after=after)
+            for message, mid in batch:
+                after = mid
+                yield message
+                if isinstance(message, Result):
+                    return
+            if not batch:
+                self._pause(deadline, f"task {tid} did not end within {timeout}s", tid)
+
+    def _pause(self, deadline: float | None, why: str, tid: int | None = None) -> None:
+        """Wait for a change: a nudge for a task this client submitted, else the broker's
+        change detection."""
+        remaining = _POLL if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            raise ClientTimeout(why)
+        if self._waiter is not None and tid in self._notified:
+            self._waiter.wait(min(remaining, _POLL))
+        else:
+            if self._changes is None:
+                self._changes = Changes(self.broker)
+            self._changes.wait(min(remaining, 1.0))
+
+    def inbox(self, tid: int) -> str | None:
+        """Take the next message from a task's inbox (what a task reads)."""
+        return self.broker.queue(q.inbox(tid)).read_one()
+
+    # -- control --------------------------------------------------------------------------
+
+    def control(self, tid: int, op: str, timeout: float = 5.0) -> Reply:
+        """Send STOP, PAUSE, RESUME, PING or STATUS to a task or a manager; its reply."""
+        token = secrets.token_hex(6)
+        reply_to = f"{q.ctrl_out(tid)}.{token}"
+        try:
+            control = Control(op=op.upper(), request_id=token, reply_to=reply_to)  # type: ignore[arg-type]
+        except ValidationError:
+            raise ConfigError("op", f"{op!r} is not STOP, PAUSE, RESUME, PING or STATUS") from None
+        self.broker.write(q.ctrl_in(tid), control)
+        self._nudge_managers()
+        deadline = time.monotonic() + timeout
+        while (got := self.broker.claim(reply_to, Reply.model_validate_json)) is None:
+            self._pause(deadline, f"no reply from {tid} to {op} within {timeout}s")
+        return got[0]
+
+    def ping(self, tid: int, timeout: float = 5.0) -> bool:
+        return self.control(tid, "PING", timeout).reply == "PONG"
+
+    def stop(self, tid: int, timeout: float = 5.0) -> Reply:
+        return self.control(tid, "STOP", timeout)
+
+    def pause(self, tid: int, timeout: float = 5.0) -> Reply:
+        return self.control(tid, "PAUSE", timeout)
+
+    def resume(self, tid: int, timeout: float = 5.0) -> Reply:
+        return self.control(tid, "RESUME", timeout)
+
+    def status(self, tid: int, timeout: float = 5.0) -> dict[str, Any]:
+        return self.control(tid, "STATUS", timeout).status or {}
+
+    # -- listing --------------------------------------------------------------------------
+
+    def events(self, tid: int | None = None) -> list[TaskEvent]:
+        """The task log (of one task, or all), oldest first."""
+        out: list[TaskEvent] = []
+        after: int | None = None
+        while batch := self.broker.peek(q.TASK_LOG, TaskEvent.model_validate_json, after=after):
+            out.extend(e for e, _ in batch if tid is None or e.tid == tid)
+            after = batch[-1][1]
+        return out
+
+    def tasks(self) -> list[TaskInfo]:
+        """Every task the broker knows: queued ones and what the log says of the rest."""
+        queued = [
+            s for s, _ in self.broker.peek(q.SPAWN, TaskSpec.model_validate_json, limit=10**6)
+        ]
+        return summarize(self.events(), queued)
+
+    def task(self, tid: int) -> TaskInfo:
+        for info in self.tasks():
+            if info.tid == tid:
+                return info
+        raise TaskNotFound(f"no task {tid} in {self.url}")
+
+    def managers(self, *, everything: bool = False) -> list[WorkerRecord]:
+        """Managers in the registry: alive ones, or ``everything`` (stopped and dead too)."""
+        records = [r for r, _ in _registry.latest(self.broker).values()]
+        now = time.time()
+        out = []
+        for record in records:
+            reason = _registry.stale_reason(record, now)
+            if reason is not None:
+                record = record.model_copy(update={"status": "dead", "reason": reason})
+            if everything or record.status == "active":
+                out.append(record)
+        return sorted(out, key=lambda r: r.tid)
+
+    # -- managers -------------------------------------------------------------------------
+
+    def start_manager(
+        self,
+        *,
+        idle_timeout: float | None = None,
+        max_tasks: int | None = None,
+        capabilities: Sequence[str] = (),
+        heartbeat: float | None = None,
+        timeout: float = 30.0,
+    ) -> tuple[WorkerRecord, subprocess.Popen[bytes]]:
+        """Start a manager process in the background; returns once it is registered.
+
+        Its output goes to ``manager-{tid}.log`` in ``logs`` beside the broker file. It
+        runs in its own session, so it outlives this process.
+        """
+        tid = self.broker.timestamp()
+        argv = [sys.executable, "-m", "treadle.manager", "--broker", self.url.location]
+        argv += ["--tid", str(tid)]
+        if idle_timeout is not None:
+            argv += ["--idle-timeout", str(idle_timeout)]
+        if max_tasks is not None:
+            argv += ["--max-tasks", str(max_tasks)]
+        if heartbeat is not None:
+            argv += ["--heartbeat", str(heartbeat)]
+        for capability in capabilities:
+            argv += ["--capability", capability]
+        logs = self.url.state_dir / "logs"
+        logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(logs / f"manager-{tid}.log", "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        try:
+            record = self.wait_manager(tid, timeout, proc)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        return record, proc
+
+    def wait_manager(
+        self, tid: int, timeout: float, proc: subprocess.Popen[bytes] | None = None
+    ) -> WorkerRecord:
+        """Block until manager ``tid`` is registered active."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = _registry.latest(self.broker).get(tid)
+            if got is not None and got[0].status == "active":
+                return got[0]
+            if proc is not None and proc.poll() is not None:
+                raise TaskNotFound(f"manager {tid} exited ({proc.returncode}) before registering")
+            self._pause(deadline, f"manager {tid} did not register within {timeout}s")
+
+    def ensure_manager(self, timeout: float = 30.0) -> WorkerRecord:
+        """An alive manager's record, starting one if there is none."""
+        alive = _registry.alive(self.broker)
+        if alive:
+            return alive[0]
+        return self.start_manager(timeout=timeout)[0]
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._changes is not None:
+            self._changes.close()
+        if self._waiter is not None:
+            self._waiter.close()
+        self.broker.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Client {self.url}>"

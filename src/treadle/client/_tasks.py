@@ -1,0 +1,56 @@
+"""What the task log says of each task: :class:`TaskInfo`, folded from its events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..broker import TERMINAL, TaskEvent, TaskSpec
+
+__all__ = ["TaskInfo", "summarize"]
+
+
+@dataclass
+class TaskInfo:
+    """One task: its last event is its state (``queued`` if no manager took it yet)."""
+
+    tid: int
+    name: str
+    state: str
+    manager: int | None = None
+    pid: int | None = None
+    attempt: int = 0
+    exit_code: int | None = None
+    reason: str = ""
+    submitted_at: float = 0.0
+    updated_at: float = 0.0
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.state in TERMINAL
+
+
+def summarize(events: Iterable[TaskEvent], queued: Iterable[TaskSpec] = ()) -> list[TaskInfo]:
+    """Fold the log into one :class:`TaskInfo` per task, ordered by TID."""
+    tasks: dict[int, TaskInfo] = {}
+    for e in events:
+        info = tasks.get(e.tid)
+        if info is None:
+            info = tasks[e.tid] = TaskInfo(e.tid, e.name, e.event, submitted_at=e.tid / 1e9)
+        info.state = "running" if e.event in ("started", "resumed") else e.event
+        info.updated_at = e.at
+        info.events.append(e.event)
+        if e.manager is not None:
+            info.manager = e.manager
+        if e.pid is not None:
+            info.pid = e.pid
+        info.attempt = max(info.attempt, e.attempt)
+        if e.exit_code is not None:
+            info.exit_code = e.exit_code
+        info.reason = e.reason or info.reason
+    for spec in queued:  # in the spawn queue now, whatever happened before
+        info = tasks.setdefault(spec.tid, TaskInfo(spec.tid, spec.label, "queued"))
+        info.state = "queued"
+        info.submitted_at = spec.tid / 1e9
+    return sorted(tasks.values(), key=lambda t: t.tid)
