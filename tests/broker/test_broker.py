@@ -1,0 +1,113 @@
+"""The broker layer over a real SQLite file: targets, typed messages, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from treadle import BrokerError
+from treadle.broker import (
+    AsyncBroker,
+    Broker,
+    Control,
+    DeadLetter,
+    TaskSpec,
+    names,
+    resolve,
+)
+
+
+def test_the_default_broker_is_a_0600_file_in_a_0700_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TREADLE_BROKER", raising=False)
+    url = resolve(root=tmp_path)
+    assert url.location == str(tmp_path / ".treadle" / "broker.db")
+    assert stat.S_IMODE(os.stat(url.location).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / ".treadle").st_mode) == 0o700
+    with Broker(url) as broker:
+        broker.write("q", "x")
+    assert stat.S_IMODE(os.stat(url.location).st_mode) == 0o600
+
+
+def test_the_broker_is_chosen_by_argument_then_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TREADLE_BROKER", str(tmp_path / "env.db"))
+    assert resolve().location == str(tmp_path / "env.db")
+    assert resolve(f"sqlite://{tmp_path}/arg.db").location == str(tmp_path / "arg.db")
+    assert resolve("postgresql://u:pw@db/x").kind == "postgresql"
+    assert str(resolve("postgresql://u:pw@db/x")) == "postgresql://u:***@db/x"
+    with pytest.raises(BrokerError, match="redis://x"):
+        resolve("redis://x")
+
+
+def test_messages_round_trip_and_ids_are_ordered(tmp_path: Path) -> None:
+    with Broker(tmp_path / "b.db") as broker:
+        tids = [broker.timestamp() for _ in range(3)]
+        assert tids == sorted(set(tids))
+        spec = TaskSpec(tid=tids[0], argv=("echo", "hi"))
+        broker.insert(names.SPAWN, [(spec, spec.tid)])
+        [(got, mid)] = broker.peek(names.SPAWN, TaskSpec.model_validate_json)
+        assert (got, mid) == (spec, spec.tid)
+        assert broker.claim(names.SPAWN, TaskSpec.model_validate_json) == (spec, spec.tid)
+        assert broker.claim(names.SPAWN, TaskSpec.model_validate_json) is None
+
+
+def test_what_fails_validation_is_dead_lettered_with_the_error_and_the_text(
+    tmp_path: Path,
+) -> None:
+    with Broker(tmp_path / "b.db") as broker:
+        broker.write("ctl", "{not json")
+        broker.write("ctl", '{"op": "REBOOT"}')
+        broker.write("ctl", '{"op": "PING"}')
+        got = broker.claim("ctl", Control.model_validate_json)
+        assert got is not None
+        assert got[0].op == "PING"
+        broker.write("log", '{"op": 1}')
+        assert broker.peek("log", Control.model_validate_json) == []
+        assert not broker.has_pending("log")  # not tripped over twice
+        letters = [d for d, _ in broker.peek(names.DEADLETTER, DeadLetter.model_validate_json)]
+    assert [(d.queue, d.raw) for d in letters] == [
+        ("ctl", "{not json"),
+        ("ctl", '{"op": "REBOOT"}'),
+        ("log", '{"op": 1}'),
+    ]
+    assert "Invalid JSON" in letters[0].error
+    assert "op" in letters[1].error
+    assert all(d.message_id for d in letters)
+
+
+def test_a_taskspec_names_exactly_one_target_and_redacts_its_secrets() -> None:
+    with pytest.raises(ValueError, match="exactly one of argv, function or loop"):
+        TaskSpec(tid=1, argv=("a",), function="m:f")
+    with pytest.raises(ValueError, match="exactly one"):
+        TaskSpec(tid=1)
+    with pytest.raises(ValueError, match="function"):
+        TaskSpec(tid=1, function="no-colon")
+    with pytest.raises(ValueError, match="extra"):
+        TaskSpec.model_validate({"tid": 1, "argv": ["a"], "bogus": 1})
+    spec = TaskSpec(tid=1, argv=("a",), env={"DB_PASSWORD": "x", "AWS_SECRET_KEY": "y", "N": "1"})
+    assert spec.redacted()["env"] == {"DB_PASSWORD": "***", "AWS_SECRET_KEY": "***", "N": "1"}
+    assert "x" not in repr(spec)
+    with pytest.raises(ValueError, match="frozen"):
+        spec.name = "other"
+
+
+async def test_the_async_bridge_wakes_on_a_write_from_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with AsyncBroker(Broker(path)) as ab:
+        await ab.changed(0.2)  # the first observation of the file
+        writer = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            f"from treadle.broker import Broker; Broker({str(path)!r}).write('q', 'hello')",
+        )
+        assert await writer.wait() == 0
+        assert await ab.changed(10.0)
+        assert await ab.call(ab.broker.peek, "q", str) != []
