@@ -76,9 +76,27 @@ class InvalidTransition(TreadleError):
 class ConfigError(TreadleError, ValueError):
     """A bad argument, naming the field (and file and line where known)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        where = file or ""
+        if file and line is not None:
+            where += f":{line}" + (f":{column}" if column is not None else "")
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        super().__init__(f"{where + ': ' if where else ''}{field}: {message}{hint}")
         self.field = field
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.suggestion = suggestion
 
 
 class DependencyError(ConfigError):
