@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
+import types
 
 import pytest
 
@@ -19,8 +22,24 @@ def test_top_level_all_is_complete_and_public() -> None:
         assert not name.startswith("_")
         assert hasattr(treadle, name), name
     public = {n for n in vars(treadle) if not n.startswith("_")}
-    modules = {n for n in public if type(getattr(treadle, n)).__name__ == "module"}
-    assert public - modules == set(treadle.__all__)
+    modules = {n for n in public if isinstance(getattr(treadle, n), types.ModuleType)}
+    assert public - modules == set(treadle.__all__) - {"loop"}
+
+
+def test_treadle_loop_is_the_subpackage_and_the_decorator() -> None:
+    @treadle.loop(interval=0.5)
+    async def tick() -> None:
+        pass
+
+    assert isinstance(tick, treadle.FunctionLoop)
+    assert tick.interval == 0.5
+    assert sys.modules["treadle.loop"].Loop is treadle.Loop
+
+
+def test_import_treadle_does_not_import_asyncio() -> None:
+    code = "import sys, treadle; print('asyncio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("package", PACKAGES)

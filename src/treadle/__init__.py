@@ -10,10 +10,8 @@ import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-# ``treadle.loop`` is both a subpackage and the decorator: importing the subpackage would
-# bind the module under that name, so the decorator is bound eagerly, after it.
-from .loop import loop as loop
-
+# ``treadle.loop`` is both a subpackage and the decorator: the subpackage's module is
+# callable (it forwards to the decorator), so it loads lazily like every other name.
 if _TYPE_CHECKING:
     from ._backoff import Backoff as Backoff
     from ._backoff import Jitter as Jitter
@@ -55,6 +53,7 @@ if _TYPE_CHECKING:
     from .health import beat as beat
     from .loop import FunctionLoop as FunctionLoop
     from .loop import Loop as Loop
+    from .loop import loop as loop
     from .manager import Manager as Manager
     from .process import Process as Process
     from .process import ProcessSpec as ProcessSpec
@@ -174,6 +173,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> _Any:
+    if name == "loop":  # the subpackage, callable as the decorator
+        return _importlib.import_module(".loop", __name__)
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module 'treadle' has no attribute {name!r}")
