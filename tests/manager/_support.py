@@ -6,11 +6,13 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from treadle.broker import WorkerRecord
+from treadle.broker._changes import Changes
 from treadle.client import Client
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -43,3 +45,15 @@ def stop(client: Client, tid: int, proc: subprocess.Popen[bytes]) -> None:
 def log_of(client: Client, tid: int) -> str:
     path = client.url.state_dir / "logs" / f"manager-{tid}.log"
     return path.read_text() if path.exists() else ""
+
+
+def until(client: Client, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait on the broker's change detection until ``predicate()`` holds."""
+    changes = Changes(client.broker)
+    try:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "condition not reached in time"
+            changes.wait(0.5)
+    finally:
+        changes.close()

@@ -9,34 +9,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from treadle.broker import Result, TaskEvent, TaskSpec, WorkerRecord, names
-from treadle.broker._changes import Changes
 from treadle.client import Client
 
-from ._support import manager
+from ._support import manager, until
 
 
 @pytest.fixture
 def client(broker_path: str) -> Iterator[Client]:
     with Client(broker_path) as c:
         yield c
-
-
-def until(client: Client, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait on the broker's change detection until ``predicate()`` holds."""
-    changes = Changes(client.broker)
-    try:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, "condition not reached in time"
-            changes.wait(0.5)
-    finally:
-        changes.close()
 
 
 def results(client: Client, tid: int) -> list[Result]:

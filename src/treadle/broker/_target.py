@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import BrokerError
+from .._paths import BROKER_ENV, broker_spec, sqlite_path
 
 __all__ = ["ENV", "BrokerURL", "resolve"]
 
-ENV = "TREADLE_BROKER"
+ENV = BROKER_ENV
 _PG_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -45,18 +46,14 @@ class BrokerURL:
 
 def resolve(spec: str | os.PathLike[str] | None = None, root: Path | None = None) -> BrokerURL:
     """The broker named by ``spec``, ``$TREADLE_BROKER``, or ``<root>/.treadle/broker.db``."""
-    raw = os.fspath(spec) if spec is not None else os.environ.get(ENV, "")
-    if not raw:
-        raw = str((root or Path.cwd()) / ".treadle" / "broker.db")
+    raw = broker_spec(spec, None if root is None else str(root))
     if raw.startswith(_PG_SCHEMES):
         return BrokerURL("postgresql", raw)
-    if raw.startswith("sqlite://"):
-        raw = raw.removeprefix("sqlite://")
-    if "://" in raw:
+    location = sqlite_path(raw)
+    if location is None:
         raise BrokerError(f"broker {raw!r}: not a path, sqlite:// or postgresql:// URL")
-    path = Path(raw).expanduser().absolute()
-    _create(path)
-    return BrokerURL("sqlite", str(path))
+    _create(Path(location))
+    return BrokerURL("sqlite", location)
 
 
 def _create(path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..broker import TERMINAL, TaskEvent, TaskSpec
@@ -31,8 +31,13 @@ class TaskInfo:
         return self.state in TERMINAL
 
 
-def summarize(events: Iterable[TaskEvent], queued: Iterable[TaskSpec] = ()) -> list[TaskInfo]:
-    """Fold the log into one :class:`TaskInfo` per task, ordered by TID."""
+def summarize(
+    events: Iterable[TaskEvent],
+    queued: Iterable[TaskSpec] = (),
+    reserved: Mapping[int, Iterable[TaskSpec]] | None = None,
+) -> list[TaskInfo]:
+    """Fold the log into one :class:`TaskInfo` per task, ordered by TID; ``queued`` are
+    on the spawn queue, ``reserved`` claimed by a manager (by its TID) but not started."""
     tasks: dict[int, TaskInfo] = {}
     for e in events:
         info = tasks.get(e.tid)
@@ -53,4 +58,11 @@ def summarize(events: Iterable[TaskEvent], queued: Iterable[TaskSpec] = ()) -> l
         info = tasks.setdefault(spec.tid, TaskInfo(spec.tid, spec.label, "queued"))
         info.state = "queued"
         info.submitted_at = spec.tid / 1e9
+    for manager, specs in (reserved or {}).items():
+        for spec in specs:
+            info = tasks.setdefault(spec.tid, TaskInfo(spec.tid, spec.label, "reserved"))
+            if not info.events or info.state == "requeued":
+                info.state = "reserved"
+            info.manager = manager
+            info.submitted_at = spec.tid / 1e9
     return sorted(tasks.values(), key=lambda t: t.tid)

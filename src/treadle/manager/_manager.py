@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -39,6 +40,7 @@ from ..broker import names as q
 from ..broker._messages import EventKind
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _control, _registry
+from ._local import LocalSubmit
 from ._nudge import Nudge, poke
 from ._runner import TaskRunner
 
@@ -91,6 +93,8 @@ class Manager:
         self._last_control = 0.0
         self._registry_mid: int | None = None
         self._nudge: Nudge | None = None
+        self._local: LocalSubmit | None = None
+        self._accepting = 0  # local submissions being written, counted as taken slots
 
     @property
     def name(self) -> str:
@@ -115,6 +119,8 @@ class Manager:
             if self.url.local:
                 self._nudge = Nudge(f"@treadle-{self.tid}", ab.poke)
                 await self._nudge.start()
+                self._local = LocalSubmit(self)
+                await self._local.start()
             await ab.call(_registry.recover, broker, self.tid, str(self.state_dir))
             async with self.supervisor, asyncio.TaskGroup() as tg:
                 await self._publish("active")
@@ -136,6 +142,8 @@ class Manager:
             finally:
                 if self._nudge is not None:
                     self._nudge.close()
+                if self._local is not None:
+                    await self._local.aclose()
                 await ab.aclose()
 
     def request_stop(self) -> None:
@@ -205,23 +213,65 @@ class Manager:
         self._ended = keep
 
     async def _take(self) -> int:
-        free = self.max_tasks - len(self.runners)
+        free = self.max_tasks - len(self.runners) - self._accepting
         if free <= 0:
             return 0
         taken = await self.ab.call(self._reserve, free)
         for spec, mid in taken:
-            runner = TaskRunner(spec, self, self.state_dir / "results", self._record_dir)
-            self.runners[spec.tid] = (runner, mid)
-            self.supervisor.add(
-                ChildSpec(
-                    runner,
-                    name=runner.name,
-                    restart=Restart.TEMPORARY,
-                    backoff=Backoff.none(),
-                    shutdown_timeout=spec.stop_timeout + 2.0,
-                )
-            )
+            self._launch(spec, mid)
         return len(taken)
+
+    def _launch(self, spec: TaskSpec, mid: int) -> None:
+        """Start a reserved request as a child of the tree."""
+        runner = TaskRunner(spec, self, self.state_dir / "results", self._record_dir)
+        self.runners[spec.tid] = (runner, mid)
+        self.supervisor.add(
+            ChildSpec(
+                runner,
+                name=runner.name,
+                restart=Restart.TEMPORARY,
+                backoff=Backoff.none(),
+                shutdown_timeout=spec.stop_timeout + 2.0,
+            )
+        )
+
+    async def accept(self, fields: dict[str, Any]) -> tuple[TaskSpec, bool]:
+        """A task handed over locally: mint its TID, write it durably, and run it here
+        when this manager can (else it goes on the spawn queue for any manager).
+
+        Returns the spec and whether it runs here. Raises pydantic's ValidationError for a
+        bad spec, before anything is written.
+        """
+        TaskSpec.model_validate({**fields, "tid": 1})  # refuse a bad spec before writing
+        free = not self._stop.is_set() and not self.paused
+        free = free and len(self.runners) + self._accepting < self.max_tasks
+        self._accepting += 1  # a slot held while the spec is written
+        try:
+            spec, here = await self.ab.call(self._accept_io, fields, free)
+        finally:
+            self._accepting -= 1
+        if here:
+            self._launch(spec, spec.tid)
+            self._last_busy = time.monotonic()
+        return spec, here
+
+    def _accept_io(self, fields: dict[str, Any], free: bool) -> tuple[TaskSpec, bool]:
+        """Broker thread: mint the TID, then reserve the task here (recovered like any
+        claim if this manager dies now) or queue it for any manager."""
+        broker = self.ab.broker
+        spec = TaskSpec.model_validate({**fields, "tid": broker.timestamp()})
+        here = free and set(spec.capabilities) <= set(self.capabilities)
+        broker.insert(q.reserved(self.tid) if here else q.SPAWN, [(spec, spec.tid)])
+        if here and spec.inbox is not None:
+            broker.write(q.inbox(spec.tid), _json(spec.inbox))
+        return spec, here
+
+    def stop_task(self, tid: int, reason: str) -> None:
+        """Ask one task to stop; it reports how it ended as usual."""
+        got = self.runners.get(tid)
+        if got is not None:
+            _log.info("task %s: %s", tid, reason)
+            got[0].request_stop()
 
     @property
     def _record_dir(self) -> str:
@@ -269,6 +319,8 @@ class Manager:
 
     def output(self, runner: TaskRunner, stream: str, line: str) -> None:
         self._lines[runner.spec.tid][stream].append(line)
+        if self._local is not None:
+            self._local.output(runner.spec.tid, stream, line)
 
     async def finished(self, runner: TaskRunner, result: Result) -> None:
         tid = runner.spec.tid
@@ -282,6 +334,8 @@ class Manager:
             reason=result.error or "",
         )
         await self.ab.call(self._finished_io, tid, mid, lines, result, event)
+        if self._local is not None:  # after the outbox: a client that reads it finds it
+            self._local.finished(result)
         self._ended.append(runner.name)
         self._last_busy = time.monotonic()
         if runner.spec.notify:
@@ -342,6 +396,8 @@ class Manager:
             if self._stop.is_set():
                 return
             await self._publish("active")
+            if self._local is not None and not self._local.serving:
+                await self._local.start()  # the manager that held the address may be gone
             found = await ab.call(_registry.recover, ab.broker, self.tid, str(self.state_dir))
             if found:
                 _log.warning("recovered from dead managers: %s", found)
@@ -383,6 +439,4 @@ class Manager:
 
 
 def _json(value: object) -> str:
-    import json
-
     return value if isinstance(value, str) else json.dumps(value)

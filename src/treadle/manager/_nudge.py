@@ -14,11 +14,9 @@ import secrets
 import socket
 from collections.abc import Callable
 
+from .._wire import sockaddr
+
 __all__ = ["Nudge", "Waiter", "poke"]
-
-
-def _sockaddr(address: str) -> str:
-    return "\0" + address[1:] if address.startswith("@") else address
 
 
 def poke(address: str) -> None:
@@ -26,7 +24,7 @@ def poke(address: str) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
-            sock.sendto(b"!", _sockaddr(address))
+            sock.sendto(b"!", sockaddr(address))
 
 
 class Nudge:
@@ -40,7 +38,7 @@ class Nudge:
     async def start(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setblocking(False)
-        sock.bind(_sockaddr(self.address))
+        sock.bind(sockaddr(self.address))
         self._sock = sock
         asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
 
@@ -66,7 +64,7 @@ class Waiter:
     def __init__(self) -> None:
         self.address = f"@treadle-client-{secrets.token_hex(8)}"
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind(_sockaddr(self.address))
+        self._sock.bind(sockaddr(self.address))
 
     def wait(self, timeout: float) -> bool:
         self._sock.settimeout(max(timeout, 0.0) or 1e-6)
