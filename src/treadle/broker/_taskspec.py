@@ -8,20 +8,44 @@ lives in the task log.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["REDACTED", "TaskLimits", "TaskSpec", "is_secret"]
+from .._exceptions import ConfigError
+
+__all__ = ["REDACTED", "TaskLimits", "TaskSpec", "first_error", "is_secret", "redact_env"]
 
 REDACTED = "***"
 _SECRET = re.compile(r"pass|secret|token|key|auth|credential|private|cookie|session", re.I)
-_TARGET = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
+_TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 def is_secret(variable: str) -> bool:
     """Whether an environment variable's value is kept out of dumps, logs and status."""
     return _SECRET.search(variable) is not None
+
+
+def redact_env(env: Mapping[str, object]) -> dict[str, object]:
+    """``env`` with the values of secret-looking variables replaced by ``***``."""
+    return {k: REDACTED if is_secret(k) else v for k, v in env.items()}
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """The field and message of a validation error's first complaint, for people."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "task"
+    return field, str(err["msg"]).removeprefix("Value error, ")
 
 
 class TaskLimits(BaseModel):
@@ -59,8 +83,8 @@ class TaskSpec(BaseModel):
     name: str = ""
     argv: tuple[str, ...] | None = None
     shell: bool = False
-    function: str | None = Field(default=None, pattern=_TARGET)
-    loop: str | None = Field(default=None, pattern=_TARGET)
+    function: str | None = None
+    loop: str | None = None
     args: JsonValue = None
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
@@ -74,6 +98,14 @@ class TaskSpec(BaseModel):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     notify: str | None = None
 
+    @field_validator("function", "loop")
+    @classmethod
+    def _import_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not _TARGET.fullmatch(value):
+            what = "Class" if info.field_name == "loop" else "function"
+            raise ValueError(f"must be 'module:{what}', got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _one_target(self) -> TaskSpec:
         given = [f for f in ("argv", "function", "loop") if getattr(self, f) is not None]
@@ -84,6 +116,14 @@ class TaskSpec(BaseModel):
         if self.loop is not None and self.restart == "always":
             raise ValueError("restart: a loop runs until stopped; 'always' is for processes")
         return self
+
+    @classmethod
+    def build(cls, **fields: Any) -> TaskSpec:
+        """Validate ``fields``; a bad one raises ConfigError naming it (not pydantic's)."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise ConfigError(*first_error(exc)) from None
 
     @property
     def kind(self) -> Literal["process", "function", "loop"]:
@@ -103,7 +143,7 @@ class TaskSpec(BaseModel):
     def redacted(self) -> dict[str, Any]:
         """The spec as JSON-safe data, secret environment values replaced by ``***``."""
         data = self.model_dump(mode="json")
-        data["env"] = {k: REDACTED if is_secret(k) else v for k, v in self.env.items()}
+        data["env"] = redact_env(self.env)
         return data
 
     def __repr__(self) -> str:

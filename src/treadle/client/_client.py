@@ -60,12 +60,7 @@ class Client:
         fields.setdefault("tid", self.broker.timestamp())
         if self._waiter is not None:
             fields.setdefault("notify", self._waiter.address)
-        try:
-            return TaskSpec.model_validate(fields)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "task"
-            raise ConfigError(field, err["msg"]) from None
+        return TaskSpec.build(**fields)
 
     def submit(self, argv: Sequence[str] | None = None, **fields: Any) -> TaskSpec:
         """Queue one task: ``submit(["echo", "hi"])``, ``submit(function="m:f", args=[1])``."""
@@ -91,15 +86,19 @@ class Client:
 
     # -- results --------------------------------------------------------------------------
 
-    def result(self, tid: int) -> Result | None:
-        """The task's result if it has ended, else None (never blocks)."""
+    def outbox(self, tid: int) -> list[Output | Result]:
+        """What the task's outbox holds now: its output so far, and its result once it
+        has ended (never blocks)."""
+        out: list[Output | Result] = []
         after: int | None = None
         while batch := self.broker.peek(q.outbox(tid), OutboxAdapter.validate_json, after=after):
-            for message, _ in batch:
-                if isinstance(message, Result):
-                    return message
+            out.extend(message for message, _ in batch)
             after = batch[-1][1]
-        return None
+        return out
+
+    def result(self, tid: int) -> Result | None:
+        """The task's result if it has ended, else None (never blocks)."""
+        return next((m for m in self.outbox(tid) if isinstance(m, Result)), None)
 
     def wait(self, tid: int, timeout: float | None = None) -> Result:
         """Block until the task ends; its result (``ok`` says whether it completed)."""
@@ -183,11 +182,15 @@ class Client:
         return out
 
     def tasks(self) -> list[TaskInfo]:
-        """Every task the broker knows: queued ones and what the log says of the rest."""
-        queued = [
-            s for s, _ in self.broker.peek(q.SPAWN, TaskSpec.model_validate_json, limit=10**6)
-        ]
-        return summarize(self.events(), queued)
+        """Every task the broker knows: queued ones, ones a manager reserved and has not
+        started yet, and what the log says of the rest."""
+        parse = TaskSpec.model_validate_json
+        queued = [s for s, _ in self.broker.peek(q.SPAWN, parse, limit=10**6)]
+        reserved = {
+            tid: [s for s, _ in self.broker.peek(q.reserved(tid), parse, limit=10**6)]
+            for tid in _registry.latest(self.broker)
+        }
+        return summarize(self.events(), queued, reserved)
 
     def task(self, tid: int) -> TaskInfo:
         for info in self.tasks():
@@ -266,6 +269,24 @@ class Client:
             if proc is not None and proc.poll() is not None:
                 raise TaskNotFound(f"manager {tid} exited ({proc.returncode}) before registering")
             self._pause(deadline, f"manager {tid} did not register within {timeout}s")
+
+    def stop_manager(self, tid: int, timeout: float = 30.0) -> WorkerRecord:
+        """Ask manager ``tid`` to stop; block until its record says it has (or died)."""
+        record = self._manager_record(tid)
+        if record.status == "active" and _registry.stale_reason(record) is None:
+            self.control(tid, "STOP", timeout=min(timeout, 5.0))
+        deadline = time.monotonic() + timeout
+        while (record := self._manager_record(tid)).status == "active":
+            if (reason := _registry.stale_reason(record)) is not None:
+                return record.model_copy(update={"status": "dead", "reason": reason})
+            self._pause(deadline, f"manager {tid} did not stop within {timeout}s")
+        return record
+
+    def _manager_record(self, tid: int) -> WorkerRecord:
+        got = _registry.latest(self.broker).get(tid)
+        if got is None:
+            raise TaskNotFound(f"no manager {tid} in {self.url}")
+        return got[0]
 
     def ensure_manager(self, timeout: float = 30.0) -> WorkerRecord:
         """An alive manager's record, starting one if there is none."""

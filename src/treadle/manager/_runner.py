@@ -224,7 +224,8 @@ class TaskRunner:
         if exc is None:
             return Result(tid=tid, state="completed", exit_code=code, value=self._value())
         if isinstance(exc, ProcessExited):
-            return Result(tid=tid, state="failed", exit_code=exc.returncode, error=str(exc))
+            why = describe_exit(exc.returncode)
+            return Result(tid=tid, state="failed", exit_code=exc.returncode, error=why)
         if isinstance(exc, (ProcessLimitExceeded, SpawnError)):
             return Result(tid=tid, state="failed", exit_code=code, error=str(exc))
         return Result(tid=tid, state="failed", error=f"{type(exc).__name__}: {exc}")

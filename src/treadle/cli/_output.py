@@ -1,0 +1,89 @@
+"""How commands print: rich tables for people, JSON for scripts, one style for both.
+
+Owns the console (stdout) and the error console (stderr), table building, and the
+formatting of times, ages and byte counts. Commands hand it plain data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["age", "console", "emit_json", "errors", "print_table", "since", "size"]
+
+# Piped into grep or a file, a row is one line however wide: rich would fold it at 80.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
+errors = Console(stderr=True, highlight=False)
+
+STATE_STYLES = {
+    "running": "green",
+    "active": "green",
+    "completed": "green",
+    "queued": "cyan",
+    "reserved": "cyan",
+    "paused": "yellow",
+    "retrying": "yellow",
+    "requeued": "yellow",
+    "stopped": "dim",
+    "failed": "red",
+    "rejected": "red",
+    "dead": "red",
+}
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (never through rich: no markup, no wrapping)."""
+    print(json.dumps(data, indent=2, default=str))
+
+
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[object]], *, title: str | None = None
+) -> None:
+    table = Table(title=title, header_style="bold", box=None, pad_edge=False)
+    for column in columns:  # the last column (a reason, say) folds; the rest never wrap
+        last = column == columns[-1]
+        table.add_column(column, overflow="fold" if last else "ellipsis", no_wrap=not last)
+    state_col = columns.index("STATE") if "STATE" in columns else None
+    count = 0
+    for row in rows:
+        cells = ["" if v is None else str(v) for v in row]
+        if state_col is not None:
+            style = STATE_STYLES.get(cells[state_col], "")
+            cells[state_col] = f"[{style}]{cells[state_col]}[/]" if style else cells[state_col]
+        table.add_row(*cells)
+        count += 1
+    if count:
+        console.print(table)
+    else:
+        errors.print(f"[dim](no {title or 'rows'})[/]")
+
+
+def age(ts: float | None, now: float | None = None) -> str:
+    """``12s``, ``4m``, ``3h``, ``2d`` since a wall-clock time."""
+    if not ts:
+        return ""
+    return since((now or time.time()) - ts)
+
+
+def since(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= span:
+            return f"{seconds / span:.0f}{unit}"
+    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+
+
+def size(n: float | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}TiB"
