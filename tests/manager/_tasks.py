@@ -6,6 +6,7 @@ import os
 import time
 
 from treadle.client import Client
+from treadle.loop import Loop
 
 
 def add(a: int, b: int) -> int:
@@ -25,3 +26,23 @@ def read_inbox(tid: int) -> str | None:
 def sleep(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+class Ticker(Loop):
+    """A loop task: counts its runs (visible in STATUS as the loop's metrics)."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        super().__init__(interval=every, name="ticker")
+
+    async def run_once(self) -> None:
+        pass
+
+
+class Broken(Loop):
+    """A loop task whose start fails: the task fails with the reason."""
+
+    async def on_start(self) -> None:
+        raise RuntimeError("cannot start")
+
+    async def run_once(self) -> None:
+        pass

@@ -11,7 +11,7 @@ from treadle import ClientTimeout
 from treadle.broker import names
 from treadle.client import Client
 
-from ._support import ENV, manager
+from ._support import ENV, manager, until
 
 
 @pytest.fixture
@@ -126,3 +126,43 @@ def test_a_task_process_gets_the_parent_death_signal(client: Client) -> None:
         client.stop(spec.tid)
         assert client.wait(spec.tid, timeout=20).state == "stopped"
     assert not client.broker.has_pending(names.running(record.tid))
+
+
+def test_a_loop_task_runs_inside_the_manager_until_stopped(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", ENV["PYTHONPATH"])  # the manager imports the class
+    with manager(client) as (record, proc):
+        spec = client.submit(loop="tests.manager._tasks:Ticker", args={"every": 0.01})
+        until(client, lambda: client.task(spec.tid).state == "running")
+        until(client, lambda: client.status(spec.tid)["target"]["runs"] >= 3)
+        status = client.status(spec.tid)
+        assert status["kind"] == "loop"
+        assert status["target"]["name"] == "ticker"
+        assert "pid" not in status["target"]  # in-process: no process of its own
+        assert psutil.Process(proc.pid).children() == []
+        assert client.pause(spec.tid).ok
+        paused_at = client.status(spec.tid)["target"]["runs"]
+        assert client.status(spec.tid)["target"]["paused"] is True
+        assert client.status(spec.tid)["target"]["runs"] == paused_at
+        assert client.resume(spec.tid).ok
+        client.stop(spec.tid)
+        result = client.wait(spec.tid, timeout=20)
+    assert result.state == "stopped"
+    assert [e.event for e in client.events(spec.tid)][-1] == "stopped"
+    assert record.tid == client.task(spec.tid).manager
+
+
+def test_a_loop_task_that_cannot_start_fails_with_the_reason(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", ENV["PYTHONPATH"])
+    with manager(client):
+        missing = client.submit(loop="tests.manager._tasks:Nowhere")
+        broken = client.submit(loop="tests.manager._tasks:Broken")
+        not_a_loop = client.submit(loop="tests.manager._tasks:add")
+        results = [client.wait(s.tid, timeout=20) for s in (missing, broken, not_a_loop)]
+    assert [r.state for r in results] == ["failed"] * 3
+    assert "Nowhere" in (results[0].error or "")
+    assert "cannot start" in (results[1].error or "")
+    assert "not a treadle.Loop subclass" in (results[2].error or "")

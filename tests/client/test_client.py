@@ -1,0 +1,87 @@
+"""The Python client against a real broker file and real manager processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.manager._support import manager
+from treadle import ClientTimeout, ConfigError, TaskNotFound
+from treadle.broker import WorkerRecord, names
+from treadle.client import Client
+
+
+@pytest.fixture
+def client(broker_path: str) -> Iterator[Client]:
+    with Client(broker_path) as c:
+        yield c
+
+
+def test_submit_many_mints_ordered_tids_in_one_transaction(client: Client) -> None:
+    specs = client.submit_many([{"argv": ["true"], "name": f"t{i}"} for i in range(50)])
+    tids = [s.tid for s in specs]
+    assert tids == sorted(set(tids))
+    assert [t.tid for t in client.tasks()] == tids
+    assert {t.state for t in client.tasks()} == {"queued"}
+    assert client.result(tids[0]) is None
+    assert client.outbox(tids[0]) == []
+
+
+def test_a_bad_spec_is_a_config_error_naming_the_field(client: Client) -> None:
+    with pytest.raises(ConfigError, match="retry_delay") as info:
+        client.submit(["true"], retry_delay=-1)
+    assert info.value.field == "retry_delay"
+    with pytest.raises(ConfigError, match="give exactly one of argv, function or loop"):
+        client.submit()
+    with pytest.raises(ConfigError, match="op"):
+        client.control(1, "REBOOT")
+    assert client.tasks() == []
+
+
+def test_waiting_has_a_timeout_and_unknown_tids_are_not_found(client: Client) -> None:
+    spec = client.submit(["true"])  # no manager runs it
+    begin = time.monotonic()
+    with pytest.raises(ClientTimeout, match=f"task {spec.tid} did not end within 0.3s"):
+        client.wait(spec.tid, timeout=0.3)
+    assert time.monotonic() - begin < 5
+    with pytest.raises(TaskNotFound):
+        client.task(42)
+    with pytest.raises(TaskNotFound):
+        client.stop_manager(42)
+
+
+def test_events_outbox_and_follow_tell_the_same_story(client: Client) -> None:
+    with manager(client):
+        spec = client.submit(["sh", "-c", "echo a; echo b"], name="ab")
+        followed = list(client.follow(spec.tid, timeout=20))
+    stored = client.outbox(spec.tid)
+    assert followed == stored
+    assert [line for m in stored if m.kind == "output" for line in m.lines] == ["a", "b"]
+    info = client.task(spec.tid)
+    assert (info.name, info.state, info.exit_code, info.ended) == ("ab", "completed", 0, True)
+    assert info.events == ["started", "completed"]
+
+
+def test_managers_lists_the_alive_and_with_everything_the_dead(client: Client) -> None:
+    now = time.time()
+    ghost = WorkerRecord(
+        tid=client.broker.timestamp(),
+        status="active",
+        pid=os.getpid(),
+        host="elsewhere.example",
+        started_at=now - 60,
+        heartbeat_at=now - 30,
+        heartbeat_interval=2.0,
+    )
+    client.broker.write(names.REGISTRY, ghost)
+    with manager(client) as (record, _):
+        alive = client.managers()
+        everything = client.managers(everything=True)
+    assert [m.tid for m in alive] == [record.tid]
+    states = {m.tid: (m.status, m.reason) for m in everything}
+    assert states[ghost.tid][0] == "dead"
+    assert "no heartbeat for" in states[ghost.tid][1]
+    assert client.stop_manager(ghost.tid).status == "dead"
