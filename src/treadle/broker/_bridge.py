@@ -89,6 +89,9 @@ class AsyncBroker:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    def _data_version(self) -> int | None:
+        return self.broker.db.get_data_version()  # the broker thread opens the connection
+
     # -- the watcher thread -----------------------------------------------------------------
 
     def _watch(self) -> None:
@@ -101,9 +104,18 @@ class AsyncBroker:
             with contextlib.suppress(RuntimeError):  # the loop closed under us
                 loop.call_soon_threadsafe(event.set)
 
+        def data_version() -> int | None:
+            # Read on the broker thread, through the connection that writes: SQLite's
+            # data_version moves only for *other* connections' commits, so this
+            # process's own writes wake nobody, and the polling costs no GIL-heavy
+            # work on this thread.
+            if self._stop.is_set():
+                return None
+            return self._executor.submit(self._data_version).result()
+
         waiter = queue.create_activity_waiter(stop_event=self._stop)
         strategy = self._strategy
-        strategy.start(queue.get_data_version, on_data_version_change=wake, activity_waiter=waiter)
+        strategy.start(data_version, on_data_version_change=wake, activity_waiter=waiter)
         try:
             while not self._stop.is_set():
                 strategy.wait_for_activity(timeout=1.0)

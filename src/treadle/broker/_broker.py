@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import TypeVar, cast
 
 from pydantic import BaseModel
 from simplebroker import BrokerSession, Queue, QueueStats
+from simplebroker.ext import BrokerConnection
 
 from .._exceptions import BrokerError
 from . import _names as names
@@ -37,7 +39,10 @@ class Broker:
     """Typed access to the queues of one broker (a SQLite file or a PostgreSQL database).
 
     Every method is one short transaction; ``peek``, ``claim`` and ``move`` validate what
-    they return with ``parse`` and dead-letter what fails.
+    they return with ``parse`` and dead-letter what fails. Operations go straight to
+    simplebroker's core through one connection held for the broker's life (a ``Queue``
+    handle per call costs as much again as the SQL it runs, and per-task queues would
+    mint one each); a Broker is used from one thread at a time.
     """
 
     def __init__(self, url: str | os.PathLike[str] | BrokerURL | None = None) -> None:
@@ -47,10 +52,24 @@ class Broker:
         except Exception as exc:  # simplebroker raises several kinds; name the broker
             raise BrokerError(f"broker {self.url}: cannot open: {exc}") from exc
         self._queues: dict[str, Queue] = {}
+        self._held: AbstractContextManager[BrokerConnection] | None = None
+        self._core: BrokerConnection | None = None
         self._closed = False
 
+    @property
+    def db(self) -> BrokerConnection:
+        """simplebroker's core, opened on first use by the thread that uses it."""
+        core = self._core
+        if core is None:
+            if self._closed:
+                raise BrokerError(f"broker {self.url} is closed")
+            self._held = self._session.connection()
+            core = self._core = self._held.__enter__()
+        return core
+
     def queue(self, name: str) -> Queue:
-        """The persistent simplebroker handle of one queue (cached)."""
+        """A persistent simplebroker handle of one queue (cached), for what only a Queue
+        offers: change detection."""
         q = self._queues.get(name)
         if q is None:
             if self._closed:
@@ -60,17 +79,17 @@ class Broker:
 
     def timestamp(self) -> int:
         """A new broker timestamp: unique and ordered across every client of this broker."""
-        return self.queue(names.SPAWN).generate_timestamp()
+        return self.db.generate_timestamp()
 
     # -- writing ----------------------------------------------------------------------------
 
     def write(self, queue: str, message: BaseModel | str) -> int:
         """Append one message; returns its ID."""
-        return self.queue(queue).write(encode(message))
+        return self.db.write(queue, encode(message))
 
     def insert(self, queue: str, records: Iterable[tuple[BaseModel | str, int]]) -> None:
         """Append messages under IDs minted by :meth:`timestamp`, in one transaction."""
-        self.queue(queue).insert_messages((encode(m), mid) for m, mid in records)
+        self.db.insert_messages([(queue, encode(m), mid) for m, mid in records])
 
     def dead_letter(self, queue: str, message_id: int | None, raw: str, error: str) -> None:
         _log.warning("dead-lettered message %s from %s: %s", message_id, queue, error)
@@ -89,25 +108,42 @@ class Broker:
 
     def claim(self, queue: str, parse: Parser[M]) -> tuple[M, int] | None:
         """Take the oldest valid message off ``queue`` (invalid ones are dead-lettered)."""
-        q = self.queue(queue)
-        while (got := q.read_one(with_timestamps=True)) is not None:
+        while (got := self.take(queue)) is not None:
             raw, mid = got
             if (message := self.parse(queue, raw, mid, parse)) is not None:
                 return message, mid
         return None
 
+    def take(self, queue: str, message_id: int | None = None) -> tuple[str, int] | None:
+        """Take the oldest message (or the one with ``message_id``) off ``queue``, as text."""
+        got = self.db.claim_one(queue, exact_timestamp=message_id, with_timestamps=True)
+        return cast("tuple[str, int] | None", got)
+
     def claim_many(self, queue: str, parse: Parser[M], limit: int) -> list[tuple[M, int]]:
-        got = self.queue(queue).read_many(limit, with_timestamps=True)
+        got = cast("list[tuple[str, int]]", self.db.claim_many(queue, limit))
         return [(m, mid) for raw, mid in got if (m := self.parse(queue, raw, mid, parse))]
+
+    def peek_raw(
+        self, queue: str, *, after: int | None = None, limit: int = 1000, newest: bool = False
+    ) -> list[tuple[str, int]]:
+        """Messages newer than ``after``, oldest first (``newest``: newest first), as
+        texts, left in place."""
+        got = self.db.peek_many(
+            queue,
+            limit,
+            with_timestamps=True,
+            after_timestamp=after,
+            order="newest" if newest else "oldest",
+        )
+        return cast("list[tuple[str, int]]", got)
 
     def peek(
         self, queue: str, parse: Parser[M], *, after: int | None = None, limit: int = 1000
     ) -> list[tuple[M, int]]:
         """Valid messages newer than ``after``, oldest first, left in place; invalid ones
         are moved to the dead-letter queue so that nobody trips on them again."""
-        got = self.queue(queue).peek_many(limit, with_timestamps=True, after_timestamp=after)
         out: list[tuple[M, int]] = []
-        for raw, mid in got:
+        for raw, mid in self.peek_raw(queue, after=after, limit=limit):
             message = self.parse(queue, raw, mid, parse)
             if message is None:
                 self.delete(queue, mid)
@@ -116,25 +152,30 @@ class Broker:
         return out
 
     def has_pending(self, queue: str) -> bool:
-        return self.queue(queue).has_pending()
+        return self.db.has_pending_messages(queue)
 
     # -- moving and deleting ----------------------------------------------------------------
 
     def move(self, source: str, destination: str, message_id: int) -> str | None:
         """Move one message by ID (atomically: exactly one mover wins); its text, or None."""
-        return self.queue(source).move_one(destination, exact_timestamp=message_id)
+        got = self.db.move_one(source, destination, exact_timestamp=message_id)
+        return None if got is None else cast("tuple[str, int]", got)[0]
 
     def move_many(self, source: str, destination: str, limit: int) -> list[tuple[str, int]]:
         """Move up to ``limit`` of the oldest messages; their texts and IDs."""
-        return self.queue(source).move_many(destination, limit, with_timestamps=True)
+        got = self.db.move_many(source, destination, limit, with_timestamps=True)
+        return cast("list[tuple[str, int]]", got)
 
     def delete(self, queue: str, message_id: int) -> bool:
-        return self.queue(queue).delete(message_id=message_id)
+        return self.db.delete_message_ids(queue, [message_id]) > 0
+
+    def delete_many(self, queue: str, message_ids: Sequence[int]) -> int:
+        """Delete messages by ID in one transaction; how many there were."""
+        return self.db.delete_message_ids(queue, message_ids) if message_ids else 0
 
     def stats(self, prefix: str | None = None) -> list[QueueStats]:
         """Pending, claimed and total counts of every queue (under ``prefix``)."""
-        with self._session.connection() as conn:
-            return list(conn.list_queue_stats(prefix=prefix))
+        return list(self.db.list_queue_stats(prefix=prefix))
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -142,8 +183,13 @@ class Broker:
         if self._closed:
             return
         self._closed = True
-        self._queues.clear()
-        self._session.close()
+        held, self._held, self._core = self._held, None, None
+        try:
+            if held is not None:
+                held.__exit__(None, None, None)
+        finally:
+            self._queues.clear()
+            self._session.close()
 
     def __enter__(self) -> Broker:
         return self

@@ -35,7 +35,7 @@ from ..broker import (
 from ..broker import names as q
 from ..broker._changes import Changes
 from ..manager import _registry
-from ..manager._nudge import Waiter, poke
+from ..manager._nudge import CONTROL, SPAWN, Waiter, poke
 from ._tasks import TaskInfo, summarize
 
 __all__ = ["Client"]
@@ -77,12 +77,12 @@ class Client:
         self._nudge_managers()
         return specs
 
-    def _nudge_managers(self) -> None:
+    def _nudge_managers(self, kind: bytes = SPAWN) -> None:
         if not self.url.local:
             return
         for record in _registry.alive(self.broker):
             if record.socket:
-                poke(record.socket)
+                poke(record.socket, kind)
 
     # -- results --------------------------------------------------------------------------
 
@@ -136,7 +136,8 @@ class Client:
 
     def inbox(self, tid: int) -> str | None:
         """Take the next message from a task's inbox (what a task reads)."""
-        return self.broker.queue(q.inbox(tid)).read_one()
+        got = self.broker.take(q.inbox(tid))
+        return None if got is None else got[0]
 
     # -- control --------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class Client:
         except ValidationError:
             raise ConfigError("op", f"{op!r} is not STOP, PAUSE, RESUME, PING or STATUS") from None
         self.broker.write(q.ctrl_in(tid), control)
-        self._nudge_managers()
+        self._nudge_managers(CONTROL)
         deadline = time.monotonic() + timeout
         while (got := self.broker.claim(reply_to, Reply.model_validate_json)) is None:
             self._pause(deadline, f"no reply from {tid} to {op} within {timeout}s")
