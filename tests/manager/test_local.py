@@ -124,7 +124,7 @@ def test_a_task_accepted_locally_survives_its_manager_being_killed(client: Clien
         client.stop(tid)
         assert client.wait(tid, timeout=30).state == "stopped"
     assert "requeued" in client.task(tid).events
-    assert not client.broker.has_pending(names.running(record.tid))
+    assert not client.broker.has_pending(names.reserved(record.tid))
 
 
 def test_only_one_manager_serves_the_address_and_another_takes_over(client: Client) -> None:

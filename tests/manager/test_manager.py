@@ -125,7 +125,7 @@ def test_a_task_process_gets_the_parent_death_signal(client: Client) -> None:
         assert psutil.Process(pid).parent().pid == proc.pid
         client.stop(spec.tid)
         assert client.wait(spec.tid, timeout=20).state == "stopped"
-    assert not client.broker.has_pending(names.running(record.tid))
+    assert not client.broker.has_pending(names.reserved(record.tid))
 
 
 def test_a_loop_task_runs_inside_the_manager_until_stopped(

@@ -77,7 +77,6 @@ def test_kill_9_with_100_queued_and_10_running(client: Client) -> None:
     assert states[record_a.tid] == "dead"
     for spec in [*queued, *once, *rerun]:
         assert len(results(client, spec.tid)) == 1, spec.tid
-    assert not client.broker.has_pending(names.running(record_a.tid))
     assert not client.broker.has_pending(names.reserved(record_a.tid))
 
 
@@ -102,8 +101,13 @@ def test_requests_a_dead_manager_had_claimed_go_back_on_the_queue(client: Client
     client.broker.write(names.REGISTRY, record)
     claimed = client.spec(argv=("true",))
     started = client.spec(argv=("sleep", "60"), restart="always")
-    client.broker.insert(names.reserved(dead), [(claimed, claimed.tid)])
-    client.broker.insert(names.running(dead), [(started, started.tid)])
+    ended = client.spec(argv=("true",))  # it finished, but the claim was not cleaned up
+    client.broker.insert(names.reserved(dead), [(s, s.tid) for s in (claimed, started, ended)])
+    for spec in (started, ended):
+        client.broker.write(
+            names.TASK_LOG, TaskEvent(tid=spec.tid, event="started", manager=dead, pid=1)
+        )
+    client.broker.write(names.outbox(ended.tid), Result(tid=ended.tid, state="completed"))
 
     with manager(client):
         assert client.wait(claimed.tid, timeout=30).ok
@@ -115,6 +119,8 @@ def test_requests_a_dead_manager_had_claimed_go_back_on_the_queue(client: Client
     assert "is gone" in dead_record.reason
     requeued = [e for e in client.events() if e.event == "requeued"]
     assert {e.tid for e in requeued} == {claimed.tid, started.tid}
+    assert [e.event for e in client.events(ended.tid)] == ["started"]  # not run again
+    assert not client.broker.has_pending(names.reserved(dead))
 
 
 def test_eight_clients_submitting_at_once_lose_and_duplicate_nothing(client: Client) -> None:

@@ -12,7 +12,6 @@ __all__ = [
     "inbox",
     "outbox",
     "reserved",
-    "running",
 ]
 
 SPAWN = "treadle.spawn.requests"  # TaskSpecs, consumed by any manager
@@ -38,10 +37,6 @@ def ctrl_out(tid: int) -> str:
 
 
 def reserved(manager: int) -> str:
-    """Spawn requests a manager claimed and has not started yet."""
+    """Spawn requests a manager claimed, until their tasks end (whether one started, the
+    task log says)."""
     return f"T{manager}.reserved"
-
-
-def running(manager: int) -> str:
-    """The specs of the tasks a manager started and that have not ended."""
-    return f"T{manager}.running"

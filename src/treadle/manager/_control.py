@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 __all__ = ["check"]
 
 
-async def check(manager: Manager) -> None:
-    """Read every pending control request of the manager and its tasks, and answer them."""
-    tids = [manager.tid, *manager.runners]
+async def check(manager: Manager, tasks: bool) -> None:
+    """Read the pending control requests of the manager (and, with ``tasks``, of every
+    task it runs: one read each), and answer them."""
+    tids = [manager.tid, *manager.runners] if tasks else [manager.tid]
     requests = await manager.ab.call(_read, manager.ab.broker, tids)
     if not requests:
         return
@@ -38,7 +39,10 @@ async def check(manager: Manager) -> None:
 def _read(broker: Broker, tids: list[int]) -> list[tuple[int, Control]]:
     got: list[tuple[int, Control]] = []
     for tid in tids:
-        while (claimed := broker.claim(q.ctrl_in(tid), Control.model_validate_json)) is not None:
+        queue = q.ctrl_in(tid)
+        if not broker.has_pending(queue):  # a read; a claim would be a write transaction
+            continue
+        while (claimed := broker.claim(queue, Control.model_validate_json)) is not None:
             got.append((tid, claimed[0]))
     return got
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
-
-from pydantic import ValidationError
 
 from .._backoff import Backoff
 from .._lifecycle import ENDED
@@ -39,17 +36,17 @@ from ..broker import (
 from ..broker import names as q
 from ..broker._messages import EventKind
 from ..supervisor import ChildSpec, Restart, Supervisor
-from . import _control, _registry
+from . import _claims, _control, _registry
 from ._local import LocalSubmit
-from ._nudge import Nudge, poke
+from ._nudge import CONTROL, Nudge, poke
 from ._runner import TaskRunner
 
 __all__ = ["Manager"]
 
 _log = logging.getLogger("treadle.manager")
 _FLUSH = 0.05  # output lines reach the outbox in batches this often
-_CONTROL_EVERY = 0.05  # control queues are read at most this often
-_SCAN = 200  # spawn requests looked at per pass
+_CONTROL_EVERY = 0.05  # the manager's control queue is read at most this often
+_CONTROL_SCAN = 2.0  # every task's control queue is read at least this often (and on a nudge)
 
 
 class Manager:
@@ -91,10 +88,13 @@ class Manager:
         self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self._last_busy = time.monotonic()
         self._last_control = 0.0
+        self._last_scan = 0.0
+        self._control_nudged = False
         self._registry_mid: int | None = None
         self._nudge: Nudge | None = None
         self._local: LocalSubmit | None = None
         self._accepting = 0  # local submissions being written, counted as taken slots
+        self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
 
     @property
     def name(self) -> str:
@@ -117,7 +117,7 @@ class Manager:
             for sub in ("procs", "results"):
                 (self.state_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
             if self.url.local:
-                self._nudge = Nudge(f"@treadle-{self.tid}", ab.poke)
+                self._nudge = Nudge(f"@treadle-{self.tid}", self._nudged)
                 await self._nudge.start()
                 self._local = LocalSubmit(self)
                 await self._local.start()
@@ -145,6 +145,11 @@ class Manager:
                 if self._local is not None:
                     await self._local.aclose()
                 await ab.aclose()
+
+    def _nudged(self, kinds: set[bytes]) -> None:
+        if CONTROL in kinds:
+            self._control_nudged = True
+        self.ab.poke()
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -176,6 +181,11 @@ class Manager:
     # -- the loop -------------------------------------------------------------------------
 
     async def _serve(self) -> None:
+        """Wake on a broker change (anyone's, this manager's own writes included) or a
+        nudge; read control requests and take work. A task's control queue is read when a
+        client nudges (local clients do, after writing one) and every two seconds otherwise:
+        reading every task's queue on every change would cost one read per task per
+        write, and a busy manager writes all the time."""
         ab = self.ab
         control_due = True
         while not self._stop.is_set():
@@ -186,11 +196,15 @@ class Manager:
                 return
             await self._forget_ended()
             now = time.monotonic()
-            control_due = control_due or changed or now - self._last_control > 1.0
+            control_due = control_due or changed or now - self._last_control > _CONTROL_SCAN
             if control_due and now - self._last_control >= _CONTROL_EVERY:
                 control_due = False
                 self._last_control = now
-                await _control.check(self)
+                scan = self._control_nudged or now - self._last_scan >= _CONTROL_SCAN
+                if scan:
+                    self._control_nudged = False
+                    self._last_scan = now
+                await _control.check(self, tasks=scan)
             if changed and not self.paused and await self._take():
                 self._last_busy = now
             if self.runners:
@@ -261,9 +275,10 @@ class Manager:
         broker = self.ab.broker
         spec = TaskSpec.model_validate({**fields, "tid": broker.timestamp()})
         here = free and set(spec.capabilities) <= set(self.capabilities)
-        broker.insert(q.reserved(self.tid) if here else q.SPAWN, [(spec, spec.tid)])
-        if here and spec.inbox is not None:
-            broker.write(q.inbox(spec.tid), _json(spec.inbox))
+        if here:
+            _claims.claim_new(broker, self.tid, spec)
+        else:
+            broker.insert(q.SPAWN, [(spec, spec.tid)])
         return spec, here
 
     def stop_task(self, tid: int, reason: str) -> None:
@@ -279,40 +294,18 @@ class Manager:
 
     def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
         """Broker thread: claim up to ``free`` requests this manager can run."""
-        broker = self.ab.broker
-        mine = q.reserved(self.tid)
-        taken: list[tuple[TaskSpec, int]] = []
-        for raw, mid in broker.queue(q.SPAWN).peek_many(_SCAN, with_timestamps=True):
-            try:
-                spec = TaskSpec.model_validate_json(raw)
-            except ValidationError as exc:
-                if broker.move(q.SPAWN, mine, mid) is not None:  # only the mover reports it
-                    broker.dead_letter(q.SPAWN, mid, raw, " ".join(str(exc).split()))
-                    broker.delete(mine, mid)
-                continue
-            if not set(spec.capabilities) <= set(self.capabilities):
-                continue
-            if broker.move(q.SPAWN, mine, mid) is None:
-                continue  # another manager was quicker
-            if spec.inbox is not None:
-                broker.write(q.inbox(spec.tid), _json(spec.inbox))
-            taken.append((spec, mid))
-            if len(taken) >= free:
-                break
-        return taken
+        return _claims.claim(self.ab.broker, self.tid, self.capabilities, free)
 
     # -- Reporter (called by the runners) -------------------------------------------------
 
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
         event = self._event(runner, "started", attempt=attempt, pid=pid)
-        mid = self.runners[runner.spec.tid][1]
-        await self.ab.call(self._started_io, event, mid if attempt == 1 else None)
+        await self.ab.call(self._started_io, event)
 
-    def _started_io(self, event: TaskEvent, ack: int | None) -> None:
-        broker = self.ab.broker
-        broker.write(q.TASK_LOG, event)
-        if ack is not None:  # recorded as started: now the request is acknowledged
-            broker.move(q.reserved(self.tid), q.running(self.tid), ack)
+    def _started_io(self, event: TaskEvent) -> None:
+        # the event is the acknowledgement: recovery reads the log to tell a request that
+        # started (its restart policy decides) from one that never did (requeued)
+        self.ab.broker.write(q.TASK_LOG, event)
 
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
         await self.ab.call(self.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
@@ -350,8 +343,7 @@ class Manager:
             broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
         broker.write(q.outbox(tid), result)
         broker.write(q.TASK_LOG, event)
-        if not broker.delete(q.running(self.tid), mid):
-            broker.delete(q.reserved(self.tid), mid)  # it never started
+        self._done.append(mid)  # its claim is dropped with the next flush, in one batch
 
     def _event(self, runner: TaskRunner, kind: str, **fields: Any) -> TaskEvent:
         return TaskEvent.model_validate(
@@ -375,7 +367,7 @@ class Manager:
 
     async def _flush(self) -> None:
         pending = {tid: dict(streams) for tid, streams in self._lines.items() if streams}
-        if not pending:
+        if not pending and not self._done:
             return
         for streams in self._lines.values():
             streams.clear()
@@ -386,6 +378,10 @@ class Manager:
         for tid, streams in pending.items():
             for stream, chunk in streams.items():
                 broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+        # Claims of ended tasks, dropped in one transaction. Until then a claim outlives
+        # its task; a recoverer that finds one sees the result in the outbox and drops it.
+        done, self._done = self._done, []
+        broker.delete_many(q.reserved(self.tid), done)
 
     async def _heartbeats(self) -> None:
         ab = self.ab
@@ -415,7 +411,6 @@ class Manager:
                     "ctrl_in": q.ctrl_in(self.tid),
                     "ctrl_out": q.ctrl_out(self.tid),
                     "reserved": q.reserved(self.tid),
-                    "running": q.running(self.tid),
                 },
                 "capabilities": self.capabilities,
                 "started_at": self.started_at,
@@ -436,7 +431,3 @@ class Manager:
 
     def __repr__(self) -> str:
         return f"<Manager {self.tid} tasks={len(self.runners)}>"
-
-
-def _json(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value)

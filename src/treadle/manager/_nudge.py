@@ -16,21 +16,26 @@ from collections.abc import Callable
 
 from .._wire import sockaddr
 
-__all__ = ["Nudge", "Waiter", "poke"]
+__all__ = ["CONTROL", "SPAWN", "Nudge", "Waiter", "poke"]
 
 
-def poke(address: str) -> None:
+CONTROL = b"c"  # a control request is waiting on some ctrl_in queue
+SPAWN = b"s"  # a spawn request (or anything else) is waiting
+
+
+def poke(address: str, kind: bytes = SPAWN) -> None:
     """Send one nudge; silently nothing if nobody listens."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
-            sock.sendto(b"!", sockaddr(address))
+            sock.sendto(kind, sockaddr(address))
 
 
 class Nudge:
-    """Listens on ``address`` inside an event loop and calls ``on_nudge`` per burst."""
+    """Listens on ``address`` inside an event loop and calls ``on_nudge`` per burst, with
+    the kinds of nudge received (``CONTROL``, ``SPAWN``)."""
 
-    def __init__(self, address: str, on_nudge: Callable[[], None]) -> None:
+    def __init__(self, address: str, on_nudge: Callable[[set[bytes]], None]) -> None:
         self.address = address
         self._on_nudge = on_nudge
         self._sock: socket.socket | None = None
@@ -45,10 +50,11 @@ class Nudge:
     def _readable(self) -> None:
         sock = self._sock
         assert sock is not None
+        kinds: set[bytes] = set()
         with contextlib.suppress(BlockingIOError):
-            while sock.recv(64):
-                pass
-        self._on_nudge()
+            while kind := sock.recv(64):
+                kinds.add(kind[:1])
+        self._on_nudge(kinds)
 
     def close(self) -> None:
         sock, self._sock = self._sock, None

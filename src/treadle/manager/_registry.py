@@ -4,8 +4,9 @@ Owns how a manager's record is published (the newest message per manager TID win
 previous one is deleted), when a record counts as dead (its heartbeat is three intervals
 old, or, on this host, its process is gone), and what happens to a dead manager's work:
 requests it had claimed but not started go back on the spawn queue; tasks it was running
-are re-run or marked failed by their restart policy. Every step is an atomic move or claim
-by message ID, so two managers recovering the same corpse never both act on one task.
+are re-run or marked failed by their restart policy (the task log says which started).
+Every step is an atomic move or claim by message ID, so two managers recovering the same
+corpse never both act on one task.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from ..broker import Broker, Result, TaskEvent, TaskSpec, WorkerRecord
+from ..broker import Broker, OutboxAdapter, Result, TaskEvent, TaskSpec, WorkerRecord
 from ..broker import names as q
 from ..process import reap_leftovers
 
@@ -92,26 +93,51 @@ def recover(broker: Broker, by: int, state_dir: str) -> list[Recovered]:
 
 
 def _take_back(broker: Broker, dead: int, by: int, reason: str) -> Recovered:
+    """The dead manager's claimed requests: back on the spawn queue if they never
+    started; if they did, re-run or failed by their restart policy; dropped if their
+    result is in (the manager died before it cleaned up)."""
     done = Recovered(dead)
-    parse = TaskSpec.model_validate_json
-    for spec, mid in broker.peek(q.reserved(dead), parse, limit=100_000):
-        if broker.move(q.reserved(dead), q.SPAWN, mid) is not None:
-            _log(broker, spec, "requeued", by, f"manager {dead} died before starting it")
-            done.requeued += 1
-    for spec, mid in broker.peek(q.running(dead), parse, limit=100_000):
-        why = f"manager {dead} died while it ran ({reason})"
-        if spec.restart != "never":
-            if broker.move(q.running(dead), q.SPAWN, mid) is None:
-                continue  # another recoverer took it
-            _log(broker, spec, "requeued", by, why)
-            done.rerun += 1
-        else:
-            if broker.queue(q.running(dead)).read_one(exact_timestamp=mid) is None:
-                continue
+    claimed = q.reserved(dead)
+    specs = broker.peek(claimed, TaskSpec.model_validate_json, limit=100_000)
+    started = _started_by(broker, dead) if specs else set()
+    for spec, mid in specs:
+        if _has_result(broker, spec.tid):
+            broker.delete(claimed, mid)
+        elif spec.tid not in started:
+            if broker.move(claimed, q.SPAWN, mid) is not None:
+                _log(broker, spec, "requeued", by, f"manager {dead} died before starting it")
+                done.requeued += 1
+        elif spec.restart != "never":
+            if broker.move(claimed, q.SPAWN, mid) is not None:  # None: another took it
+                _log(broker, spec, "requeued", by, f"manager {dead} died while it ran ({reason})")
+                done.rerun += 1
+        elif broker.take(claimed, mid) is not None:
+            why = f"manager {dead} died while it ran ({reason})"
             broker.write(q.outbox(spec.tid), Result(tid=spec.tid, state="failed", error=why))
             _log(broker, spec, "failed", by, why)
             done.failed += 1
     return done
+
+
+def _started_by(broker: Broker, manager: int) -> set[int]:
+    """The tasks the log says ``manager`` started: its events all come after its TID."""
+    started: set[int] = set()
+    after = manager
+    while batch := broker.peek(q.TASK_LOG, TaskEvent.model_validate_json, after=after):
+        started.update(e.tid for e, _ in batch if e.event == "started" and e.manager == manager)
+        after = batch[-1][1]
+    return started
+
+
+def _has_result(broker: Broker, tid: int) -> bool:
+    """Whether the task's outbox ends with its result (the last record, when there)."""
+    last = broker.peek_raw(q.outbox(tid), limit=1, newest=True)
+    if not last:
+        return False
+    try:
+        return isinstance(OutboxAdapter.validate_json(last[0][0]), Result)
+    except ValueError:
+        return False
 
 
 def _log(broker: Broker, spec: TaskSpec, kind: str, by: int, reason: str) -> None:
