@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import coordination, foundation, processes
+from . import control, coordination, foundation, processes
 
 print("== foundation (issue 6)")
 foundation.main()
@@ -10,3 +10,5 @@ print("== coordination (issue 7)")
 coordination.main()
 print("== process children (issue 8)")
 processes.main()
+print("== control plane (issue 2)")
+control.main()
