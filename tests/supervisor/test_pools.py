@@ -79,3 +79,28 @@ async def test_pool_members_restart_independently() -> None:
         )
         restarts = sorted(c["restarts"] for c in sup.status()["children"].values())
         assert restarts == [0, 0, 1]
+
+
+async def test_a_pool_of_one_can_be_scaled() -> None:
+    async with Supervisor([ChildSpec(Worker, name="w", pool=True)]) as sup:
+        await sup.wait_running()
+        assert sup.children == ["w[0]"]
+        assert await sup.scale("w", 3) == ["w[0]", "w[1]", "w[2]"]
+        assert await sup.scale("w", 1) == ["w[0]"]
+    with pytest.raises(ConfigError, match="replicas need a factory"):
+        ChildSpec(Worker(), pool=True)
+
+
+async def test_pause_resume_and_restart_a_pool_act_on_every_member() -> None:
+    async with Supervisor([ChildSpec(Worker, name="w", replicas=2)]) as sup:
+        await sup.wait_running()
+        before = [sup.target(n) for n in sup.children]
+        sup.pause("w")
+        assert [sup.child_state(n) for n in sup.children] == [State.PAUSED] * 2
+        sup.resume("w")
+        assert [sup.child_state(n) for n in sup.children] == [State.RUNNING] * 2
+        await sup.restart("w")
+        await sup.wait_running()
+        restarts = [sup.status()["children"][n]["restarts"] for n in sup.children]
+        assert restarts == [0, 0]  # an operator's restart is not counted against intensity
+        assert all(sup.target(n) is not b for n, b in zip(sup.children, before, strict=True))

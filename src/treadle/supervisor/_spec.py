@@ -70,6 +70,7 @@ class ChildSpec:
         priority: higher starts first when concurrency is limited; under memory pressure
             children below the supervisor's ``degrade_priority`` are paused first.
         replicas: run this many instances, named ``name[0]``, ``name[1]``, ...
+        pool: a pool even with one replica (named ``name[0]``), so that it can be scaled.
         health_interval: run the target's ``health()`` this often (None: no checks). A
             checked child is ready for dependants only after its first passing check.
         health_timeout: a check that takes longer counts as unhealthy.
@@ -85,6 +86,7 @@ class ChildSpec:
     heartbeat_timeout: float | None = None
     priority: int = 0
     replicas: int = 1
+    pool: bool = False
     health_interval: float | None = None
     health_timeout: float = 5.0
     health_failures: int = 3
@@ -120,7 +122,7 @@ class ChildSpec:
             raise ConfigError("health_failures", f"must be >= 1, got {self.health_failures}")
         if self.replicas < 1:
             raise ConfigError("replicas", f"must be >= 1, got {self.replicas}")
-        if self.replicas > 1 and is_instance(self.target):
+        if (self.replicas > 1 or self.pool) and is_instance(self.target):
             raise ConfigError(
                 "replicas",
                 f"{name!r}: {self.replicas} replicas need a factory (e.g. lambda: MyLoop()), "
@@ -159,6 +161,6 @@ def as_spec(child: ChildSpec | Target) -> ChildSpec:
 
 def member_names(spec: ChildSpec) -> list[str]:
     """The children one spec stands for: its name, or ``name[i]`` for each replica."""
-    if spec.replicas == 1:
+    if spec.replicas == 1 and not spec.pool:
         return [spec.name]
     return [f"{spec.name}[{i}]" for i in range(spec.replicas)]

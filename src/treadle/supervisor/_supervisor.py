@@ -366,7 +366,13 @@ class Supervisor:
         self._resolve_done()
 
     def pause(self, name: str | None = None, *, reason: str = "paused") -> None:
-        """Pause one child, or (no name) every running child that can pause."""
+        """Pause one child (a pool: its running members), or (no name) every running
+        child that can pause."""
+        if name in self._pools:
+            for member in self._members(name):
+                if self._children[member].state is State.RUNNING:
+                    self.pause(member, reason=reason)
+            return
         if name is not None:
             child = self._child(name)
             check_transition(child.name, child.state, State.PAUSED)
@@ -379,6 +385,11 @@ class Supervisor:
                 self.pause(child.name)
 
     def resume(self, name: str | None = None, *, reason: str = "resumed") -> None:
+        if name in self._pools:
+            for member in self._members(name):
+                if self._children[member].state is State.PAUSED:
+                    self.resume(member, reason=reason)
+            return
         if name is not None:
             child = self._child(name)
             check_transition(child.name, child.state, State.RUNNING)
@@ -430,14 +441,16 @@ class Supervisor:
         self._pools.pop(name, None)
 
     async def restart(self, name: str) -> None:
-        """Stop and start a child now (no backoff, no intensity: an operator's decision)."""
-        child = self._child(name)
-        await stop_children(self, [child], "restart requested")
-        if child.state is State.GIVEN_UP:
-            child.intensity = None
-            child.attempt = 0
-        if self._state is State.RUNNING:
-            spawn(self, child)
+        """Stop and start a child (a pool: every member) now, with no backoff and no
+        intensity check: an operator's decision."""
+        children = [self._children[n] for n in self._members(name)]
+        await stop_children(self, children, "restart requested")
+        for child in children:
+            if child.state is State.GIVEN_UP:
+                child.intensity = None
+                child.attempt = 0
+            if self._state is State.RUNNING:
+                spawn(self, child)
 
     async def scale(self, name: str, replicas: int) -> list[str]:
         """Change a pool's size; returns the member names after the change."""
@@ -457,7 +470,7 @@ class Supervisor:
             await stop_children(self, extra, "scaled down")
             for c in extra:
                 del self._children[c.name]
-        self._pools[name] = dataclasses.replace(spec, replicas=max(replicas, 2))
+        self._pools[name] = dataclasses.replace(spec, replicas=max(replicas, 1), pool=True)
         return self._members(name)
 
     # -- mechanism: registry ---------------------------------------------------------------
@@ -469,7 +482,7 @@ class Supervisor:
         for n in names:
             if n in self._children:
                 raise DuplicateChild(f"{self._path}: a child named {n!r} already exists")
-        if spec.replicas > 1:
+        if spec.replicas > 1 or spec.pool:
             self._pools[spec.name] = spec
             return [self._new_child(spec, n) for n in names]
         return [self._new_child(spec, spec.name)]
