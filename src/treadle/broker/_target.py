@@ -57,12 +57,20 @@ def resolve(spec: str | os.PathLike[str] | None = None, root: Path | None = None
 
 
 def _create(path: Path) -> None:
-    """Create the database file 0600 (and its directory 0700) before SQLite does."""
+    """Create the database file 0600 (and its directory 0700) before SQLite does.
+
+    An existing file is never opened here: closing any descriptor of a SQLite file drops
+    every POSIX lock this process holds on it, so a second Broker of a file that one is
+    already using would break SQLite's locking under the first.
+    """
+    if path.exists():
+        return
     try:
-        if not path.parent.exists():
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
         os.close(fd)
+    except FileExistsError:
+        pass  # another process created it first
     except OSError as exc:
         raise BrokerError(f"broker {str(path)!r}: cannot create: {exc}") from exc
 
