@@ -41,8 +41,9 @@ class Broker:
     Every method is one short transaction; ``peek``, ``claim`` and ``move`` validate what
     they return with ``parse`` and dead-letter what fails. Operations go straight to
     simplebroker's core through one connection held for the broker's life (a ``Queue``
-    handle per call costs as much again as the SQL it runs, and per-task queues would
-    mint one each); a Broker is used from one thread at a time.
+    handle, or a connection leased per call, costs as much again as the SQL it runs, and
+    per-task queues would mint one each). A Broker is used from one thread at a time, and
+    closed by the thread that used it.
     """
 
     def __init__(self, url: str | os.PathLike[str] | BrokerURL | None = None) -> None:
@@ -189,7 +190,14 @@ class Broker:
                 held.__exit__(None, None, None)
         finally:
             self._queues.clear()
-            self._session.close()
+            try:
+                self._session.close()
+            except RuntimeError as exc:
+                if "open" not in str(exc):
+                    raise
+                # Another Broker of this file holds its connection open on this thread
+                # (simplebroker shares one session per process and file): this one's
+                # lease goes with its session object instead.
 
     def __enter__(self) -> Broker:
         return self
