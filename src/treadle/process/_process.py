@@ -166,6 +166,8 @@ class Process:
             return
         self._stopping = True
         self._signal(self.spec.stop_signal)
+        if self.spec.stop_signal != signal.SIGCONT:  # a paused (stopped) process cannot act
+            self._signal(signal.SIGCONT)  # on its signal until continued (as systemd does)
         loop = asyncio.get_running_loop()
         self._kill_timer = loop.call_later(self.spec.stop_timeout, self._signal, signal.SIGKILL)
 
