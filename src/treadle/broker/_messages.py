@@ -27,7 +27,18 @@ __all__ = [
 
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 
-Op = Literal["STOP", "PAUSE", "RESUME", "PING", "STATUS"]
+Op = Literal[
+    "STOP",
+    "PAUSE",
+    "RESUME",
+    "PING",
+    "STATUS",  # for tasks and managers
+    "START",
+    "RESTART",
+    "SCALE",
+    "RELOAD",
+    "DUMP",  # for a manager's hosted project
+]
 
 EventKind = Literal[
     "reserved",  # a manager claimed the request
@@ -46,13 +57,17 @@ TERMINAL: frozenset[str] = frozenset({"completed", "failed", "stopped", "rejecte
 
 class Control(BaseModel):
     """A control request on ``T{tid}.ctrl_in``; the reply goes to ``reply_to`` or
-    ``T{tid}.ctrl_out``."""
+    ``T{tid}.ctrl_out``. Sent to a manager with a ``target``, it acts on that child of the
+    project the manager hosts (a name, or a dotted path into nested supervisors); ``args``
+    carry what the op needs (SCALE: ``replicas``)."""
 
     model_config = _STRICT
 
     op: Op
     request_id: str = ""
     reply_to: str | None = None
+    target: str | None = None
+    args: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class Reply(BaseModel):
@@ -104,6 +119,8 @@ class WorkerRecord(BaseModel):
     tasks: int = 0
     socket: str | None = None
     reason: str = ""
+    project: str | None = None  # the project file of the tree it hosts, if any
+    name: str = ""  # the hosted project's name
 
 
 class Result(BaseModel):

@@ -34,6 +34,7 @@ from ..broker import (
 )
 from ..broker import names as q
 from ..broker._changes import Changes
+from ..broker._taskspec import first_error
 from ..manager import _registry
 from ..manager._nudge import CONTROL, SPAWN, Waiter, poke
 from ._tasks import TaskInfo, summarize
@@ -141,14 +142,32 @@ class Client:
 
     # -- control --------------------------------------------------------------------------
 
-    def control(self, tid: int, op: str, timeout: float = 5.0) -> Reply:
-        """Send STOP, PAUSE, RESUME, PING or STATUS to a task or a manager; its reply."""
+    def control(
+        self,
+        tid: int,
+        op: str,
+        timeout: float = 5.0,
+        *,
+        target: str | None = None,
+        args: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """Send a control request (STOP, PAUSE, RESUME, PING, STATUS; to a manager that
+        hosts a project, with a ``target`` child, also START, RESTART, SCALE, RELOAD and
+        DUMP) to a task or a manager; its reply."""
         token = secrets.token_hex(6)
         reply_to = f"{q.ctrl_out(tid)}.{token}"
         try:
-            control = Control(op=op.upper(), request_id=token, reply_to=reply_to)  # type: ignore[arg-type]
-        except ValidationError:
-            raise ConfigError("op", f"{op!r} is not STOP, PAUSE, RESUME, PING or STATUS") from None
+            control = Control.model_validate(
+                {
+                    "op": op.upper(),
+                    "request_id": token,
+                    "reply_to": reply_to,
+                    "target": target,
+                    "args": dict(args or {}),
+                }
+            )
+        except ValidationError as exc:
+            raise ConfigError(*first_error(exc)) from None
         self.broker.write(q.ctrl_in(tid), control)
         self._nudge_managers(CONTROL)
         deadline = time.monotonic() + timeout
@@ -239,6 +258,15 @@ class Client:
             argv += ["--heartbeat", str(heartbeat)]
         for capability in capabilities:
             argv += ["--capability", capability]
+        return self.launch(argv, tid, timeout=timeout)
+
+    def launch(
+        self, argv: Sequence[str], tid: int, *, timeout: float = 30.0
+    ) -> tuple[WorkerRecord, subprocess.Popen[bytes]]:
+        """Start ``argv``, a command that runs manager ``tid`` of this broker, in the
+        background (its own session, so it outlives this process); return once it is
+        registered. Its output goes to ``logs/manager-{tid}.log`` beside the broker file.
+        """
         logs = self.url.state_dir / "logs"
         logs.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(logs / f"manager-{tid}.log", "ab") as log:

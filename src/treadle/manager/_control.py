@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import TreadleError
 from ..broker import Broker, Control, Reply, TaskEvent
 from ..broker import names as q
+from ._hosted import HOSTED_OPS
 
 if TYPE_CHECKING:
     from ._manager import Manager
@@ -29,11 +30,26 @@ async def check(manager: Manager, tasks: bool) -> None:
         return
     out: list[tuple[str, Reply | TaskEvent]] = []
     for tid, control in requests:
-        reply, event = _handle(manager, tid, control)
+        if tid == manager.tid and (control.target is not None or control.op in HOSTED_OPS):
+            reply, event = await _hosted_op(manager, control), None
+        else:
+            reply, event = _handle(manager, tid, control)
         out.append((control.reply_to or q.ctrl_out(tid), reply))
         if event is not None:
             out.append((q.TASK_LOG, event))
     await manager.ab.call(_write, manager.ab.broker, out)
+
+
+async def _hosted_op(manager: Manager, control: Control) -> Reply:
+    base: dict[str, Any] = {"tid": manager.tid, "op": control.op, "request_id": control.request_id}
+    hosted = manager.hosted
+    if hosted is None:
+        return Reply(**base, ok=False, error=f"manager {manager.tid} hosts no project")
+    try:
+        reply, data = await hosted.control(control.op, control.target, control.args)
+    except TreadleError as exc:  # an unknown child, a pool scaled past its bounds...
+        return Reply(**base, ok=False, error=str(exc))
+    return Reply(**base, ok=True, reply=reply, status=data)
 
 
 def _read(broker: Broker, tids: list[int]) -> list[tuple[int, Control]]:

@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._backoff import Backoff
-from .._lifecycle import ENDED
+from .._exceptions import TreadleError
+from .._lifecycle import ENDED, State
 from ..broker import (
     AsyncBroker,
     Broker,
@@ -37,6 +38,7 @@ from ..broker import names as q
 from ..broker._messages import EventKind
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _claims, _control, _registry
+from ._hosted import Hosted
 from ._local import LocalSubmit
 from ._nudge import CONTROL, Nudge, poke
 from ._runner import TaskRunner
@@ -59,6 +61,8 @@ class Manager:
         capabilities: what it offers; it takes a task only if it offers all it needs.
         max_tasks: tasks run at once; further requests wait in the queue.
         heartbeat: seconds between registry heartbeats (dead after three missed).
+        hosted: a tree to run beside the tasks (a project), steered by control requests
+            with a ``target``; the manager ends when it ends, failing if it failed.
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class Manager:
         capabilities: Sequence[str] = (),
         max_tasks: int = 32,
         heartbeat: float = 2.0,
+        hosted: Hosted | None = None,
     ) -> None:
         self.url = broker if isinstance(broker, BrokerURL) else resolve(broker)
         self.tid = tid or 0
@@ -77,6 +82,8 @@ class Manager:
         self.capabilities = tuple(capabilities)
         self.max_tasks = max_tasks
         self.heartbeat = heartbeat
+        self.hosted = hosted
+        self.failure: str | None = None  # why the hosted tree failed, once it has
         self.state_dir = self.url.state_dir
         self.paused = False
         self.started_at = time.time()
@@ -84,6 +91,7 @@ class Manager:
         self.supervisor = Supervisor(name="manager", intensity=1_000_000, period=1.0)
         self._ab: AsyncBroker | None = None
         self._stop = asyncio.Event()
+        self._stopped = asyncio.Event()  # the tree has stopped: the last heartbeat is due
         self._ended: list[str] = []
         self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self._last_busy = time.monotonic()
@@ -123,6 +131,12 @@ class Manager:
                 await self._local.start()
             await ab.call(_registry.recover, broker, self.tid, str(self.state_dir))
             async with self.supervisor, asyncio.TaskGroup() as tg:
+                if self.hosted is not None:
+                    self.supervisor.add(
+                        ChildSpec(
+                            self.hosted.tree(), name=self.hosted.name, restart=Restart.TEMPORARY
+                        )
+                    )
                 await self._publish("active")
                 started()
                 _log.info("manager %s up (pid %d, broker %s)", self.tid, os.getpid(), self.url)
@@ -134,6 +148,7 @@ class Manager:
                     self._stop.set()
                     await self.supervisor.stop()  # every task reports how it ended
                     await self._flush()
+                    self._stopped.set()  # heartbeats went on while the tree stopped
         finally:
             try:
                 if self._registry_mid is not None:
@@ -145,6 +160,22 @@ class Manager:
                 if self._local is not None:
                     await self._local.aclose()
                 await ab.aclose()
+        if self.failure is not None:
+            raise TreadleError(f"manager {self.tid}: {self.failure}")
+
+    def _hosted_end(self) -> str | None:
+        """Why the hosted tree ended on its own (None while it runs)."""
+        if self.hosted is None:
+            return None
+        name = self.hosted.name
+        try:
+            state = self.supervisor.child_state(name)
+        except LookupError:
+            return None
+        if state not in ENDED:
+            return None
+        info = self.supervisor.status()["children"].get(name, {})
+        return str(info.get("last_exit") or state)
 
     def _nudged(self, kinds: set[bytes]) -> None:
         if CONTROL in kinds:
@@ -176,6 +207,7 @@ class Manager:
             "capabilities": list(self.capabilities),
             "started_at": self.started_at,
             "tasks": [runner.status() for runner, _ in self.runners.values()],
+            "project": None if self.hosted is None else self.hosted.status(),
         }
 
     # -- the loop -------------------------------------------------------------------------
@@ -207,6 +239,11 @@ class Manager:
                 await _control.check(self, tasks=scan)
             if changed and not self.paused and await self._take():
                 self._last_busy = now
+            if self.hosted is not None and (why := self._hosted_end()) is not None:
+                _log.warning("manager %s: %s ended (%s): exiting", self.tid, self.hosted.name, why)
+                if self.supervisor.child_state(self.hosted.name) is not State.STOPPED:
+                    self.failure = f"{self.hosted.name} {why}"
+                return
             if self.runners:
                 self._last_busy = now
             elif self.idle_timeout is not None and now - self._last_busy > self.idle_timeout:
@@ -384,14 +421,18 @@ class Manager:
         broker.delete_many(q.reserved(self.tid), done)
 
     async def _heartbeats(self) -> None:
+        """Publish the record every ``heartbeat`` seconds (and recover dead peers) until
+        the tree has stopped: a manager that takes long to stop it is still alive."""
         ab = self.ab
-        while not self._stop.is_set():
+        while not self._stopped.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.heartbeat):
-                    await self._stop.wait()
-            if self._stop.is_set():
+                    await self._stopped.wait()
+            if self._stopped.is_set():
                 return
             await self._publish("active")
+            if self._stop.is_set():
+                continue
             if self._local is not None and not self._local.serving:
                 await self._local.start()  # the manager that held the address may be gone
             found = await ab.call(_registry.recover, ab.broker, self.tid, str(self.state_dir))
@@ -418,6 +459,8 @@ class Manager:
                 "heartbeat_interval": self.heartbeat,
                 "tasks": len(self.runners),
                 "socket": self._nudge.address if self._nudge is not None else None,
+                "project": None if self.hosted is None else self.hosted.source,
+                "name": "" if self.hosted is None else self.hosted.name,
             }
         )
         self._registry_mid = await self.ab.call(self._publish_io, record, self._registry_mid)
