@@ -10,6 +10,7 @@ from ._diff import diff as diff
 from ._load import find_project as find_project
 from ._load import load_project as load_project
 from ._procfile import load_procfile as load_procfile
+from ._runtime import ProjectRuntime as ProjectRuntime
 from ._schema import BackoffConfig as BackoffConfig
 from ._schema import DashboardConfig as DashboardConfig
 from ._schema import HealthConfig as HealthConfig
@@ -37,6 +38,7 @@ __all__ = [
     "ProjectConfig",
     "ProjectDiff",
     "ProjectFile",
+    "ProjectRuntime",
     "ProjectSection",
     "ScaleConfig",
     "SupervisorConfig",

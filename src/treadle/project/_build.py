@@ -12,6 +12,7 @@ limiters. Profiles select children as :mod:`._layout` says. A spec the core refu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .._backoff import DEFAULT_BACKOFF
@@ -30,7 +31,11 @@ _KEYS = {"argv": "command", "name": ""}  # a core field → its key in the table
 
 
 def build_tree(
-    config: ProjectConfig, *, profiles: Sequence[str] = (), record_dir: str | None = None
+    config: ProjectConfig,
+    *,
+    profiles: Sequence[str] = (),
+    record_dir: str | None = None,
+    log_dir: Path | None = None,
 ) -> Supervisor:
     """The project as an un-started Supervisor (enter it with ``async with``).
 
@@ -38,6 +43,8 @@ def build_tree(
         profiles: the profiles to run; empty: those selected when loading.
         record_dir: where process children keep their records, so that a manager's
             ``reap_leftovers(record_dir)`` can clean up after a crash.
+        log_dir: where a process whose table names no ``stdout`` writes its output
+            (stdout and stderr, to ``NAME.log``); None: nowhere but its ring.
 
     Raises:
         ConfigError: a loop target that does not import or is not a loop, a profile
@@ -49,7 +56,7 @@ def build_tree(
         raise config.error(found[0].path, found[0].message, found[0].suggestion)
     children = config.children(selected)
     specs = [
-        _spec(config, info, children, record_dir)
+        _spec(config, info, children, _Files(record_dir, log_dir))
         for info in children.values()
         if info.parent is None
     ]
@@ -59,30 +66,42 @@ def build_tree(
     return tree
 
 
-def build_child(config: ProjectConfig, name: str, *, record_dir: str | None = None) -> ChildSpec:
+def build_child(
+    config: ProjectConfig,
+    name: str,
+    *,
+    record_dir: str | None = None,
+    log_dir: Path | None = None,
+) -> ChildSpec:
     """The ChildSpec of one child (under the selected profiles), for adding it to a
     running tree after a reload; a supervisor comes with its children."""
     children = config.children()
     if name not in children:
         raise ConfigError(name, f"no such child in {config.path} (children: {list(children)})")
-    return _spec(config, children[name], children, record_dir)
+    return _spec(config, children[name], children, _Files(record_dir, log_dir))
+
+
+@dataclass(frozen=True)
+class _Files:
+    record_dir: str | None
+    log_dir: Path | None
 
 
 def _spec(
     config: ProjectConfig,
     info: ChildInfo,
     children: dict[str, ChildInfo],
-    record_dir: str | None,
+    files: _Files,
 ) -> ChildSpec:
     at = (SECTIONS[info.kind], info.name)
     try:
         if isinstance(info.config, LoopConfig):
             return _loop(config, info.name, info.config)
         if isinstance(info.config, ProcessConfig):
-            return _process(config, info.name, info.config, record_dir)
+            return _process(config, info.name, info.config, files)
         sub = info.config
         inner = [
-            _spec(config, children[c], children, record_dir)
+            _spec(config, children[c], children, files)
             for c in sub.children
             if c in children and children[c].parent == info.name
         ]
@@ -140,16 +159,20 @@ def _loop(config: ProjectConfig, name: str, loop: LoopConfig) -> ChildSpec:
         heartbeat_timeout=loop.heartbeat_timeout,
         priority=loop.priority,
         replicas=loop.replicas,
+        pool=loop.scale is not None,  # a scalable pool, even of one
         health_interval=health.interval if health else None,
         health_timeout=health.timeout if health else 5.0,
         health_failures=health.failures if health else 3,
     )
 
 
-def _process(
-    config: ProjectConfig, name: str, p: ProcessConfig, record_dir: str | None
-) -> ChildSpec:
+def _process(config: ProjectConfig, name: str, p: ProcessConfig, files: _Files) -> ChildSpec:
     health = p.health
+    stdout = _path(config.root, p.stdout)
+    merge = p.merge_output
+    if stdout is None and files.log_dir is not None:  # into the project's logs by default
+        stdout = str(files.log_dir / f"{name}.log")
+        merge = p.stderr is None
     spec = ProcessSpec(
         argv=p.argv(),
         name=name,
@@ -165,9 +188,9 @@ def _process(
         stop_signal=p.stop_signal,
         stop_timeout=p.stop_timeout,
         kill_group=p.kill_group,
-        stdout=_path(config.root, p.stdout),
+        stdout=stdout,
         stderr=_path(config.root, p.stderr),
-        merge_output=p.merge_output,
+        merge_output=merge,
         log_max_bytes=p.log_max_bytes,
         log_backups=p.log_backups,
         normal_exit_codes=p.normal_exit_codes,
@@ -175,7 +198,7 @@ def _process(
         health=_check(config.root, health) if health else None,
         memory_limit=p.memory_limit,
         cpu_limit=p.cpu_limit,
-        record_dir=record_dir,
+        record_dir=files.record_dir,
     )
     return ChildSpec(
         spec,
@@ -186,6 +209,7 @@ def _process(
         depends_on=p.depends_on,
         priority=p.priority,
         replicas=p.replicas,
+        pool=p.scale is not None,
         health_interval=health.interval if health else None,
         health_timeout=health.timeout if health else 5.0,
         health_failures=health.failures if health else 3,

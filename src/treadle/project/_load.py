@@ -20,6 +20,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from .._exceptions import ConfigError
+from .._paths import sqlite_path
 from ._config import ProjectConfig
 from ._dotenv import read_dotenv
 from ._errors import Invalid, Problem, Source, problems
@@ -136,7 +137,9 @@ def resolve_broker(broker: str | None, root: Path) -> str:
     """A broker URL as is; a path (default ``.treadle/broker.db``) made absolute."""
     if broker and "://" in broker:
         return broker
-    return str((root / (broker or DEFAULT_BROKER)).resolve())
+    location = sqlite_path(str(root / (broker or DEFAULT_BROKER)))
+    assert location is not None
+    return location  # spelled as every other client of this broker spells it
 
 
 def with_dotenv(root: Path, environ: Mapping[str, str] | None) -> dict[str, str]:

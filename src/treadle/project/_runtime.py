@@ -1,0 +1,246 @@
+"""A project running inside a manager: :class:`ProjectRuntime`, the manager's Hosted tree.
+
+Owns the live side of a project: the tree built from its file (with every process's
+output in ``.treadle/logs/NAME.log`` unless the file says otherwise, and lifecycle events
+in ``.treadle/logs/treadle.log``), finding a child by name or dotted path, the operator's
+requests on it (status, restart, pause, resume, stop, start, scale, dump), and ``reload``:
+the file read again and the difference applied: what is new started, what is gone
+stopped, what changed restarted, the rest left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import ChildNotFound, ConfigError, TreadleError
+from ..supervisor import Supervisor
+from ._build import build_child, build_tree
+from ._config import ChildInfo, ProjectConfig
+from ._diff import diff
+from ._load import load_project
+from ._procfile import load_procfile
+
+__all__ = ["LIFECYCLE_LOG", "ProjectRuntime"]
+
+LIFECYCLE_LOG = "treadle.log"
+_LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
+
+
+class ProjectRuntime:
+    """A project's tree and how to steer it (see :class:`treadle.manager.Hosted`).
+
+    Args:
+        path: the project file or a directory to search from (default: the cwd).
+        procfile: run this Procfile instead of a treadle.toml.
+        profiles: the profiles to run (children in no profile always run).
+    """
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        procfile: Path | str | None = None,
+        profiles: Sequence[str] = (),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._path = path
+        self._procfile = procfile
+        self._profiles = tuple(profiles)
+        self._environ = environ
+        self.config = self._load()
+        self.log_dir = self.config.root / ".treadle" / "logs"
+        self._tree: Supervisor | None = None
+        self._stopped: set[str] = set()  # children an operator stopped (kept out of the tree)
+        self._handler: logging.Handler | None = None
+
+    def _load(self) -> ProjectConfig:
+        if self._procfile is not None:
+            return load_procfile(self._procfile, environ=self._environ)
+        return load_project(self._path, environ=self._environ, profiles=self._profiles)
+
+    # -- Hosted ---------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def source(self) -> str:
+        return str(self.config.path)
+
+    def tree(self) -> Supervisor:
+        """The tree, built once (its processes log under ``.treadle/logs``)."""
+        if self._tree is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._tree = build_tree(self.config, log_dir=self.log_dir)
+        return self._tree
+
+    def status(self) -> dict[str, Any]:
+        tree = self.tree()
+        return {
+            "name": self.name,
+            "file": self.source,
+            "root": str(self.config.root),
+            "logs": str(self.log_dir),
+            "tree": tree.status(),
+            "stopped": sorted(self._stopped),
+            "children": {n: i.kind for n, i in self.config.children().items()},
+        }
+
+    async def control(
+        self, op: str, target: str | None, args: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any] | None]:
+        if op == "STATUS":
+            return "ok", self.status()
+        if op == "RELOAD":
+            return "reloaded", await self.reload()
+        if op == "DUMP":
+            return "ok", self._where(target)[0].dump() if target else self.tree().dump()
+        if target is None:
+            raise ConfigError("target", f"{op} needs a child's name")
+        name = self._name(target)
+        if op == "START" or (op == "RESTART" and name in self._stopped):
+            return self._start(name)
+        sup, child = self._where(name)
+        if op == "RESTART":
+            await sup.restart(child)
+            return "restarted", None
+        if op == "PAUSE":
+            sup.pause(child, reason="paused by an operator")
+            return "paused", None
+        if op == "RESUME":
+            sup.resume(child, reason="resumed by an operator")
+            return "running", None
+        if op == "STOP":
+            await sup.remove(child)
+            self._stopped.add(name)
+            return "stopped", None
+        if op == "SCALE":
+            return "scaled", {"members": await self._scale(sup, name, args)}
+        raise ConfigError("op", f"{op} is not an op for a project's child")
+
+    # -- children -------------------------------------------------------------------------
+
+    def _name(self, target: str) -> str:
+        """The declared child a target names: ``web``, ``web[1]``'s pool, or the last part
+        of a dotted path (``background.poller``)."""
+        children = self.config.children()
+        for candidate in (target, target.rsplit(".", 1)[-1], target.split("[", 1)[0]):
+            if candidate in children:
+                return target if "[" in target and candidate != target else candidate
+        raise ChildNotFound(f"{self.name}: no child {target!r} (children: {sorted(children)})")
+
+    def _where(self, name: str) -> tuple[Supervisor, str]:
+        """The running supervisor that holds ``name``, and the name it knows it by."""
+        base = name.split("[", 1)[0]
+        info = self.config.children().get(base)
+        if info is None:
+            raise ChildNotFound(f"{self.name}: no child {name!r}")
+        if base in self._stopped:
+            raise TreadleError(f"{self.name}: {base!r} is stopped (treadle start {base})")
+        chain: list[str] = []
+        parent = info.parent
+        while parent is not None:
+            chain.append(parent)
+            parent = self.config.children()[parent].parent
+        sup = self.tree()
+        for ancestor in reversed(chain):
+            inner = sup.target(ancestor)
+            if not isinstance(inner, Supervisor):
+                raise ChildNotFound(f"{self.name}: supervisor {ancestor!r} is not running")
+            sup = inner
+        if info.kind == "supervisor" and base == name and name not in sup.children:
+            raise ChildNotFound(f"{self.name}: {name!r} is not running")
+        return sup, name
+
+    def _start(self, name: str) -> tuple[str, dict[str, Any] | None]:
+        info = self.config.children()[name]
+        if name not in self._stopped:
+            raise TreadleError(f"{self.name}: {name!r} is not stopped")
+        self._stopped.discard(name)
+        sup = self._parent(info)
+        sup.add(build_child(self.config, name, log_dir=self.log_dir))
+        return "started", None
+
+    def _parent(self, info: ChildInfo) -> Supervisor:
+        if info.parent is None:
+            return self.tree()
+        sup, child = self._where(info.parent)
+        inner = sup.target(child)
+        assert isinstance(inner, Supervisor)
+        return inner
+
+    async def _scale(self, sup: Supervisor, name: str, args: Mapping[str, Any]) -> list[str]:
+        replicas = args.get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise ConfigError("replicas", f"must be a whole number >= 0, got {replicas!r}")
+        bounds = getattr(self.config.children()[name].config, "scale", None)
+        low = bounds.min if bounds is not None else 0
+        high = bounds.max if bounds is not None else None
+        if replicas < low or (high is not None and replicas > high):
+            most = "" if high is None else f" and at most {high}"
+            raise ConfigError("replicas", f"{name}: must be at least {low}{most}, got {replicas}")
+        return await sup.scale(name, replicas)
+
+    # -- reload ---------------------------------------------------------------------------
+
+    async def reload(self) -> dict[str, Any]:
+        """Read the file again and apply what changed; what was applied."""
+        new = self._load()  # a bad file raises here, and nothing changes
+        change = diff(self.config, new)
+        for name in [*change.removed, *change.changed]:
+            await self._remove(name)
+        self.config = new
+        for name in [*change.changed, *change.added]:
+            info = new.children()[name]
+            if info.parent in change.added or info.parent in change.changed:
+                continue  # it comes with its supervisor
+            self._stopped.discard(name)
+            self._parent(info).add(build_child(new, name, log_dir=self.log_dir))
+        return {
+            "added": list(change.added),
+            "removed": list(change.removed),
+            "changed": list(change.changed),
+            "unchanged": list(change.unchanged),
+            "sections": list(change.sections),
+        }
+
+    async def _remove(self, name: str) -> None:
+        """Take a child of the running tree out (located by the current config)."""
+        if name in self._stopped:
+            self._stopped.discard(name)
+            return
+        try:
+            sup, child = self._where(name)
+        except ChildNotFound:
+            return  # it went with its supervisor
+        if child in sup.children or any(c.startswith(child + "[") for c in sup.children):
+            await sup.remove(child)
+
+    # -- logging --------------------------------------------------------------------------
+
+    def start_logging(self, max_bytes: int = 10 << 20, backups: int = 5) -> None:
+        """Write treadle's own log lines (lifecycle events among them) to treadle.log."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            self.log_dir / LIFECYCLE_LOG, maxBytes=max_bytes, backupCount=backups
+        )
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        logger = logging.getLogger("treadle")
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+        self._handler = handler
+
+    def stop_logging(self) -> None:
+        if self._handler is not None:
+            logging.getLogger("treadle").removeHandler(self._handler)
+            self._handler.close()
+            self._handler = None
+
+    def __repr__(self) -> str:
+        return f"<ProjectRuntime {self.name!r} {self.source}>"
