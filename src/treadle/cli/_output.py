@@ -45,7 +45,7 @@ def emit_json(data: Any) -> None:
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[object]], *, title: str | None = None
 ) -> None:
-    table = Table(title=title, header_style="bold", box=None, pad_edge=False)
+    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
     for column in columns:  # the last column (a reason, say) folds; the rest never wrap
         last = column == columns[-1]
         table.add_column(column, overflow="fold" if last else "ellipsis", no_wrap=not last)

@@ -7,9 +7,15 @@ import click
 from .. import __version__
 from .._exceptions import TreadleError
 from ._app import EPILOG, Exit, exit_code
+from ._check import check
+from ._completion import completion
+from ._logs import logs
 from ._queue import queue
 from ._run import run
+from ._steer import COMMANDS as STEER
 from ._task import task
+from ._top import top
+from ._up import down, up
 from ._worker import worker
 
 __all__ = ["cli", "main_group"]
@@ -50,5 +56,6 @@ def cli(args: list[str]) -> int:
     return int(result) if isinstance(result, int) else Exit.OK
 
 
-for command in (run, task, worker, queue):
+for command in (up, down, *STEER, logs, top, check, run, task, worker, queue, completion):
     main_group.add_command(command)
+main_group.add_command(STEER[0], name="ps")  # status

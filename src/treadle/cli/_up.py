@@ -1,0 +1,134 @@
+"""``treadle up`` and ``treadle down``: a project's whole lifetime.
+
+``up`` runs the project's tree inside a manager (so that every other command reaches it
+through the broker): in the foreground, printing every child's output as it comes,
+until Ctrl-C (a second Ctrl-C forces); or, with ``-d``, in a background process that this
+command starts and waits for. ``down`` asks that manager to stop, and waits until it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from .._exceptions import TreadleError
+from ..broker import BrokerURL, resolve
+from ..manager import Manager
+from ..project import ProjectRuntime
+from ..supervisor import serve
+from ._app import Exit
+from ._output import console, errors
+from ._projects import project, project_options
+
+__all__ = ["down", "up"]
+
+
+@click.command()
+@click.option("-d", "--detach", is_flag=True, help="Run in the background and return.")
+@click.option("--profile", "profiles", multiple=True, help="Also run this profile's children.")
+@click.option("--no-logs", is_flag=True, help="In the foreground, do not print output.")
+@click.option("--tid", type=int, hidden=True)  # the manager TID a detaching `up` minted
+@project_options
+def up(
+    detach: bool,
+    profiles: tuple[str, ...],
+    no_logs: bool,
+    tid: int | None,
+    file: Path | None,
+    procfile: Path | None,
+    broker: str | None,
+) -> int:
+    """Run the project: every loop and process its file declares, supervised.
+
+    \b
+    Examples:
+      treadle up                       in the foreground; Ctrl-C stops it gracefully
+      treadle up -d                    in the background (then: status, logs, down)
+      treadle up --profile worker      also the children of profile "worker"
+      treadle up --procfile Procfile   a Procfile's processes
+    """
+    runtime = ProjectRuntime(file, procfile=procfile, profiles=profiles)  # ConfigError: 2
+    runtime.tree()  # import every loop target now: a bad one fails before anything runs
+    p = project(runtime.config.path, procfile, broker, strict=True)
+    running = p.manager()
+    if running is not None:
+        raise TreadleError(
+            f"{p.name} is already up: manager {running.tid} (pid {running.pid} on "
+            f"{running.host}); `treadle down` first"
+        )
+    if detach:
+        return _detach(p.client.url, runtime, profiles, file, procfile)
+    manager = Manager(resolve(p.broker), tid=tid, hosted=runtime)
+    runtime.start_logging()
+    try:
+        return asyncio.run(_foreground(manager, runtime, show_logs=not no_logs))
+    finally:
+        runtime.stop_logging()
+
+
+async def _foreground(manager: Manager, runtime: ProjectRuntime, *, show_logs: bool) -> int:
+    printer = None
+    if show_logs:
+        from ._logfiles import follow_to_console  # the same lines `treadle logs -f` prints
+
+        printer = asyncio.create_task(follow_to_console(runtime.log_dir))
+    errors.print(f"[bold]{runtime.name}[/]: up ({runtime.source}); Ctrl-C stops it")
+    try:
+        await serve(manager)
+    except TreadleError as exc:
+        errors.print(f"[red]{runtime.name}: {exc}[/]")
+        return Exit.FAILED
+    except asyncio.CancelledError:  # a second signal: forced
+        return Exit.INTERRUPTED
+    finally:
+        if printer is not None:
+            printer.cancel()
+            await asyncio.gather(printer, return_exceptions=True)
+    errors.print(f"[bold]{runtime.name}[/]: down")
+    return Exit.OK
+
+
+def _detach(
+    url: BrokerURL,
+    runtime: ProjectRuntime,
+    profiles: tuple[str, ...],
+    file: Path | None,
+    procfile: Path | None,
+) -> int:
+    from ..client import Client
+
+    with Client(url) as client:
+        tid = client.broker.timestamp()
+        argv = [sys.executable, "-m", "treadle", "up", "--no-logs", "--tid", str(tid)]
+        argv += ["--broker", url.location]
+        argv += ["--procfile", str(procfile)] if procfile else ["--file", runtime.source]
+        for profile in profiles:
+            argv += ["--profile", profile]
+        record, proc = client.launch(argv, tid, timeout=60)
+    console.print(f"{runtime.name}: up in the background (manager {record.tid}, pid {proc.pid})")
+    del file
+    return Exit.OK
+
+
+@click.command()
+@click.option("--timeout", type=float, default=60.0, show_default=True)
+@project_options
+def down(timeout: float, file: Path | None, procfile: Path | None, broker: str | None) -> int:
+    """Stop the project: every child stopped gracefully, then its manager.
+
+    \b
+    Examples:
+      treadle down
+      treadle down -f ../shop/treadle.toml
+    """
+    p = project(file, procfile, broker)
+    record = p.manager()
+    if record is None:
+        errors.print(f"{p.name} is not up")
+        return Exit.OK
+    final = p.client.stop_manager(record.tid, timeout=timeout)
+    console.print(f"{p.name}: {final.status}")
+    return Exit.OK
