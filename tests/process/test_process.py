@@ -123,6 +123,18 @@ async def test_output_goes_to_rotating_logs_and_the_ring(tmp_path: Path) -> None
     assert "line 399" in proc.output.tail()[-1]
 
 
+async def test_stdout_and_stderr_to_one_file_keep_their_streams(tmp_path: Path) -> None:
+    log = tmp_path / "both.log"
+    spec = ProcessSpec(
+        argv=["sh", "-c", "echo to-out; echo to-err >&2"], stdout=str(log), stderr=str(log)
+    )
+    async with Supervisor([ChildSpec(spec, name="both", restart=Restart.TEMPORARY)]) as sup:
+        await wait_state(sup, "both", State.STOPPED)
+    tagged = sorted(line.split(" ", 2)[2] for line in log.read_text().splitlines())
+    assert tagged == ["stderr to-err", "stdout to-out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["both.log"]
+
+
 async def test_sha256_mismatch_refuses_to_start() -> None:
     true = "/bin/true"
     with open(true, "rb") as f:

@@ -287,6 +287,9 @@ async def follow_to_console(directory: Path) -> None:
     with LogDir(directory) as logdir:
         show = Printer(as_json=False, color=wants_color(no_color=False), names=logdir.files())
         logdir.skip()
-        while True:
-            await asyncio.sleep(POLL)
+        try:
+            while True:
+                await asyncio.sleep(POLL)
+                show.all(logdir.poll())
+        finally:  # cancelled once the tree has stopped: its last lines too
             show.all(logdir.poll())

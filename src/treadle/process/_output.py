@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +28,14 @@ class Output:
         self.listener: Callable[[str, str], None] | None = None  # (stream, line), per line
 
     def to_file(self, stream: str, path: str, max_bytes: int, backups: int) -> None:
+        """Write ``stream``'s lines to ``path``; streams given the same path share one
+        file (each line says its stream), rotated once."""
+        for other in self._files.values():
+            if isinstance(other, logging.handlers.RotatingFileHandler) and (
+                other.baseFilename == os.path.abspath(path)
+            ):
+                self._files[stream] = other
+                return
         handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
         )
@@ -86,6 +95,6 @@ class Output:
 
     def close(self) -> None:
         """Close the log files (the ring stays readable)."""
-        for handler in self._files.values():
+        for handler in set(self._files.values()):
             handler.close()
         self._files.clear()

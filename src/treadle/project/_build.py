@@ -169,10 +169,10 @@ def _loop(config: ProjectConfig, name: str, loop: LoopConfig) -> ChildSpec:
 def _process(config: ProjectConfig, name: str, p: ProcessConfig, files: _Files) -> ChildSpec:
     health = p.health
     stdout = _path(config.root, p.stdout)
-    merge = p.merge_output
-    if stdout is None and files.log_dir is not None:  # into the project's logs by default
-        stdout = str(files.log_dir / f"{name}.log")
-        merge = p.stderr is None
+    stderr = _path(config.root, p.stderr)
+    if stdout is None and files.log_dir is not None:  # into the project's logs by default:
+        stdout = str(files.log_dir / f"{name}.log")  # both streams, each line tagged
+        stderr = stderr or (None if p.merge_output else stdout)
     spec = ProcessSpec(
         argv=p.argv(),
         name=name,
@@ -189,8 +189,8 @@ def _process(config: ProjectConfig, name: str, p: ProcessConfig, files: _Files) 
         stop_timeout=p.stop_timeout,
         kill_group=p.kill_group,
         stdout=stdout,
-        stderr=_path(config.root, p.stderr),
-        merge_output=merge,
+        stderr=stderr,
+        merge_output=p.merge_output,
         log_max_bytes=p.log_max_bytes,
         log_backups=p.log_backups,
         normal_exit_codes=p.normal_exit_codes,
