@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(BIN)/python examples/crashing_tree.py
+	cd examples/shop && ../../$(BIN)/treadle up
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -43,7 +43,7 @@ def stop(client: Client, tid: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def log_of(client: Client, tid: int) -> str:
-    path = client.url.state_dir / "logs" / f"manager-{tid}.log"
+    path = client.url.state_dir / "managers" / f"manager-{tid}.log"
     return path.read_text() if path.exists() else ""
 
 

@@ -279,13 +279,13 @@ def _read_whole(path: Path, parse: _Parser) -> Iterator[Entry]:
         return
 
 
-async def follow_to_console(directory: Path) -> None:
-    """Print every line written to ``directory`` from now on as ``treadle logs -f`` does,
-    until cancelled (what ``treadle up`` shows in the foreground)."""
+async def follow_to_console(directory: Path, *, as_json: bool = False) -> None:
+    """Print every line written to ``directory`` from now on as ``treadle logs -f`` does
+    (``--json`` with ``as_json``), until cancelled: what ``treadle up`` shows."""
     from ._logview import Printer, wants_color  # the printing side, which imports this module
 
     with LogDir(directory) as logdir:
-        show = Printer(as_json=False, color=wants_color(no_color=False), names=logdir.files())
+        show = Printer(as_json=as_json, color=wants_color(no_color=False), names=logdir.files())
         logdir.skip()
         try:
             while True:

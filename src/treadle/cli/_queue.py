@@ -17,7 +17,13 @@ __all__ = ["queue"]
 
 @click.group()
 def queue() -> None:
-    """Look at the broker's queues (nothing is consumed)."""
+    """Look at the broker's queues (nothing is consumed).
+
+    \b
+    Examples:
+      treadle queue list --prefix treadle.
+      treadle queue peek treadle.deadletter
+    """
 
 
 @queue.command(name="list")
@@ -25,7 +31,13 @@ def queue() -> None:
 @json_option
 @broker_option
 def list_(prefix: str | None, as_json: bool, broker: str | None) -> int:
-    """Every queue with its pending, claimed and total message counts."""
+    """Every queue with its pending, claimed and total message counts.
+
+    \b
+    Examples:
+      treadle queue list
+      treadle queue list --prefix T1796 --json
+    """
     stats = session(broker, as_json).client.broker.stats(prefix)
     if as_json:
         emit_json(
@@ -49,7 +61,13 @@ def list_(prefix: str | None, as_json: bool, broker: str | None) -> int:
 @json_option
 @broker_option
 def peek(name: str, limit: int, as_json: bool, broker: str | None) -> int:
-    """The oldest messages of queue NAME, left in place (secrets in env redacted)."""
+    """The oldest messages of queue NAME, left in place (secrets in env redacted).
+
+    \b
+    Examples:
+      treadle queue peek treadle.spawn.requests -n 5
+      treadle queue peek treadle.deadletter --json
+    """
     got = session(broker, as_json).client.broker.peek(name, _redacted, limit=limit)
     if as_json:
         emit_json([{"id": mid, "message": message} for message, mid in got])

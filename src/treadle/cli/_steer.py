@@ -51,7 +51,15 @@ def status(as_json: bool, file: Path | None, procfile: Path | None, broker: str 
 
 
 def _simple(op: str, verb: str, doc: str) -> click.Command:
-    @click.command(name=op.lower(), help=doc)
+    word = op.lower()
+    examples = (
+        "\b\nExamples:\n"
+        f"  treadle {word} web\n"
+        f"  treadle {word} web worker       several at once\n"
+        f"  treadle {word} back.indexer     a nested supervisor's child (or: {word} indexer)"
+    )
+
+    @click.command(name=word, help=f"{doc}\n\n{examples}")
     @click.argument("names", nargs=-1, required=True)
     @project_options
     def command(

@@ -20,7 +20,13 @@ __all__ = ["task"]
 
 @click.group()
 def task() -> None:
-    """Inspect and control tasks by TID (also works on managers)."""
+    """Inspect and control tasks by TID (also works on managers).
+
+    \b
+    Examples:
+      treadle task list --state failed
+      treadle task log -f 1796154487088705536
+    """
 
 
 @task.command(name="list")
@@ -29,7 +35,13 @@ def task() -> None:
 @json_option
 @broker_option
 def list_(state: str | None, limit: int, as_json: bool, broker: str | None) -> int:
-    """Every task the broker knows, newest last: queued, running and ended ones."""
+    """Every task the broker knows, newest last: queued, running and ended ones.
+
+    \b
+    Examples:
+      treadle task list
+      treadle task list --state running -n 10 --json
+    """
     tasks = session(broker, as_json).client.tasks()
     if state:
         tasks = [t for t in tasks if t.state == state]
@@ -64,7 +76,13 @@ def list_(state: str | None, limit: int, as_json: bool, broker: str | None) -> i
 @json_option
 @broker_option
 def status(tid: int, as_json: bool, broker: str | None) -> int:
-    """What the log says of a task, and, while it runs, what its manager says."""
+    """What the log says of a task, and, while it runs, what its manager says.
+
+    \b
+    Examples:
+      treadle task status 1796154487088705536
+      treadle task status 1796154487088705536 --json | jq .result.exit_code
+    """
     client = session(broker, as_json).client
     info = client.task(tid)
     live = client.status(tid) if info.state in ("running", "paused") else None
@@ -101,7 +119,13 @@ def status(tid: int, as_json: bool, broker: str | None) -> int:
 @json_option
 @broker_option
 def log(tid: int, follow: bool, as_json: bool, broker: str | None) -> int:
-    """A task's lifecycle events, then its output (stdout and stderr)."""
+    """A task's lifecycle events, then its output (stdout and stderr).
+
+    \b
+    Examples:
+      treadle task log 1796154487088705536
+      treadle task log -f 1796154487088705536     until it ends
+    """
     client = session(broker, as_json).client
     client.task(tid)  # TaskNotFound for a TID nobody knows
     events = client.events(tid)
@@ -125,7 +149,14 @@ def log(tid: int, follow: bool, as_json: bool, broker: str | None) -> int:
 
 
 def _control(op: str, doc: str) -> click.Command:
-    @click.command(name=op.lower(), help=doc)
+    word = op.lower()
+    examples = (
+        "\b\nExamples:\n"
+        f"  treadle task {word} 1796154487088705536\n"
+        f'  treadle task {word} "$(treadle run -- ./job.sh)" --json'
+    )
+
+    @click.command(name=word, help=f"{doc}\n\n{examples}")
     @click.argument("tid", type=int)
     @click.option("--timeout", type=float, default=5.0, show_default=True)
     @json_option

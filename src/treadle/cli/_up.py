@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from .._exceptions import TreadleError
-from ..broker import BrokerURL, resolve
+from ..broker import resolve
+from ..client import Client
 from ..manager import Manager
 from ..project import ProjectRuntime
 from ..supervisor import serve
@@ -60,7 +61,7 @@ def up(
             f"{running.host}); `treadle down` first"
         )
     if detach:
-        return _detach(p.client.url, runtime, profiles, file, procfile)
+        return _detach(p.client, runtime, profiles, procfile)
     manager = Manager(resolve(p.broker), tid=tid, hosted=runtime)
     runtime.start_logging()
     try:
@@ -74,7 +75,8 @@ async def _foreground(manager: Manager, runtime: ProjectRuntime, *, show_logs: b
     if show_logs:
         from ._logfiles import follow_to_console  # the same lines `treadle logs -f` prints
 
-        printer = asyncio.create_task(follow_to_console(runtime.log_dir))
+        as_json = runtime.config.logging.format == "json"
+        printer = asyncio.create_task(follow_to_console(runtime.log_dir, as_json=as_json))
     errors.print(f"[bold]{runtime.name}[/]: up ({runtime.source}); Ctrl-C stops it")
     try:
         await serve(manager)
@@ -92,24 +94,16 @@ async def _foreground(manager: Manager, runtime: ProjectRuntime, *, show_logs: b
 
 
 def _detach(
-    url: BrokerURL,
-    runtime: ProjectRuntime,
-    profiles: tuple[str, ...],
-    file: Path | None,
-    procfile: Path | None,
+    client: Client, runtime: ProjectRuntime, profiles: tuple[str, ...], procfile: Path | None
 ) -> int:
-    from ..client import Client
-
-    with Client(url) as client:
-        tid = client.broker.timestamp()
-        argv = [sys.executable, "-m", "treadle", "up", "--no-logs", "--tid", str(tid)]
-        argv += ["--broker", url.location]
-        argv += ["--procfile", str(procfile)] if procfile else ["--file", runtime.source]
-        for profile in profiles:
-            argv += ["--profile", profile]
-        record, proc = client.launch(argv, tid, timeout=60)
+    tid = client.broker.timestamp()
+    argv = [sys.executable, "-m", "treadle", "up", "--no-logs", "--tid", str(tid)]
+    argv += ["--broker", client.url.location]
+    argv += ["--procfile", str(procfile)] if procfile else ["--file", runtime.source]
+    for profile in profiles:
+        argv += ["--profile", profile]
+    record, proc = client.launch(argv, tid, timeout=60)
     console.print(f"{runtime.name}: up in the background (manager {record.tid}, pid {proc.pid})")
-    del file
     return Exit.OK
 
 

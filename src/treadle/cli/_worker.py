@@ -16,7 +16,13 @@ __all__ = ["worker"]
 
 @click.group()
 def worker() -> None:
-    """Start, stop and list managers (the processes that run tasks)."""
+    """Start, stop and list managers (the processes that run tasks).
+
+    \b
+    Examples:
+      treadle worker start --capability gpu
+      treadle worker list --all
+    """
 
 
 @worker.command()
@@ -75,7 +81,13 @@ def start(
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 @broker_option
 def stop(tids: tuple[int, ...], everyone: bool, timeout: float, broker: str | None) -> int:
-    """Stop managers gracefully: each stops its tasks, reports them, and leaves."""
+    """Stop managers gracefully: each stops its tasks, reports them, and leaves.
+
+    \b
+    Examples:
+      treadle worker stop 1796154486334631936
+      treadle worker stop --all
+    """
     client = session(broker).client
     if everyone:
         tids = tuple(r.tid for r in client.managers())
@@ -92,7 +104,13 @@ def stop(tids: tuple[int, ...], everyone: bool, timeout: float, broker: str | No
 @json_option
 @broker_option
 def list_(everything: bool, as_json: bool, broker: str | None) -> int:
-    """The managers of this broker: host, load, heartbeat age."""
+    """The managers of this broker: host, load, heartbeat age.
+
+    \b
+    Examples:
+      treadle worker list
+      treadle worker list --all --json     stopped and dead ones too
+    """
     records = session(broker, as_json).client.managers(everything=everything)
     if as_json:
         emit_json([r.model_dump(mode="json") for r in records])
@@ -126,7 +144,12 @@ def _row(r: WorkerRecord, now: float) -> tuple[object, ...]:
 @json_option
 @broker_option
 def status(tid: int, timeout: float, as_json: bool, broker: str | None) -> int:
-    """One manager, asked directly: its state and the tasks it runs."""
+    """One manager, asked directly: its state and the tasks it runs.
+
+    \b
+    Examples:
+      treadle worker status 1796154486334631936
+    """
     client = session(broker, as_json).client
     if not any(r.tid == tid for r in client.managers(everything=True)):
         raise TaskNotFound(f"no manager {tid} in {client.url}")

@@ -244,7 +244,7 @@ class Client:
     ) -> tuple[WorkerRecord, subprocess.Popen[bytes]]:
         """Start a manager process in the background; returns once it is registered.
 
-        Its output goes to ``manager-{tid}.log`` in ``logs`` beside the broker file. It
+        Its output goes to ``managers/manager-{tid}.log`` beside the broker file. It
         runs in its own session, so it outlives this process.
         """
         tid = self.broker.timestamp()
@@ -265,9 +265,9 @@ class Client:
     ) -> tuple[WorkerRecord, subprocess.Popen[bytes]]:
         """Start ``argv``, a command that runs manager ``tid`` of this broker, in the
         background (its own session, so it outlives this process); return once it is
-        registered. Its output goes to ``logs/manager-{tid}.log`` beside the broker file.
+        registered. Its output goes to ``managers/manager-{tid}.log`` beside the broker file.
         """
-        logs = self.url.state_dir / "logs"
+        logs = self.url.state_dir / "managers"  # not logs/: that is the project's children's
         logs.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(logs / f"manager-{tid}.log", "ab") as log:
             proc = subprocess.Popen(

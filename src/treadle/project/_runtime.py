@@ -224,7 +224,8 @@ class ProjectRuntime:
     # -- logging --------------------------------------------------------------------------
 
     def start_logging(self, max_bytes: int = 10 << 20, backups: int = 5) -> None:
-        """Write treadle's own log lines (lifecycle events among them) to treadle.log."""
+        """Write treadle's own log lines (lifecycle events among them, at ``[logging]
+        level = "info"`` or finer) to treadle.log."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
             self.log_dir / LIFECYCLE_LOG, maxBytes=max_bytes, backupCount=backups
@@ -232,8 +233,7 @@ class ProjectRuntime:
         handler.setFormatter(logging.Formatter(_LOG_FORMAT))
         logger = logging.getLogger("treadle")
         logger.addHandler(handler)
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
-            logger.setLevel(logging.INFO)
+        logger.setLevel(self.config.logging.level.upper())
         self._handler = handler
 
     def stop_logging(self) -> None:
