@@ -12,7 +12,7 @@ import pytest
 
 from tests.supervisor._support import wait_state
 from treadle import State
-from treadle.cli._logfiles import follow_to_console
+from treadle.cli._logview import follow_to_console
 from treadle.process import ProcessSpec
 from treadle.supervisor import ChildSpec, Restart, Supervisor
 

@@ -22,8 +22,8 @@ from click.shell_completion import CompletionItem
 
 from .._exceptions import ConfigError
 from .._paths import STATE_DIR
+from ..project._logfiles import POLL, SUPERVISOR, Entry, LogDir
 from ._app import Exit, json_option
-from ._logfiles import POLL, SUPERVISOR, Entry, LogDir
 from ._logview import Printer, wants_color
 
 __all__ = ["logs"]

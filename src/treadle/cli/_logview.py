@@ -9,19 +9,21 @@ from where, is :mod:`._logs`'s and :mod:`._logfiles`'s.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
 import zlib
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from rich.text import Text
 
-from ._logfiles import SUPERVISOR, Entry
+from ..project._logfiles import POLL, SUPERVISOR, Entry, LogDir
 from ._output import STATE_STYLES, console
 
-__all__ = ["Printer", "wants_color"]
+__all__ = ["Printer", "follow_to_console", "wants_color"]
 
 _PALETTE: Final = (
     "cyan",
@@ -114,3 +116,17 @@ def _text_style(entry: Entry) -> str:
     if entry.event is not None:
         return STATE_STYLES.get(str(entry.event.get("to")), "")
     return "dim" if entry.stream == "log" else ""
+
+
+async def follow_to_console(directory: Path, *, as_json: bool = False) -> None:
+    """Print every line written to ``directory`` from now on as ``treadle logs -f`` does
+    (``--json`` with ``as_json``), until cancelled: what ``treadle up`` shows."""
+    with LogDir(directory) as logdir:
+        show = Printer(as_json=as_json, color=wants_color(no_color=False), names=logdir.files())
+        logdir.skip()
+        try:
+            while True:
+                await asyncio.sleep(POLL)
+                show.all(logdir.poll())
+        finally:  # cancelled once the tree has stopped: its last lines too
+            show.all(logdir.poll())

@@ -13,10 +13,11 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from ..project import rows
 from ._app import Exit, json_option
 from ._output import console, emit_json, print_table
 from ._projects import project, project_options
-from ._tree import COLUMNS, cells, rows
+from ._tree import COLUMNS, cells
 
 __all__ = ["COMMANDS"]
 

@@ -16,10 +16,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ..project import Row, rows
 from ._app import Exit
 from ._output import STATE_STYLES, console
 from ._projects import Project, project, project_options
-from ._tree import Row, cells, rows
+from ._tree import cells
 
 __all__ = ["top"]
 

@@ -73,7 +73,7 @@ def up(
 async def _foreground(manager: Manager, runtime: ProjectRuntime, *, show_logs: bool) -> int:
     printer = None
     if show_logs:
-        from ._logfiles import follow_to_console  # the same lines `treadle logs -f` prints
+        from ._logview import follow_to_console  # the same lines `treadle logs -f` prints
 
         as_json = runtime.config.logging.format == "json"
         printer = asyncio.create_task(follow_to_console(runtime.log_dir, as_json=as_json))

@@ -10,6 +10,8 @@ from ._diff import diff as diff
 from ._load import find_project as find_project
 from ._load import load_project as load_project
 from ._procfile import load_procfile as load_procfile
+from ._rows import Row as Row
+from ._rows import rows as rows
 from ._runtime import ProjectRuntime as ProjectRuntime
 from ._schema import BackoffConfig as BackoffConfig
 from ._schema import DashboardConfig as DashboardConfig
@@ -40,6 +42,7 @@ __all__ = [
     "ProjectFile",
     "ProjectRuntime",
     "ProjectSection",
+    "Row",
     "ScaleConfig",
     "SupervisorConfig",
     "SupervisorOptions",
@@ -51,4 +54,5 @@ __all__ = [
     "load_project",
     "parse_duration",
     "parse_size",
+    "rows",
 ]

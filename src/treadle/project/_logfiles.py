@@ -12,7 +12,6 @@ lines and printing them is :mod:`._logs`'s.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import json
 import os
@@ -24,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Final
 
-__all__ = ["POLL", "SUPERVISOR", "Entry", "LogDir", "follow_to_console"]
+__all__ = ["POLL", "SUPERVISOR", "Entry", "LogDir"]
 
 POLL: Final = 0.2  # seconds between looks at the files while following
 SUPERVISOR: Final = "treadle"  # treadle.log: the supervisor's own lines
@@ -277,19 +276,3 @@ def _read_whole(path: Path, parse: _Parser) -> Iterator[Entry]:
             yield from map(parse, f)
     except FileNotFoundError:  # rotated out of existence while we listed
         return
-
-
-async def follow_to_console(directory: Path, *, as_json: bool = False) -> None:
-    """Print every line written to ``directory`` from now on as ``treadle logs -f`` does
-    (``--json`` with ``as_json``), until cancelled: what ``treadle up`` shows."""
-    from ._logview import Printer, wants_color  # the printing side, which imports this module
-
-    with LogDir(directory) as logdir:
-        show = Printer(as_json=as_json, color=wants_color(no_color=False), names=logdir.files())
-        logdir.skip()
-        try:
-            while True:
-                await asyncio.sleep(POLL)
-                show.all(logdir.poll())
-        finally:  # cancelled once the tree has stopped: its last lines too
-            show.all(logdir.poll())

@@ -1,0 +1,105 @@
+"""A project's status as rows: what ``treadle status``, ``top`` and the dashboard show.
+
+Owns flattening the nested status (supervisors, pools, processes, loops) into one row per
+child, with what people look at first: state, pid, uptime, restarts, health, CPU, memory,
+the last error and, for loops, their runs and durations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Row", "rows"]
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    state: str
+    pid: int | None
+    uptime_s: float | None
+    restarts: int
+    health: str
+    health_reason: str
+    cpu_percent: float | None
+    rss_bytes: int | None
+    last_error: str
+    runs: int | None  # a loop's runs so far (``top`` derives rates from it)
+    errors: int | None
+    last_traceback: str | None = None
+    duration_p50_ms: float | None = None
+    duration_p95_ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rows(project: Mapping[str, Any]) -> list[Row]:
+    """One row per child of a project status (as the manager's STATUS answers it),
+    operator-stopped children included."""
+    tree = project.get("tree") or {}
+    out = list(_walk(tree.get("children") or {}, ""))
+    for name in project.get("stopped") or []:
+        kind = (project.get("children") or {}).get(name, "")
+        out.append(Row(name, kind, "stopped", None, None, 0, "", "", None, None, "", None, None))
+    return out
+
+
+def _walk(children: Mapping[str, Any], prefix: str) -> Iterator[Row]:
+    for name, child in children.items():
+        target = child.get("target") or {}
+        kind = str(target.get("kind") or "coroutine")
+        health = child.get("health") or {}
+        yield Row(
+            name=prefix + name,
+            kind=kind,
+            state=str(child.get("state", "")),
+            pid=target.get("pid"),
+            uptime_s=child.get("uptime_s"),
+            restarts=int(child.get("restarts") or 0),
+            health=str(health.get("status", "")),
+            health_reason=str(health.get("reason", "")),
+            cpu_percent=target.get("cpu_percent"),
+            rss_bytes=target.get("rss_bytes"),
+            last_error=_last_error(child, target),
+            runs=target.get("runs"),
+            errors=target.get("errors"),
+            last_traceback=_traceback(child, target),
+            duration_p50_ms=(target.get("duration") or {}).get("p50_ms"),
+            duration_p95_ms=(target.get("duration") or {}).get("p95_ms"),
+        )
+        if kind == "supervisor":
+            yield from _walk(target.get("children") or {}, f"{prefix}{name}.")
+
+
+def _error(child: Mapping[str, Any], target: Mapping[str, Any]) -> Any:
+    """A loop's last run error, else the error the child last ended with (or None)."""
+    error = target.get("last_error")
+    if not error:
+        last = child.get("last_exit")
+        if isinstance(last, Mapping) and last.get("kind") != "normal":
+            error = last.get("error") or last.get("kind")
+    return error
+
+
+def _traceback(child: Mapping[str, Any], target: Mapping[str, Any]) -> str | None:
+    error = _error(child, target)
+    return (
+        str(error.get("traceback"))
+        if isinstance(error, Mapping) and error.get("traceback")
+        else None
+    )
+
+
+def _last_error(child: Mapping[str, Any], target: Mapping[str, Any]) -> str:
+    """A loop's last run error, else how the child last ended if not normally."""
+    error = _error(child, target)
+    if not error:
+        return ""
+    if isinstance(error, Mapping):
+        kind, message = error.get("type"), error.get("message")
+        return f"{kind}: {message}" if kind and message else str(message or kind or "")
+    return str(error)
