@@ -147,3 +147,14 @@ async def test_reload_starts_new_stops_gone_restarts_changed_and_leaves_the_rest
         with pytest.raises(ConfigError, match="bogus"):
             await runtime.reload()  # a bad file changes nothing
         assert "cron" in tree.children
+
+
+async def test_a_pool_member_names_its_pool_for_start_and_scale(tmp_path: Path) -> None:
+    runtime = ProjectRuntime(write(tmp_path, PROJECT))
+    tree = runtime.tree()
+    async with tree:
+        await until(tree, running(tree, "worker[0]"))
+        reply, data = await runtime.control("SCALE", "worker[0]", {"replicas": 2})
+        assert data == {"members": ["worker[0]", "worker[1]"]}
+        with pytest.raises(TreadleError, match="'worker' is not stopped"):
+            await runtime.control("START", "worker[1]", {})

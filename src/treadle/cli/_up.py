@@ -31,12 +31,14 @@ __all__ = ["down", "up"]
 @click.option("-d", "--detach", is_flag=True, help="Run in the background and return.")
 @click.option("--profile", "profiles", multiple=True, help="Also run this profile's children.")
 @click.option("--no-logs", is_flag=True, help="In the foreground, do not print output.")
+@click.option("--no-dashboard", is_flag=True, help="Do not serve [dashboard] even if enabled.")
 @click.option("--tid", type=int, hidden=True)  # the manager TID a detaching `up` minted
 @project_options
 def up(
     detach: bool,
     profiles: tuple[str, ...],
     no_logs: bool,
+    no_dashboard: bool,
     tid: int | None,
     file: Path | None,
     procfile: Path | None,
@@ -61,8 +63,15 @@ def up(
             f"{running.host}); `treadle down` first"
         )
     if detach:
-        return _detach(p.client, runtime, profiles, procfile)
+        return _detach(p.client, runtime, profiles, procfile, no_dashboard)
     manager = Manager(resolve(p.broker), tid=tid, hosted=runtime)
+    board = runtime.config.dashboard
+    if board.enabled and not no_dashboard:
+        from ..web import Dashboard
+
+        dashboard = Dashboard(manager, runtime, host=board.host, port=board.port, token=board.token)
+        manager.services.append(dashboard)
+        errors.print(f"[bold]{runtime.name}[/]: dashboard on {dashboard.url}")
     runtime.start_logging()
     try:
         return asyncio.run(_foreground(manager, runtime, show_logs=not no_logs))
@@ -94,7 +103,11 @@ async def _foreground(manager: Manager, runtime: ProjectRuntime, *, show_logs: b
 
 
 def _detach(
-    client: Client, runtime: ProjectRuntime, profiles: tuple[str, ...], procfile: Path | None
+    client: Client,
+    runtime: ProjectRuntime,
+    profiles: tuple[str, ...],
+    procfile: Path | None,
+    no_dashboard: bool,
 ) -> int:
     tid = client.broker.timestamp()
     argv = [sys.executable, "-m", "treadle", "up", "--no-logs", "--tid", str(tid)]
@@ -102,6 +115,8 @@ def _detach(
     argv += ["--procfile", str(procfile)] if procfile else ["--file", runtime.source]
     for profile in profiles:
         argv += ["--profile", profile]
+    if no_dashboard:
+        argv.append("--no-dashboard")
     record, proc = client.launch(argv, tid, timeout=60)
     console.print(f"{runtime.name}: up in the background (manager {record.tid}, pid {proc.pid})")
     return Exit.OK

@@ -37,7 +37,7 @@ from ..broker._changes import Changes
 from ..broker._taskspec import first_error
 from ..manager import _registry
 from ..manager._nudge import CONTROL, SPAWN, Waiter, poke
-from ._tasks import TaskInfo, summarize
+from ._tasks import TaskInfo, log_of, managers_of, tasks_of
 
 __all__ = ["Client"]
 
@@ -194,23 +194,12 @@ class Client:
 
     def events(self, tid: int | None = None) -> list[TaskEvent]:
         """The task log (of one task, or all), oldest first."""
-        out: list[TaskEvent] = []
-        after: int | None = None
-        while batch := self.broker.peek(q.TASK_LOG, TaskEvent.model_validate_json, after=after):
-            out.extend(e for e, _ in batch if tid is None or e.tid == tid)
-            after = batch[-1][1]
-        return out
+        return log_of(self.broker, tid)
 
     def tasks(self) -> list[TaskInfo]:
         """Every task the broker knows: queued ones, ones a manager reserved and has not
         started yet, and what the log says of the rest."""
-        parse = TaskSpec.model_validate_json
-        queued = [s for s, _ in self.broker.peek(q.SPAWN, parse, limit=10**6)]
-        reserved = {
-            tid: [s for s, _ in self.broker.peek(q.reserved(tid), parse, limit=10**6)]
-            for tid in _registry.latest(self.broker)
-        }
-        return summarize(self.events(), queued, reserved)
+        return tasks_of(self.broker)
 
     def task(self, tid: int) -> TaskInfo:
         for info in self.tasks():
@@ -220,16 +209,7 @@ class Client:
 
     def managers(self, *, everything: bool = False) -> list[WorkerRecord]:
         """Managers in the registry: alive ones, or ``everything`` (stopped and dead too)."""
-        records = [r for r, _ in _registry.latest(self.broker).values()]
-        now = time.time()
-        out = []
-        for record in records:
-            reason = _registry.stale_reason(record, now)
-            if reason is not None:
-                record = record.model_copy(update={"status": "dead", "reason": reason})
-            if everything or record.status == "active":
-                out.append(record)
-        return sorted(out, key=lambda r: r.tid)
+        return managers_of(self.broker, everything=everything)
 
     # -- managers -------------------------------------------------------------------------
 

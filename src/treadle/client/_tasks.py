@@ -1,13 +1,19 @@
-"""What the task log says of each task: :class:`TaskInfo`, folded from its events."""
+"""What the broker says of tasks and managers: :class:`TaskInfo`, folded from the task
+log, the spawn queue and the managers' claims; and the managers' records, the dead told
+apart. Functions of a :class:`~treadle.broker.Broker`, so that the client and the
+dashboard (on its manager's broker thread) read them the same way."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..broker import TERMINAL, TaskEvent, TaskSpec
+from ..broker import TERMINAL, Broker, TaskEvent, TaskSpec, WorkerRecord
+from ..broker import names as q
+from ..manager import _registry
 
-__all__ = ["TaskInfo", "summarize"]
+__all__ = ["TaskInfo", "log_of", "managers_of", "summarize", "tasks_of"]
 
 
 @dataclass
@@ -66,3 +72,37 @@ def summarize(
             info.manager = manager
             info.submitted_at = spec.tid / 1e9
     return sorted(tasks.values(), key=lambda t: t.tid)
+
+
+def log_of(broker: Broker, tid: int | None = None) -> list[TaskEvent]:
+    """The task log (of one task, or all), oldest first."""
+    out: list[TaskEvent] = []
+    after: int | None = None
+    while batch := broker.peek(q.TASK_LOG, TaskEvent.model_validate_json, after=after):
+        out.extend(e for e, _ in batch if tid is None or e.tid == tid)
+        after = batch[-1][1]
+    return out
+
+
+def tasks_of(broker: Broker) -> list[TaskInfo]:
+    """Every task the broker knows (see :meth:`treadle.client.Client.tasks`)."""
+    parse = TaskSpec.model_validate_json
+    queued = [s for s, _ in broker.peek(q.SPAWN, parse, limit=10**6)]
+    reserved = {
+        tid: [s for s, _ in broker.peek(q.reserved(tid), parse, limit=10**6)]
+        for tid in _registry.latest(broker)
+    }
+    return summarize(log_of(broker), queued, reserved)
+
+
+def managers_of(broker: Broker, *, everything: bool = False) -> list[WorkerRecord]:
+    """The managers' newest records, a stale ``active`` one reported ``dead``."""
+    now = time.time()
+    out = []
+    for record, _ in _registry.latest(broker).values():
+        reason = _registry.stale_reason(record, now)
+        if reason is not None:
+            record = record.model_copy(update={"status": "dead", "reason": reason})
+        if everything or record.status == "active":
+            out.append(record)
+    return sorted(out, key=lambda r: r.tid)

@@ -23,6 +23,7 @@ from typing import Any
 from .._backoff import Backoff
 from .._exceptions import TreadleError
 from .._lifecycle import ENDED, State
+from .._runnable import Runnable
 from ..broker import (
     AsyncBroker,
     Broker,
@@ -63,6 +64,8 @@ class Manager:
         heartbeat: seconds between registry heartbeats (dead after three missed).
         hosted: a tree to run beside the tasks (a project), steered by control requests
             with a ``target``; the manager ends when it ends, failing if it failed.
+        services: more children of the manager's own tree (a dashboard), started after
+            the broker is open, restarted if they fail, stopped with everything else.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class Manager:
         max_tasks: int = 32,
         heartbeat: float = 2.0,
         hosted: Hosted | None = None,
+        services: Sequence[Runnable] = (),
     ) -> None:
         self.url = broker if isinstance(broker, BrokerURL) else resolve(broker)
         self.tid = tid or 0
@@ -83,6 +87,7 @@ class Manager:
         self.max_tasks = max_tasks
         self.heartbeat = heartbeat
         self.hosted = hosted
+        self.services = list(services)
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.state_dir = self.url.state_dir
         self.paused = False
@@ -137,6 +142,8 @@ class Manager:
                             self.hosted.tree(), name=self.hosted.name, restart=Restart.TEMPORARY
                         )
                     )
+                for service in self.services:
+                    self.supervisor.add(ChildSpec(service, name=service.name))
                 await self._publish("active")
                 started()
                 _log.info("manager %s up (pid %d, broker %s)", self.tid, os.getpid(), self.url)

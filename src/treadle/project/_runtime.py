@@ -103,8 +103,9 @@ class ProjectRuntime:
         if target is None:
             raise ConfigError("target", f"{op} needs a child's name")
         name = self._name(target)
-        if op == "START" or (op == "RESTART" and name in self._stopped):
-            return self._start(name)
+        base = name.split("[", 1)[0]  # a pool member's pool
+        if op == "START" or (op == "RESTART" and base in self._stopped):
+            return self._start(base)
         sup, child = self._where(name)
         if op == "RESTART":
             await sup.restart(child)
@@ -119,8 +120,8 @@ class ProjectRuntime:
             await sup.remove(child)
             self._stopped.add(name)
             return "stopped", None
-        if op == "SCALE":
-            return "scaled", {"members": await self._scale(sup, name, args)}
+        if op == "SCALE":  # a pool, named by itself or by one of its members
+            return "scaled", {"members": await self._scale(sup, base, args)}
         raise ConfigError("op", f"{op} is not an op for a project's child")
 
     # -- children -------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""The dashboard as a supervised child of the manager that runs a project: :class:`Dashboard`.
+
+Owns serving the app (uvicorn, in the manager's own event loop: no thread, no second
+process), the bearer token (the configured one, else one generated into
+``.treadle/token`` with mode 0600), the rule that a non-loopback address needs a
+configured token, and the event recorder's lifetime. It is a Runnable: the manager's tree
+restarts it if it fails, and stops it with everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from .._exceptions import ConfigError, NotPausable
+from ._app import create_app
+from ._events import EventLog
+from ._metrics import Metrics
+
+if TYPE_CHECKING:
+    from ..manager import Manager
+    from ..project import ProjectRuntime
+
+__all__ = ["Dashboard", "read_token"]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the manager's own handle SIGINT and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Dashboard:
+    """Serves the project's dashboard on ``host:port`` while it runs.
+
+    Args:
+        manager: the manager hosting ``runtime`` (its broker is the dashboard's).
+        runtime: the project.
+        token: the bearer token for control actions; None: read or create
+            ``.treadle/token``. Binding a non-loopback ``host`` needs it given.
+    """
+
+    def __init__(
+        self,
+        manager: Manager,
+        runtime: ProjectRuntime,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        token: str | None = None,
+    ) -> None:
+        if token is None and not _loopback(host):
+            raise ConfigError(
+                "dashboard.token",
+                f"binding {host} (not this machine only) needs a configured token",
+                file=runtime.source,
+            )
+        self.manager = manager
+        self.runtime = runtime
+        self.host = host
+        self.port = port
+        self.pid = os.getpid()
+        self.token = token or read_token(runtime.config.root / ".treadle" / "token")
+        self.events = EventLog(manager, runtime)
+        self.metrics = Metrics(runtime.tree())
+        self._server: _Server | None = None
+
+    @property
+    def name(self) -> str:
+        return "dashboard"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    async def run(self, started: Callable[[], None]) -> None:
+        config = uvicorn.Config(
+            create_app(self),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        server = self._server = _Server(config)
+        recorder = asyncio.create_task(self.events.run(), name="dashboard:events")
+        serving = asyncio.create_task(server.serve(), name="dashboard:http")
+        try:
+            while not server.started:  # uvicorn says so with a flag, not an event
+                if serving.done():
+                    await serving  # it could not bind: that error, and no start
+                    raise ConfigError("dashboard.port", f"{self.url} did not start")
+                await asyncio.sleep(0.01)
+            if server.servers and server.servers[0].sockets:
+                self.port = server.servers[0].sockets[0].getsockname()[1]
+            started()
+            await serving
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(serving), timeout=2)
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
+
+    def request_stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def pause(self) -> None:
+        raise NotPausable("the dashboard cannot pause")
+
+    def resume(self) -> None:
+        raise NotPausable("the dashboard cannot pause")
+
+    def status(self) -> dict[str, Any]:
+        return {"kind": "dashboard", "url": self.url, "events": self.events.recorded}
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path``, or a new one written there (mode 0600)."""
+    try:
+        text = path.read_text().strip()
+        if text:
+            return text
+    except FileNotFoundError:
+        pass
+    token = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(
+                ipaddress.ip_address(info[4][0]).is_loopback
+                for info in socket.getaddrinfo(host, None)
+            )
+        except OSError:
+            return False

@@ -1,0 +1,123 @@
+"""The dashboard API's shapes: every response is one of these (so that the OpenAPI
+document at ``/api/openapi.json`` is what the server answers), every request body too."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Child",
+    "ControlReply",
+    "Detail",
+    "Limiter",
+    "ManagerRef",
+    "ScaleRequest",
+    "Status",
+    "Task",
+    "TaskDetail",
+]
+
+_OUT = ConfigDict(extra="forbid")
+
+
+class Child(BaseModel):
+    """One child of the project's tree (a pool's members one by one, nested supervisors'
+    children under a dotted name)."""
+
+    model_config = _OUT
+
+    name: str
+    kind: str
+    state: str
+    pid: int | None
+    uptime_s: float | None
+    restarts: int
+    health: str
+    health_reason: str
+    cpu_percent: float | None
+    rss_bytes: int | None
+    last_error: str
+    last_traceback: str | None
+    runs: int | None
+    errors: int | None
+    duration_p50_ms: float | None
+    duration_p95_ms: float | None
+
+
+class ManagerRef(BaseModel):
+    model_config = _OUT
+
+    tid: int
+    pid: int
+    host: str
+
+
+class Status(BaseModel):
+    """The project as its manager runs it now."""
+
+    model_config = _OUT
+
+    name: str
+    file: str
+    manager: ManagerRef
+    children: list[Child]
+    stopped: list[str] = Field(description="children an operator stopped")
+    tree: dict[str, Any] = Field(description="the supervisor's own status, nested")
+
+
+class Task(BaseModel):
+    """What the task log says of one task."""
+
+    model_config = _OUT
+
+    tid: int
+    name: str
+    state: str
+    manager: int | None
+    pid: int | None
+    attempt: int
+    exit_code: int | None
+    reason: str
+    submitted_at: float
+    updated_at: float
+    events: list[str]
+
+
+class TaskDetail(Task):
+    result: dict[str, Any] | None = Field(description="the task's Result, once it has ended")
+
+
+class Limiter(BaseModel):
+    model_config = _OUT
+
+    name: str
+    capacity: int
+    in_use: int
+    waiting: int
+    waiting_by_priority: dict[str, int]
+    acquired: int
+    total_wait_s: float
+    max_wait_s: float
+
+
+class ControlReply(BaseModel):
+    model_config = _OUT
+
+    ok: Literal[True] = True
+    reply: str
+    members: list[str] | None = None
+
+
+class ScaleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    replicas: int = Field(ge=0, le=10_000)
+
+
+class Detail(BaseModel):
+    """An error: what went wrong, for people."""
+
+    detail: str
