@@ -154,7 +154,7 @@ async def test_a_pool_member_names_its_pool_for_start_and_scale(tmp_path: Path) 
     tree = runtime.tree()
     async with tree:
         await until(tree, running(tree, "worker[0]"))
-        reply, data = await runtime.control("SCALE", "worker[0]", {"replicas": 2})
+        _, data = await runtime.control("SCALE", "worker[0]", {"replicas": 2})
         assert data == {"members": ["worker[0]", "worker[1]"]}
         with pytest.raises(TreadleError, match="'worker' is not stopped"):
             await runtime.control("START", "worker[1]", {})
