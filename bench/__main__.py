@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import control, coordination, foundation, processes
+from . import control, coordination, dashboard, foundation, processes
 
 print("== foundation (issue 6)")
 foundation.main()
@@ -12,3 +12,5 @@ print("== process children (issue 8)")
 processes.main()
 print("== control plane (issue 2)")
 control.main()
+print("== dashboard (issue 4)")
+dashboard.main()
