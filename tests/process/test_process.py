@@ -436,3 +436,14 @@ async def test_log_files_are_closed_when_the_process_ends(tmp_path: Path) -> Non
     assert "hello" in log.read_text()
     still_open = [f.path for f in psutil.Process().open_files() if f.path == str(log)]
     assert still_open == []
+
+
+async def test_a_stop_asked_before_the_process_ran_spawns_nothing() -> None:
+    proc = Process(ProcessSpec(argv=["sleep", "60"]))
+    proc.request_stop()  # as a supervisor stopping a child still starting does
+    started: list[bool] = []
+    async with asyncio.timeout(5):
+        await proc.run(lambda: started.append(True))
+    assert started == []
+    assert proc.pid is None
+    assert psutil.Process().children() == []

@@ -50,6 +50,7 @@ class Process:
         self.output = Output(spec.ring_lines)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = False
+        self._stop_early = False  # stop asked before run() began: it returns at once
         self._kill_timer: asyncio.TimerHandle | None = None
         self._last_exit: str | None = None
         self.returncode: int | None = None  # of the last run (< 0: killed by that signal)
@@ -82,6 +83,9 @@ class Process:
 
     async def run(self, started: Callable[[], None]) -> None:
         spec = self.spec
+        if self._stop_early:  # asked to stop before it ran: nothing to start
+            self._stop_early = False
+            return
         self._stopping = False
         self._over_limit = None
         proc = self._spawn()
@@ -162,7 +166,10 @@ class Process:
 
     def request_stop(self) -> None:
         proc = self._proc
-        if proc is None or proc.returncode is not None or self._stopping:
+        if proc is None:
+            self._stop_early = True  # the task has not run yet: it will not spawn
+            return
+        if proc.returncode is not None or self._stopping:
             return
         self._stopping = True
         self._signal(self.spec.stop_signal)
