@@ -200,3 +200,39 @@ def test_a_procfile_runs_as_a_project(tmp_path: Path, monkeypatch: pytest.Monkey
         assert treadle("down", "--procfile", "Procfile", cwd=cwd).returncode == 0
         gone(pid)
     assert treadle("status", "--procfile", "Procfile", cwd=cwd).returncode == 1
+
+
+def test_a_second_ctrl_c_forces_a_child_that_ignores_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TREADLE_BROKER", raising=False)
+    root = project(
+        tmp_path,
+        """
+        [project]
+        name = "stubborn"
+        [processes.mule]
+        command = ["sh", "-c", "trap '' TERM; echo stubborn; while true; do sleep 1; done"]
+        stop_timeout = 60
+        """,
+    )
+    proc = subprocess.Popen(
+        [TREADLE, "up"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        while "stubborn" not in proc.stdout.readline():  # the child is up
+            assert proc.poll() is None
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)  # graceful: the mule ignores its SIGTERM...
+        while "mule: running → stopping" not in proc.stdout.readline():
+            assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)  # ...so the second one forces
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
