@@ -93,9 +93,9 @@ class LocalSubmit:
         self._conversations.add(task)
         tid: int | None = None
         try:
+            request = await _request(reader)  # read first: the client sees the answer
             if not _same_user(writer):
                 return _answer(writer, {"error": "only the manager's own user may submit"})
-            request = await _request(reader)
             if request is None:
                 return _answer(writer, {"error": "expected {'submit': {...}, 'wait': bool}"})
             fields, wait = request
