@@ -13,10 +13,10 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from simplebroker import BrokerSession, Queue, QueueStats
+from simplebroker import BrokerSession, BrokerTarget, Queue, QueueStats
 from simplebroker.ext import BrokerConnection
 
 from .._exceptions import BrokerError
@@ -174,6 +174,14 @@ class Broker:
         """Delete messages by ID in one transaction; how many there were."""
         return self.db.delete_message_ids(queue, message_ids) if message_ids else 0
 
+    def sql(
+        self, statement: str, params: tuple[object, ...] = (), *, transaction: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement on treadle's own tables beside the queues (simplebroker's
+        sidecar: ``?`` placeholders; ``transaction`` for DDL); the rows it returns."""
+        with self.db.sidecar(transaction=transaction) as side:
+            return list(side.run(statement, params, fetch=not transaction))
+
     def stats(self, prefix: str | None = None) -> list[QueueStats]:
         """Pending, claimed and total counts of every queue (under ``prefix``)."""
         return list(self.db.list_queue_stats(prefix=prefix))
@@ -209,10 +217,12 @@ class Broker:
         return f"<Broker {self.url}{' closed' if self._closed else ''}>"
 
 
-def _target(url: BrokerURL) -> str:
+def _target(url: BrokerURL) -> str | BrokerTarget:
     if url.kind == "sqlite":
         return url.location
-    raise BrokerError(f"broker {url}: PostgreSQL needs the fleet backend (simplebroker-pg)")
+    return BrokerTarget(  # the simplebroker-pg backend, tables in the URL's schema
+        backend_name="postgres", target=url.dsn, backend_options={"schema": url.schema}
+    )
 
 
 def _one_line(exc: ValueError) -> str:

@@ -121,6 +121,8 @@ class WorkerRecord(BaseModel):
     reason: str = ""
     project: str | None = None  # the project file of the tree it hosts, if any
     name: str = ""  # the hosted project's name
+    leader: bool = False  # it led the fleet when it wrote this
+    lease_s: float | None = None  # how long its leases last
 
 
 class Result(BaseModel):

@@ -8,6 +8,7 @@ not open connections: :class:`~treadle.broker.Broker` does.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ __all__ = ["ENV", "BrokerURL", "resolve"]
 
 ENV = BROKER_ENV
 _PG_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_SCHEMA = "treadle"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,20 @@ class BrokerURL:
 
     kind: str
     location: str
+
+    @property
+    def schema(self) -> str:
+        """PostgreSQL: the schema that holds the broker's tables (``?schema=`` in the URL,
+        default ``treadle``); several brokers can share one database."""
+        query = urllib.parse.urlsplit(self.location).query
+        return urllib.parse.parse_qs(query).get("schema", [DEFAULT_SCHEMA])[0]
+
+    @property
+    def dsn(self) -> str:
+        """PostgreSQL: the connection URL without treadle's own ``schema`` parameter."""
+        parts = urllib.parse.urlsplit(self.location)
+        query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "schema"]
+        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
     @property
     def local(self) -> bool:

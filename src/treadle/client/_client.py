@@ -220,6 +220,7 @@ class Client:
         max_tasks: int | None = None,
         capabilities: Sequence[str] = (),
         heartbeat: float | None = None,
+        lease: float | None = None,
         timeout: float = 30.0,
     ) -> tuple[WorkerRecord, subprocess.Popen[bytes]]:
         """Start a manager process in the background; returns once it is registered.
@@ -238,6 +239,8 @@ class Client:
             argv += ["--heartbeat", str(heartbeat)]
         for capability in capabilities:
             argv += ["--capability", capability]
+        if lease is not None:
+            argv += ["--lease", str(lease)]
         return self.launch(argv, tid, timeout=timeout)
 
     def launch(
@@ -281,21 +284,22 @@ class Client:
 
     def stop_manager(self, tid: int, timeout: float = 30.0) -> WorkerRecord:
         """Ask manager ``tid`` to stop; block until its record says it has (or died)."""
-        record = self._manager_record(tid)
-        if record.status == "active" and _registry.stale_reason(record) is None:
+        record, reason = self._manager_record(tid)
+        if record.status == "active" and reason is None:
             self.control(tid, "STOP", timeout=min(timeout, 5.0))
         deadline = time.monotonic() + timeout
-        while (record := self._manager_record(tid)).status == "active":
-            if (reason := _registry.stale_reason(record)) is not None:
+        while (got := self._manager_record(tid))[0].status == "active":
+            record, reason = got
+            if reason is not None:
                 return record.model_copy(update={"status": "dead", "reason": reason})
             self._pause(deadline, f"manager {tid} did not stop within {timeout}s")
-        return record
+        return got[0]
 
-    def _manager_record(self, tid: int) -> WorkerRecord:
-        got = _registry.latest(self.broker).get(tid)
+    def _manager_record(self, tid: int) -> tuple[WorkerRecord, str | None]:
+        got = _registry.liveness(self.broker).get(tid)
         if got is None:
             raise TaskNotFound(f"no manager {tid} in {self.url}")
-        return got[0]
+        return got[0], got[2]
 
     def ensure_manager(self, timeout: float = 30.0) -> WorkerRecord:
         """An alive manager's record, starting one if there is none."""

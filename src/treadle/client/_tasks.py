@@ -5,7 +5,6 @@ dashboard (on its manager's broker thread) read them the same way."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -97,10 +96,8 @@ def tasks_of(broker: Broker) -> list[TaskInfo]:
 
 def managers_of(broker: Broker, *, everything: bool = False) -> list[WorkerRecord]:
     """The managers' newest records, a stale ``active`` one reported ``dead``."""
-    now = time.time()
     out = []
-    for record, _ in _registry.latest(broker).values():
-        reason = _registry.stale_reason(record, now)
+    for record, _, reason in _registry.liveness(broker).values():
         if reason is not None:
             record = record.model_copy(update={"status": "dead", "reason": reason})
         if everything or record.status == "active":

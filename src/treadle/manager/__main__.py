@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tasks", type=int, default=32)
     parser.add_argument("--heartbeat", type=float, default=2.0)
     parser.add_argument("--capability", action="append", default=[])
+    parser.add_argument("--lease", type=float, default=None, help="seconds (3 heartbeats)")
+    parser.add_argument("--no-lead", action="store_true", help="never be the fleet's leader")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     manager = Manager(
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         capabilities=args.capability,
         max_tasks=args.max_tasks,
         heartbeat=args.heartbeat,
+        lease=args.lease,
+        lead=not args.no_lead,
     )
     return run(manager)
 

@@ -7,7 +7,7 @@ a project is (layers import downward only).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from ..supervisor import Supervisor
@@ -38,6 +38,9 @@ class Hosted(Protocol):
     def tree(self) -> Supervisor: ...
 
     def status(self) -> dict[str, Any]: ...
+
+    def set_leader(self, check: Callable[[], bool]) -> None:
+        """Tell the tree how to ask whether this manager leads the fleet."""
 
     async def control(
         self, op: str, target: str | None, args: Mapping[str, Any]

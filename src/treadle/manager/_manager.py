@@ -40,6 +40,7 @@ from ..broker._messages import EventKind
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _claims, _control, _registry
 from ._hosted import Hosted
+from ._leasing import Leasing
 from ._local import LocalSubmit
 from ._nudge import CONTROL, Nudge, poke
 from ._runner import TaskRunner
@@ -66,6 +67,9 @@ class Manager:
             with a ``target``; the manager ends when it ends, failing if it failed.
         services: more children of the manager's own tree (a dashboard), started after
             the broker is open, restarted if they fail, stopped with everything else.
+        lease: seconds its leases last (default three heartbeats): its claims are taken
+            back that long after it died; a manager that cannot renew its own in time stops.
+        lead: take part in the fleet's leader election (``is_leader()``).
     """
 
     def __init__(
@@ -79,6 +83,8 @@ class Manager:
         heartbeat: float = 2.0,
         hosted: Hosted | None = None,
         services: Sequence[Runnable] = (),
+        lease: float | None = None,
+        lead: bool = True,
     ) -> None:
         self.url = broker if isinstance(broker, BrokerURL) else resolve(broker)
         self.tid = tid or 0
@@ -88,6 +94,7 @@ class Manager:
         self.heartbeat = heartbeat
         self.hosted = hosted
         self.services = list(services)
+        self.leasing = Leasing(self, lease or 3 * heartbeat, lead)
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.state_dir = self.url.state_dir
         self.paused = False
@@ -135,6 +142,9 @@ class Manager:
                 self._local = LocalSubmit(self)
                 await self._local.start()
             await ab.call(_registry.recover, broker, self.tid, str(self.state_dir))
+            await self.leasing.start()
+            if self.hosted is not None:
+                self.hosted.set_leader(self.is_leader)
             async with self.supervisor, asyncio.TaskGroup() as tg:
                 if self.hosted is not None:
                     self.supervisor.add(
@@ -149,6 +159,7 @@ class Manager:
                 _log.info("manager %s up (pid %d, broker %s)", self.tid, os.getpid(), self.url)
                 tg.create_task(self._heartbeats(), name=f"{self.name}:heartbeat")
                 tg.create_task(self._flusher(), name=f"{self.name}:flush")
+                leasing = tg.create_task(self.leasing.run(), name=f"{self.name}:leases")
                 try:
                     await self._serve()
                 finally:
@@ -156,11 +167,15 @@ class Manager:
                     await self.supervisor.stop()  # every task reports how it ended
                     await self._flush()
                     self._stopped.set()  # heartbeats went on while the tree stopped
+                    leasing.cancel()
         finally:
             try:
                 if self._registry_mid is not None:
                     with contextlib.suppress(Exception):  # the broker may be the problem
                         await self._publish("stopped")
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(5):
+                            await self.leasing.release()
             finally:
                 if self._nudge is not None:
                     self._nudge.close()
@@ -183,6 +198,16 @@ class Manager:
             return None
         info = self.supervisor.status()["children"].get(name, {})
         return str(info.get("last_exit") or state)
+
+    def is_leader(self) -> bool:
+        """Whether this manager leads the fleet now (it holds the leader lease)."""
+        return self.leasing.is_leader()
+
+    def fence(self, why: str) -> None:
+        """Stop, failing: this manager must not go on running tasks (``why``)."""
+        _log.error("manager %s: %s: stopping", self.tid, why)
+        self.failure = why
+        self.request_stop()
 
     def _nudged(self, kinds: set[bytes]) -> None:
         if CONTROL in kinds:
@@ -215,6 +240,7 @@ class Manager:
             "started_at": self.started_at,
             "tasks": [runner.status() for runner, _ in self.runners.values()],
             "project": None if self.hosted is None else self.hosted.status(),
+            **self.leasing.status(),
         }
 
     # -- the loop -------------------------------------------------------------------------
@@ -467,6 +493,8 @@ class Manager:
                 "tasks": len(self.runners),
                 "socket": self._nudge.address if self._nudge is not None else None,
                 "project": None if self.hosted is None else self.hosted.source,
+                "leader": self.is_leader(),
+                "lease_s": self.leasing.seconds,
                 "name": "" if self.hosted is None else self.hosted.name,
             }
         )

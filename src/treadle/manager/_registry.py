@@ -20,8 +20,9 @@ import psutil
 from ..broker import Broker, OutboxAdapter, Result, TaskEvent, TaskSpec, WorkerRecord
 from ..broker import names as q
 from ..process import reap_leftovers
+from . import _leases
 
-__all__ = ["Recovered", "alive", "latest", "recover", "stale_reason"]
+__all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason"]
 
 HOST = socket.gethostname()
 
@@ -37,24 +38,43 @@ def latest(broker: Broker) -> dict[int, tuple[WorkerRecord, int]]:
     return out
 
 
-def stale_reason(record: WorkerRecord, now: float | None = None) -> str | None:
-    """Why an ``active`` record belongs to a dead manager, or None if it may be alive."""
+def stale_reason(
+    record: WorkerRecord, now: float | None = None, lease_left: float | None = None
+) -> str | None:
+    """Why an ``active`` record belongs to a dead manager, or None if it may be alive.
+
+    On this host, its process being gone says so at once. Elsewhere its lease does
+    (``lease_left``, seconds by the database's clock): hosts' clocks need not agree.
+    Without a lease, a heartbeat older than three intervals does.
+    """
     if record.status != "active":
         return None
     if record.host == HOST and not _process_alive(record):
         return f"its process {record.pid} is gone"
+    if lease_left is not None:
+        return None if lease_left > 0 else f"its lease ran out {-lease_left:.1f}s ago"
     age = (now or time.time()) - record.heartbeat_at
     if age > 3 * record.heartbeat_interval:
         return f"no heartbeat for {age:.1f}s"
     return None
 
 
+def liveness(broker: Broker) -> dict[int, tuple[WorkerRecord, int, str | None]]:
+    """Every manager's newest record, its message ID, and why it is dead (None: alive,
+    or stopped)."""
+    records = latest(broker)
+    active = [tid for tid, (r, _) in records.items() if r.status == "active"]
+    left = _leases.remaining(broker, [_leases.manager(tid) for tid in active])
+    now = time.time()
+    return {
+        tid: (record, mid, stale_reason(record, now, left.get(_leases.manager(tid))))
+        for tid, (record, mid) in records.items()
+    }
+
+
 def alive(broker: Broker) -> list[WorkerRecord]:
     """The records of managers that are active and not stale."""
-    now = time.time()
-    return [
-        r for r, _ in latest(broker).values() if r.status == "active" and not stale_reason(r, now)
-    ]
+    return [r for r, _, dead in liveness(broker).values() if r.status == "active" and not dead]
 
 
 def _process_alive(record: WorkerRecord) -> bool:
@@ -77,9 +97,7 @@ class Recovered:
 def recover(broker: Broker, by: int, state_dir: str) -> list[Recovered]:
     """Mark every stale manager dead and take its work back (see the module docstring)."""
     out: list[Recovered] = []
-    now = time.time()
-    for record, mid in latest(broker).values():
-        reason = stale_reason(record, now)
+    for record, mid, reason in liveness(broker).values():
         if reason is None or record.tid == by:
             continue
         # take the work back first: if this recoverer dies half-way, the record is still

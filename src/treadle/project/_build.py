@@ -11,7 +11,7 @@ limiters. Profiles select children as :mod:`._layout` says. A spec the core refu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ def build_tree(
     profiles: Sequence[str] = (),
     record_dir: str | None = None,
     log_dir: Path | None = None,
+    leader: Callable[[], bool] | None = None,
 ) -> Supervisor:
     """The project as an un-started Supervisor (enter it with ``async with``).
 
@@ -45,6 +46,8 @@ def build_tree(
             ``reap_leftovers(record_dir)`` can clean up after a crash.
         log_dir: where a process whose table names no ``stdout`` writes its output
             (stdout and stderr, to ``NAME.log``); None: nowhere but its ring.
+        leader: whether this process leads its fleet now, for ``leader_only`` loops
+            (None: always).
 
     Raises:
         ConfigError: a loop target that does not import or is not a loop, a profile
@@ -56,7 +59,7 @@ def build_tree(
         raise config.error(found[0].path, found[0].message, found[0].suggestion)
     children = config.children(selected)
     specs = [
-        _spec(config, info, children, _Files(record_dir, log_dir))
+        _spec(config, info, children, _Files(record_dir, log_dir, leader))
         for info in children.values()
         if info.parent is None
     ]
@@ -72,19 +75,23 @@ def build_child(
     *,
     record_dir: str | None = None,
     log_dir: Path | None = None,
+    leader: Callable[[], bool] | None = None,
 ) -> ChildSpec:
     """The ChildSpec of one child (under the selected profiles), for adding it to a
     running tree after a reload; a supervisor comes with its children."""
     children = config.children()
     if name not in children:
         raise ConfigError(name, f"no such child in {config.path} (children: {list(children)})")
-    return _spec(config, children[name], children, _Files(record_dir, log_dir))
+    return _spec(config, children[name], children, _Files(record_dir, log_dir, leader))
 
 
 @dataclass(frozen=True)
 class _Files:
+    """Where children's files go, and what a ``leader_only`` loop asks."""
+
     record_dir: str | None
     log_dir: Path | None
+    leader: Callable[[], bool] | None = None
 
 
 def _spec(
@@ -96,7 +103,7 @@ def _spec(
     at = (SECTIONS[info.kind], info.name)
     try:
         if isinstance(info.config, LoopConfig):
-            return _loop(config, info.name, info.config)
+            return _loop(config, info.name, info.config, files.leader)
         if isinstance(info.config, ProcessConfig):
             return _process(config, info.name, info.config, files)
         sub = info.config
@@ -147,10 +154,12 @@ def _supervisor(
         raise config.error(at or ("supervisor",), str(exc)) from None
 
 
-def _loop(config: ProjectConfig, name: str, loop: LoopConfig) -> ChildSpec:
+def _loop(
+    config: ProjectConfig, name: str, loop: LoopConfig, leader: Callable[[], bool] | None
+) -> ChildSpec:
     health = loop.health
     return ChildSpec(
-        loop_factory(config, name, loop),
+        loop_factory(config, name, loop, leader),
         name=name,
         restart=loop.restart,
         backoff=loop.restart_backoff.to_backoff() if loop.restart_backoff else DEFAULT_BACKOFF,

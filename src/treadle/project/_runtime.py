@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,15 @@ class ProjectRuntime:
         self._tree: Supervisor | None = None
         self._stopped: set[str] = set()  # children an operator stopped (kept out of the tree)
         self._handler: logging.Handler | None = None
+        self._leader: Callable[[], bool] = _always
+
+    def set_leader(self, check: Callable[[], bool]) -> None:
+        """What ``leader_only`` loops ask: whether this process leads its fleet now (the
+        hosting manager's ``is_leader``)."""
+        self._leader = check
+
+    def is_leader(self) -> bool:
+        return self._leader()
 
     def _load(self) -> ProjectConfig:
         if self._procfile is not None:
@@ -76,7 +85,7 @@ class ProjectRuntime:
         """The tree, built once (its processes log under ``.treadle/logs``)."""
         if self._tree is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._tree = build_tree(self.config, log_dir=self.log_dir)
+            self._tree = build_tree(self.config, log_dir=self.log_dir, leader=self.is_leader)
         return self._tree
 
     def status(self) -> dict[str, Any]:
@@ -164,7 +173,7 @@ class ProjectRuntime:
             raise TreadleError(f"{self.name}: {name!r} is not stopped")
         self._stopped.discard(name)
         sup = self._parent(info)
-        sup.add(build_child(self.config, name, log_dir=self.log_dir))
+        sup.add(build_child(self.config, name, log_dir=self.log_dir, leader=self.is_leader))
         return "started", None
 
     def _parent(self, info: ChildInfo) -> Supervisor:
@@ -201,7 +210,8 @@ class ProjectRuntime:
             if info.parent in change.added or info.parent in change.changed:
                 continue  # it comes with its supervisor
             self._stopped.discard(name)
-            self._parent(info).add(build_child(new, name, log_dir=self.log_dir))
+            child = build_child(new, name, log_dir=self.log_dir, leader=self.is_leader)
+            self._parent(info).add(child)
         return {
             "added": list(change.added),
             "removed": list(change.removed),
@@ -245,3 +255,7 @@ class ProjectRuntime:
 
     def __repr__(self) -> str:
         return f"<ProjectRuntime {self.name!r} {self.source}>"
+
+
+def _always() -> bool:
+    return True

@@ -101,6 +101,7 @@ class LoopConfig(_Worker):
     heartbeat_timeout: PositiveDuration | None = None
     health: HealthConfig | None = None
     restart_backoff: BackoffConfig | None = None
+    leader_only: bool = False  # runs only while its manager leads the fleet
     options: dict[str, object] = Field(default_factory=dict)
 
     def __repr_args__(self) -> list[tuple[str | None, object]]:

@@ -63,11 +63,22 @@ def _on_path(root: Path) -> None:
         sys.path.insert(0, entry)
 
 
-def loop_factory(config: ProjectConfig, name: str, loop: LoopConfig) -> Callable[[], Loop]:
-    """A zero-argument factory of fresh loops for child ``name`` (a pool gets one each)."""
+def loop_factory(
+    config: ProjectConfig,
+    name: str,
+    loop: LoopConfig,
+    leader: Callable[[], bool] | None = None,
+) -> Callable[[], Loop]:
+    """A zero-argument factory of fresh loops for child ``name`` (a pool gets one each).
+
+    ``leader`` answers whether this process leads the fleet now: a ``leader_only`` loop
+    runs only while it does (its ``should_run`` gate).
+    """
     at = ("loops", name, "target")
     obj = import_target(config, at, loop.target)
     settings = _settings(loop)
+    if loop.leader_only:
+        settings["should_run"] = leader or (lambda: True)
     if isinstance(obj, FunctionLoop):
         if loop.options:
             raise config.error(
@@ -93,6 +104,7 @@ class _Settings(TypedDict, total=False):
     enabled: bool
     max_consecutive_errors: int
     backoff: Backoff
+    should_run: Callable[[], bool]
 
 
 def _settings(loop: LoopConfig) -> _Settings:
@@ -151,6 +163,9 @@ def _function_factory(proto: FunctionLoop, name: str, settings: _Settings) -> Ca
     timeout; its backoff and max_consecutive_errors cannot be read back, so the table's
     or the defaults apply)."""
     run_once, gate, hook_timeout = proto.run_once, proto.should_run, proto.hook_timeout
+    if "should_run" in settings:  # leader_only, and the decorated loop's own gate
+        lead, own = settings["should_run"], gate
+        gate = lambda: lead() and own()  # noqa: E731
     interval = settings.get("interval", proto.interval)
     enabled = settings.get("enabled", proto.enabled)
 

@@ -1,0 +1,112 @@
+"""Leases in the broker's own database: a manager's life, and the fleet's leader.
+
+Owns the table ``treadle_leases`` (beside simplebroker's, through its sidecar API) and
+the one atomic statement that takes or renews a lease: the row is the holder's while
+``expires_at`` (the *database's* clock, so hosts' clocks may disagree) lies ahead;
+another holder takes it only once it has passed, and each change of holder increments
+the row's fencing ``token``. No consensus of our own: the database's transaction is it.
+
+A holder acts on a lease only until ``deadline``: the local monotonic time it sent the
+request, plus the lease. The database's expiry is later than that (it counted from when
+the request arrived), so a holder cut off from the database stops acting before anyone
+else can take over: never two holders at once.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass
+
+from ..broker import Broker
+
+__all__ = ["LEADER", "Lease", "acquire", "current", "manager", "release", "remaining"]
+
+LEADER = "leader"  # the one fleet-wide leadership lease
+
+_TABLE = """CREATE TABLE IF NOT EXISTS treadle_leases (
+    name TEXT PRIMARY KEY,
+    holder BIGINT NOT NULL,
+    token BIGINT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+)"""
+_NOW = {
+    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)",
+}
+_TAKE = """INSERT INTO treadle_leases (name, holder, token, expires_at)
+VALUES (?, ?, 1, {now} + ?)
+ON CONFLICT (name) DO UPDATE SET
+    token = CASE WHEN treadle_leases.holder = excluded.holder
+        THEN treadle_leases.token ELSE treadle_leases.token + 1 END,
+    holder = excluded.holder,
+    expires_at = excluded.expires_at
+WHERE treadle_leases.holder = excluded.holder OR treadle_leases.expires_at < {now}
+RETURNING token, expires_at"""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease as its holder holds it: act on it only before ``deadline`` (monotonic)."""
+
+    name: str
+    holder: int
+    token: int
+    deadline: float
+
+
+_READY: weakref.WeakSet[Broker] = weakref.WeakSet()  # brokers whose table is there
+
+
+def _ready(broker: Broker) -> str:
+    """The table made sure of (once per Broker); the database's clock, in SQL."""
+    if broker not in _READY:
+        broker.sql(_TABLE, transaction=True)
+        _READY.add(broker)
+    return _NOW[broker.url.kind]
+
+
+def acquire(broker: Broker, name: str, holder: int, seconds: float) -> Lease | None:
+    """Take or renew lease ``name`` for ``seconds``; None while another holds it."""
+    now = _ready(broker)
+    sent = time.monotonic()
+    rows = broker.sql(_TAKE.format(now=now), (name, holder, seconds))
+    if not rows:
+        return None
+    return Lease(name, holder, int(rows[0][0]), sent + seconds)
+
+
+def release(broker: Broker, name: str, holder: int) -> None:
+    """Give a lease up now (a clean exit), so that another need not wait it out."""
+    _ready(broker)
+    broker.sql("DELETE FROM treadle_leases WHERE name = ? AND holder = ?", (name, holder))
+
+
+def current(broker: Broker, name: str) -> tuple[int, int, float] | None:
+    """Who holds ``name``: (holder, token, seconds left by the database's clock)."""
+    now = _ready(broker)
+    rows = broker.sql(
+        f"SELECT holder, token, expires_at - {now} FROM treadle_leases WHERE name = ?", (name,)
+    )
+    if not rows or float(rows[0][2]) <= 0:
+        return None
+    return int(rows[0][0]), int(rows[0][1]), float(rows[0][2])
+
+
+def remaining(broker: Broker, names: list[str]) -> dict[str, float]:
+    """Seconds left on each of ``names`` that has a lease, by the database's clock
+    (negative: expired; a name that never had one is not in the answer)."""
+    if not names:
+        return {}
+    now = _ready(broker)
+    marks = ", ".join("?" for _ in names)
+    rows = broker.sql(
+        f"SELECT name, expires_at - {now} FROM treadle_leases WHERE name IN ({marks})",
+        tuple(names),
+    )
+    return {str(r[0]): float(r[1]) for r in rows}
+
+
+def manager(tid: int) -> str:
+    """The name of manager ``tid``'s own lease: its claims are its while it holds it."""
+    return f"manager:{tid}"
