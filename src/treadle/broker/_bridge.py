@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from ._broker import Broker
 __all__ = ["AsyncBroker"]
 
 T = TypeVar("T")
+_log = logging.getLogger("treadle.broker")
 _MAX_INTERVAL = 0.05  # an idle watcher polls at least this often (simplebroker: 0.1)
 
 
@@ -73,10 +75,14 @@ class AsyncBroker:
         self._watcher.daemon = True
         self._watcher.start()
 
-    async def aclose(self) -> None:
-        """Stop the watcher, then close the broker on its own thread."""
+    async def aclose(self, wait: bool = True) -> None:
+        """Stop the watcher, then close the broker on its own thread. ``wait=False``:
+        leave at once, whatever the broker thread is stuck in (a database out of reach)."""
         self._stop.set()
         watcher, self._watcher = self._watcher, None
+        if not wait:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            return
         if watcher is not None:
             await asyncio.to_thread(watcher.join)
         await self.call(self.broker.close)
@@ -113,13 +119,22 @@ class AsyncBroker:
                 return None
             return self._executor.submit(self._data_version).result()
 
-        waiter = queue.create_activity_waiter(stop_event=self._stop)
-        strategy = self._strategy
-        strategy.start(data_version, on_data_version_change=wake, activity_waiter=waiter)
-        try:
-            while not self._stop.is_set():
-                strategy.wait_for_activity(timeout=1.0)
-                if strategy.consume_native_activity_hint():
-                    wake()
-        finally:
-            strategy.close()
+        while not self._stop.is_set():
+            strategy = self._strategy
+            waiter = queue.create_activity_waiter(stop_event=self._stop)
+            strategy.start(data_version, on_data_version_change=wake, activity_waiter=waiter)
+            try:
+                while not self._stop.is_set():
+                    strategy.wait_for_activity(timeout=1.0)
+                    if strategy.consume_native_activity_hint():
+                        wake()
+            except Exception as exc:  # noqa: BLE001 (the database went away: wait, start over)
+                _log.warning("broker %s: change detection failed: %s", self.broker.url, exc)
+                wake()  # whoever waits looks for themselves (and meets the error)
+                self._stop.wait(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    strategy.close()
+            self._strategy = PollingStrategy(
+                self._stop, initial_checks=20, max_interval=_MAX_INTERVAL
+            )

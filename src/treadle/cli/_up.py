@@ -9,6 +9,7 @@ command starts and waits for. ``down`` asks that manager to stop, and waits unti
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -74,9 +75,14 @@ def up(
         errors.print(f"[bold]{runtime.name}[/]: dashboard on {dashboard.url}")
     runtime.start_logging()
     try:
-        return asyncio.run(_foreground(manager, runtime, show_logs=not no_logs))
+        code = asyncio.run(_foreground(manager, runtime, show_logs=not no_logs))
     finally:
         runtime.stop_logging()
+    if manager.fenced:  # its broker thread may be stuck on a database out of reach
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 async def _foreground(manager: Manager, runtime: ProjectRuntime, *, show_logs: bool) -> int:

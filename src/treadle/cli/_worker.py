@@ -117,7 +117,10 @@ def list_(everything: bool, as_json: bool, broker: str | None) -> int:
         return Exit.OK
     now = time.time()
     print_table(
-        ("TID", "STATE", "PID", "HOST", "TASKS", "CAPABILITIES", "UP", "HEARTBEAT", "REASON"),
+        (
+            *("TID", "STATE", "PID", "HOST", "TASKS", "CAPABILITIES"),
+            *("LEADER", "UP", "HEARTBEAT", "REASON"),
+        ),
         (_row(r, now) for r in records),
         title="managers",
     )
@@ -132,6 +135,7 @@ def _row(r: WorkerRecord, now: float) -> tuple[object, ...]:
         r.host,
         r.tasks,
         ",".join(r.capabilities),
+        "yes" if r.leader and r.status == "active" else "",
         age(r.started_at, now) if r.status == "active" else "",
         age(r.heartbeat_at, now) + " ago",
         r.reason,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ..supervisor import run
@@ -32,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         lease=args.lease,
         lead=not args.no_lead,
     )
-    return run(manager)
+    code = run(manager)
+    if manager.fenced:  # its broker thread may be stuck on a database out of reach
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

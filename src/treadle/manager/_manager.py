@@ -96,6 +96,8 @@ class Manager:
         self.services = list(services)
         self.leasing = Leasing(self, lease or 3 * heartbeat, lead)
         self.failure: str | None = None  # why the hosted tree failed, once it has
+        self.fenced = False  # it lost its lease: it stops without the broker
+        self._serving: asyncio.Task[None] | None = None
         self.state_dir = self.url.state_dir
         self.paused = False
         self.started_at = time.time()
@@ -157,22 +159,32 @@ class Manager:
                 await self._publish("active")
                 started()
                 _log.info("manager %s up (pid %d, broker %s)", self.tid, os.getpid(), self.url)
-                tg.create_task(self._heartbeats(), name=f"{self.name}:heartbeat")
-                tg.create_task(self._flusher(), name=f"{self.name}:flush")
-                leasing = tg.create_task(self.leasing.run(), name=f"{self.name}:leases")
+                upkeep = [
+                    tg.create_task(self._heartbeats(), name=f"{self.name}:heartbeat"),
+                    tg.create_task(self._flusher(), name=f"{self.name}:flush"),
+                    tg.create_task(self.leasing.run(), name=f"{self.name}:leases"),
+                ]
+                self._serving = tg.create_task(self._serve(), name=f"{self.name}:serve")
                 try:
-                    await self._serve()
+                    await self._serving
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if not self.fenced or (task is not None and task.cancelling()):
+                        raise  # not the fence's doing: this manager itself is cancelled
                 finally:
                     self._stop.set()
                     await self.supervisor.stop()  # every task reports how it ended
-                    await self._flush()
+                    if not self.fenced:
+                        await self._flush()
                     self._stopped.set()  # heartbeats went on while the tree stopped
-                    leasing.cancel()
+                    for task in upkeep[2:] if not self.fenced else upkeep:
+                        task.cancel()  # fenced: whatever broker call they wait on, too
         finally:
             try:
-                if self._registry_mid is not None:
+                if self._registry_mid is not None and not self.fenced:
                     with contextlib.suppress(Exception):  # the broker may be the problem
-                        await self._publish("stopped")
+                        async with asyncio.timeout(5):
+                            await self._publish("stopped")
                     with contextlib.suppress(Exception):
                         async with asyncio.timeout(5):
                             await self.leasing.release()
@@ -181,7 +193,7 @@ class Manager:
                     self._nudge.close()
                 if self._local is not None:
                     await self._local.aclose()
-                await ab.aclose()
+                await ab.aclose(wait=not self.fenced)  # fenced: the broker may hang
         if self.failure is not None:
             raise TreadleError(f"manager {self.tid}: {self.failure}")
 
@@ -204,10 +216,14 @@ class Manager:
         return self.leasing.is_leader()
 
     def fence(self, why: str) -> None:
-        """Stop, failing: this manager must not go on running tasks (``why``)."""
-        _log.error("manager %s: %s: stopping", self.tid, why)
+        """Stop now, failing, without the broker (it may be out of reach): this manager
+        must not go on running tasks (``why``); other managers will run them."""
+        _log.error("manager %s: %s: stopping its tasks and itself", self.tid, why)
         self.failure = why
+        self.fenced = True
         self.request_stop()
+        if self._serving is not None:
+            self._serving.cancel()  # it may wait on a broker call that will not return
 
     def _nudged(self, kinds: set[bytes]) -> None:
         if CONTROL in kinds:
@@ -262,16 +278,22 @@ class Manager:
             await self._forget_ended()
             now = time.monotonic()
             control_due = control_due or changed or now - self._last_control > _CONTROL_SCAN
-            if control_due and now - self._last_control >= _CONTROL_EVERY:
-                control_due = False
-                self._last_control = now
-                scan = self._control_nudged or now - self._last_scan >= _CONTROL_SCAN
-                if scan:
-                    self._control_nudged = False
-                    self._last_scan = now
-                await _control.check(self, tasks=scan)
-            if changed and not self.paused and await self._take():
-                self._last_busy = now
+            try:
+                if control_due and now - self._last_control >= _CONTROL_EVERY:
+                    control_due = False
+                    self._last_control = now
+                    scan = self._control_nudged or now - self._last_scan >= _CONTROL_SCAN
+                    if scan:
+                        self._control_nudged = False
+                        self._last_scan = now
+                    await _control.check(self, tasks=scan)
+                if changed and not self.paused and await self._take():
+                    self._last_busy = now
+            except Exception as exc:  # noqa: BLE001 (the broker failed: its lease decides how long to try)
+                _log.warning("manager %s: the broker failed: %s", self.tid, exc)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._stop.wait()
             if self.hosted is not None and (why := self._hosted_end()) is not None:
                 _log.warning("manager %s: %s ended (%s): exiting", self.tid, self.hosted.name, why)
                 if self.supervisor.child_state(self.hosted.name) is not State.STOPPED:
@@ -370,7 +392,7 @@ class Manager:
 
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
         event = self._event(runner, "started", attempt=attempt, pid=pid)
-        await self.ab.call(self._started_io, event)
+        await self._write(self._started_io, event)
 
     def _started_io(self, event: TaskEvent) -> None:
         # the event is the acknowledgement: recovery reads the log to tell a request that
@@ -378,7 +400,21 @@ class Manager:
         self.ab.broker.write(q.TASK_LOG, event)
 
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
-        await self.ab.call(self.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
+        await self._write(self.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
+
+    async def _write(self, fn: Callable[..., object], *args: Any, tries: int = 3) -> None:
+        """A broker write for the task protocol, tried again while the broker fails (and
+        not at all once fenced: the lease is gone, other managers own the tasks now)."""
+        for attempt in range(tries):
+            if self.fenced:
+                return
+            try:
+                await self.ab.call(fn, *args)
+                return
+            except Exception as exc:  # noqa: BLE001 (the broker failed: try again, then tell)
+                _log.warning("manager %s: a broker write failed: %s", self.tid, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        _log.error("manager %s: gave up a write to the broker", self.tid)
 
     def output(self, runner: TaskRunner, stream: str, line: str) -> None:
         self._lines[runner.spec.tid][stream].append(line)
@@ -396,7 +432,7 @@ class Manager:
             exit_code=result.exit_code,
             reason=result.error or "",
         )
-        await self.ab.call(self._finished_io, tid, mid, lines, result, event)
+        await self._write(self._finished_io, tid, mid, lines, result, event, tries=10)
         if self._local is not None:  # after the outbox: a client that reads it finds it
             self._local.finished(result)
         self._ended.append(runner.name)
@@ -433,7 +469,10 @@ class Manager:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_FLUSH):
                     await self._stop.wait()
-            await self._flush()
+            try:
+                await self._flush()
+            except Exception as exc:  # noqa: BLE001 (the broker failed: output is lost, not the task)
+                _log.warning("manager %s: output not written: %s", self.tid, exc)
 
     async def _flush(self) -> None:
         pending = {tid: dict(streams) for tid, streams in self._lines.items() if streams}
@@ -463,12 +502,17 @@ class Manager:
                     await self._stopped.wait()
             if self._stopped.is_set():
                 return
-            await self._publish("active")
-            if self._stop.is_set():
+            try:
+                await self._publish("active")
+                if self._stop.is_set():
+                    continue
+                if self._local is not None and not self._local.serving:
+                    await self._local.start()  # the manager that held the address may be gone
+                state_dir = str(self.state_dir)
+                found = await ab.call(_registry.recover, ab.broker, self.tid, state_dir)
+            except Exception as exc:  # noqa: BLE001 (the broker failed: the lease decides)
+                _log.warning("manager %s: no heartbeat: %s", self.tid, exc)
                 continue
-            if self._local is not None and not self._local.serving:
-                await self._local.start()  # the manager that held the address may be gone
-            found = await ab.call(_registry.recover, ab.broker, self.tid, str(self.state_dir))
             if found:
                 _log.warning("recovered from dead managers: %s", found)
                 ab.poke()

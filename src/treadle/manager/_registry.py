@@ -11,6 +11,7 @@ corpse never both act on one task.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from . import _leases
 
 __all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason"]
 
-HOST = socket.gethostname()
+# The host a manager says it runs on; TREADLE_HOST overrides it (containers that share a
+# hostname, or tests that play several hosts on one machine).
+HOST = os.environ.get("TREADLE_HOST") or socket.gethostname()
 
 
 def latest(broker: Broker) -> dict[int, tuple[WorkerRecord, int]]:
