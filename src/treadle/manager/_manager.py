@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,27 +27,23 @@ from ..broker import (
     AsyncBroker,
     Broker,
     BrokerURL,
-    Output,
-    Result,
-    TaskEvent,
     TaskSpec,
-    WorkerRecord,
     resolve,
 )
 from ..broker import names as q
-from ..broker._messages import EventKind
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _claims, _control, _registry
 from ._hosted import Hosted
 from ._leasing import Leasing
 from ._local import LocalSubmit
-from ._nudge import CONTROL, Nudge, poke
+from ._nudge import CONTROL, Nudge
+from ._presence import Presence
+from ._reports import Reports
 from ._runner import TaskRunner
 
 __all__ = ["Manager"]
 
 _log = logging.getLogger("treadle.manager")
-_FLUSH = 0.05  # output lines reach the outbox in batches this often
 _CONTROL_EVERY = 0.05  # the manager's control queue is read at most this often
 _CONTROL_SCAN = 2.0  # every task's control queue is read at least this often (and on a nudge)
 
@@ -95,6 +90,8 @@ class Manager:
         self.hosted = hosted
         self.services = list(services)
         self.leasing = Leasing(self, lease or 3 * heartbeat, lead)
+        self.reports = Reports(self)
+        self.presence = Presence(self)
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.fenced = False  # it lost its lease: it stops without the broker
         self._serving: asyncio.Task[None] | None = None
@@ -104,19 +101,16 @@ class Manager:
         self.runners: dict[int, tuple[TaskRunner, int]] = {}  # tid → (runner, message ID)
         self.supervisor = Supervisor(name="manager", intensity=1_000_000, period=1.0)
         self._ab: AsyncBroker | None = None
-        self._stop = asyncio.Event()
-        self._stopped = asyncio.Event()  # the tree has stopped: the last heartbeat is due
-        self._ended: list[str] = []
-        self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        self._last_busy = time.monotonic()
+        self.stopping = asyncio.Event()
+        self.stopped = asyncio.Event()  # the tree has stopped: the last heartbeat is due
+        self.ended: list[str] = []
+        self.last_busy = time.monotonic()
         self._last_control = 0.0
         self._last_scan = 0.0
         self._control_nudged = False
-        self._registry_mid: int | None = None
-        self._nudge: Nudge | None = None
-        self._local: LocalSubmit | None = None
+        self.nudge: Nudge | None = None
+        self.local: LocalSubmit | None = None
         self._accepting = 0  # local submissions being written, counted as taken slots
-        self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
 
     @property
     def name(self) -> str:
@@ -139,10 +133,10 @@ class Manager:
             for sub in ("procs", "results"):
                 (self.state_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
             if self.url.local:
-                self._nudge = Nudge(f"@treadle-{self.tid}", self._nudged)
-                await self._nudge.start()
-                self._local = LocalSubmit(self)
-                await self._local.start()
+                self.nudge = Nudge(f"@treadle-{self.tid}", self._nudged)
+                await self.nudge.start()
+                self.local = LocalSubmit(self)
+                await self.local.start()
             await ab.call(_registry.recover, broker, self.tid, str(self.state_dir))
             await self.leasing.start()
             if self.hosted is not None:
@@ -156,12 +150,12 @@ class Manager:
                     )
                 for service in self.services:
                     self.supervisor.add(ChildSpec(service, name=service.name))
-                await self._publish("active")
+                await self.presence.publish("active")
                 started()
                 _log.info("manager %s up (pid %d, broker %s)", self.tid, os.getpid(), self.url)
                 upkeep = [
-                    tg.create_task(self._heartbeats(), name=f"{self.name}:heartbeat"),
-                    tg.create_task(self._flusher(), name=f"{self.name}:flush"),
+                    tg.create_task(self.presence.run(), name=f"{self.name}:heartbeat"),
+                    tg.create_task(self.reports.run(), name=f"{self.name}:flush"),
                     tg.create_task(self.leasing.run(), name=f"{self.name}:leases"),
                 ]
                 self._serving = tg.create_task(self._serve(), name=f"{self.name}:serve")
@@ -172,27 +166,27 @@ class Manager:
                     if not self.fenced or (task is not None and task.cancelling()):
                         raise  # not the fence's doing: this manager itself is cancelled
                 finally:
-                    self._stop.set()
+                    self.stopping.set()
                     await self.supervisor.stop()  # every task reports how it ended
                     if not self.fenced:
-                        await self._flush()
-                    self._stopped.set()  # heartbeats went on while the tree stopped
+                        await self.reports.flush()
+                    self.stopped.set()  # heartbeats went on while the tree stopped
                     for task in upkeep[2:] if not self.fenced else upkeep:
                         task.cancel()  # fenced: whatever broker call they wait on, too
         finally:
             try:
-                if self._registry_mid is not None and not self.fenced:
+                if self.presence.mid is not None and not self.fenced:
                     with contextlib.suppress(Exception):  # the broker may be the problem
                         async with asyncio.timeout(5):
-                            await self._publish("stopped")
+                            await self.presence.publish("stopped")
                     with contextlib.suppress(Exception):
                         async with asyncio.timeout(5):
                             await self.leasing.release()
             finally:
-                if self._nudge is not None:
-                    self._nudge.close()
-                if self._local is not None:
-                    await self._local.aclose()
+                if self.nudge is not None:
+                    self.nudge.close()
+                if self.local is not None:
+                    await self.local.aclose()
                 await ab.aclose(wait=not self.fenced)  # fenced: the broker may hang
         if self.failure is not None:
             raise TreadleError(f"manager {self.tid}: {self.failure}")
@@ -231,7 +225,7 @@ class Manager:
         self.ab.poke()
 
     def request_stop(self) -> None:
-        self._stop.set()
+        self.stopping.set()
         if self._ab is not None:
             self._ab.poke()
 
@@ -269,11 +263,11 @@ class Manager:
         write, and a busy manager writes all the time."""
         ab = self.ab
         control_due = True
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             since = time.monotonic() - self._last_control
             wait = max(0.0, _CONTROL_EVERY - since) if control_due else 0.25
             changed = await ab.changed(wait)
-            if self._stop.is_set():
+            if self.stopping.is_set():
                 return
             await self._forget_ended()
             now = time.monotonic()
@@ -288,27 +282,27 @@ class Manager:
                         self._last_scan = now
                     await _control.check(self, tasks=scan)
                 if changed and not self.paused and await self._take():
-                    self._last_busy = now
+                    self.last_busy = now
             except Exception as exc:  # noqa: BLE001 (the broker failed: its lease decides how long to try)
                 _log.warning("manager %s: the broker failed: %s", self.tid, exc)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
-                        await self._stop.wait()
+                        await self.stopping.wait()
             if self.hosted is not None and (why := self._hosted_end()) is not None:
                 _log.warning("manager %s: %s ended (%s): exiting", self.tid, self.hosted.name, why)
                 if self.supervisor.child_state(self.hosted.name) is not State.STOPPED:
                     self.failure = f"{self.hosted.name} {why}"
                 return
             if self.runners:
-                self._last_busy = now
-            elif self.idle_timeout is not None and now - self._last_busy > self.idle_timeout:
+                self.last_busy = now
+            elif self.idle_timeout is not None and now - self.last_busy > self.idle_timeout:
                 _log.info("manager %s idle for %.1fs: exiting", self.tid, self.idle_timeout)
                 return
 
     async def _forget_ended(self) -> None:
         """Drop the children of ended tasks from the tree once they have returned."""
         keep = []
-        for name in self._ended:
+        for name in self.ended:
             try:
                 if self.supervisor.child_state(name) in ENDED:
                     await self.supervisor.remove(name)
@@ -316,7 +310,7 @@ class Manager:
                     keep.append(name)
             except LookupError:
                 pass
-        self._ended = keep
+        self.ended = keep
 
     async def _take(self) -> int:
         free = self.max_tasks - len(self.runners) - self._accepting
@@ -329,7 +323,7 @@ class Manager:
 
     def _launch(self, spec: TaskSpec, mid: int) -> None:
         """Start a reserved request as a child of the tree."""
-        runner = TaskRunner(spec, self, self.state_dir / "results", self._record_dir)
+        runner = TaskRunner(spec, self.reports, self.state_dir / "results", self._record_dir)
         self.runners[spec.tid] = (runner, mid)
         self.supervisor.add(
             ChildSpec(
@@ -349,7 +343,7 @@ class Manager:
         bad spec, before anything is written.
         """
         TaskSpec.model_validate({**fields, "tid": 1})  # refuse a bad spec before writing
-        free = not self._stop.is_set() and not self.paused
+        free = not self.stopping.is_set() and not self.paused
         free = free and len(self.runners) + self._accepting < self.max_tasks
         self._accepting += 1  # a slot held while the spec is written
         try:
@@ -358,7 +352,7 @@ class Manager:
             self._accepting -= 1
         if here:
             self._launch(spec, spec.tid)
-            self._last_busy = time.monotonic()
+            self.last_busy = time.monotonic()
         return spec, here
 
     def _accept_io(self, fields: dict[str, Any], free: bool) -> tuple[TaskSpec, bool]:
@@ -387,169 +381,6 @@ class Manager:
     def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
         """Broker thread: claim up to ``free`` requests this manager can run."""
         return _claims.claim(self.ab.broker, self.tid, self.capabilities, free)
-
-    # -- Reporter (called by the runners) -------------------------------------------------
-
-    async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
-        event = self._event(runner, "started", attempt=attempt, pid=pid)
-        await self._write(self._started_io, event)
-
-    def _started_io(self, event: TaskEvent) -> None:
-        # the event is the acknowledgement: recovery reads the log to tell a request that
-        # started (its restart policy decides) from one that never did (requeued)
-        self.ab.broker.write(q.TASK_LOG, event)
-
-    async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
-        await self._write(self.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
-
-    async def _write(self, fn: Callable[..., object], *args: Any, tries: int = 3) -> None:
-        """A broker write for the task protocol, tried again while the broker fails (and
-        not at all once fenced: the lease is gone, other managers own the tasks now)."""
-        for attempt in range(tries):
-            if self.fenced:
-                return
-            try:
-                await self.ab.call(fn, *args)
-                return
-            except Exception as exc:  # noqa: BLE001 (the broker failed: try again, then tell)
-                _log.warning("manager %s: a broker write failed: %s", self.tid, exc)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        _log.error("manager %s: gave up a write to the broker", self.tid)
-
-    def output(self, runner: TaskRunner, stream: str, line: str) -> None:
-        self._lines[runner.spec.tid][stream].append(line)
-        if self._local is not None:
-            self._local.output(runner.spec.tid, stream, line)
-
-    async def finished(self, runner: TaskRunner, result: Result) -> None:
-        tid = runner.spec.tid
-        _, mid = self.runners.pop(tid)
-        lines = self._lines.pop(tid, {})
-        event = self._event(
-            runner,
-            result.state,
-            attempt=result.attempts,
-            exit_code=result.exit_code,
-            reason=result.error or "",
-        )
-        await self._write(self._finished_io, tid, mid, lines, result, event, tries=10)
-        if self._local is not None:  # after the outbox: a client that reads it finds it
-            self._local.finished(result)
-        self._ended.append(runner.name)
-        self._last_busy = time.monotonic()
-        if runner.spec.notify:
-            poke(runner.spec.notify)
-        self.ab.poke()  # a slot is free: look at the queue again
-
-    def _finished_io(
-        self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
-    ) -> None:
-        broker = self.ab.broker
-        for stream, chunk in lines.items():
-            broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
-        broker.write(q.outbox(tid), result)
-        broker.write(q.TASK_LOG, event)
-        self._done.append(mid)  # its claim is dropped with the next flush, in one batch
-
-    def _event(self, runner: TaskRunner, kind: str, **fields: Any) -> TaskEvent:
-        return TaskEvent.model_validate(
-            {
-                "tid": runner.spec.tid,
-                "event": kind,
-                "name": runner.spec.label,
-                "manager": self.tid,
-                **fields,
-            }
-        )
-
-    # -- beside the loop ------------------------------------------------------------------
-
-    async def _flusher(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_FLUSH):
-                    await self._stop.wait()
-            try:
-                await self._flush()
-            except Exception as exc:  # noqa: BLE001 (the broker failed: output is lost, not the task)
-                _log.warning("manager %s: output not written: %s", self.tid, exc)
-
-    async def _flush(self) -> None:
-        pending = {tid: dict(streams) for tid, streams in self._lines.items() if streams}
-        if not pending and not self._done:
-            return
-        for streams in self._lines.values():
-            streams.clear()
-        await self.ab.call(self._flush_io, pending)
-
-    def _flush_io(self, pending: dict[int, dict[str, list[str]]]) -> None:
-        broker = self.ab.broker
-        for tid, streams in pending.items():
-            for stream, chunk in streams.items():
-                broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
-        # Claims of ended tasks, dropped in one transaction. Until then a claim outlives
-        # its task; a recoverer that finds one sees the result in the outbox and drops it.
-        done, self._done = self._done, []
-        broker.delete_many(q.reserved(self.tid), done)
-
-    async def _heartbeats(self) -> None:
-        """Publish the record every ``heartbeat`` seconds (and recover dead peers) until
-        the tree has stopped: a manager that takes long to stop it is still alive."""
-        ab = self.ab
-        while not self._stopped.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.heartbeat):
-                    await self._stopped.wait()
-            if self._stopped.is_set():
-                return
-            try:
-                await self._publish("active")
-                if self._stop.is_set():
-                    continue
-                if self._local is not None and not self._local.serving:
-                    await self._local.start()  # the manager that held the address may be gone
-                state_dir = str(self.state_dir)
-                found = await ab.call(_registry.recover, ab.broker, self.tid, state_dir)
-            except Exception as exc:  # noqa: BLE001 (the broker failed: the lease decides)
-                _log.warning("manager %s: no heartbeat: %s", self.tid, exc)
-                continue
-            if found:
-                _log.warning("recovered from dead managers: %s", found)
-                ab.poke()
-
-    async def _publish(self, status: str) -> None:
-        now = time.time()
-        record = WorkerRecord.model_validate(
-            {
-                "tid": self.tid,
-                "status": status,
-                "pid": os.getpid(),
-                "host": _registry.HOST,
-                "queues": {
-                    "ctrl_in": q.ctrl_in(self.tid),
-                    "ctrl_out": q.ctrl_out(self.tid),
-                    "reserved": q.reserved(self.tid),
-                },
-                "capabilities": self.capabilities,
-                "started_at": self.started_at,
-                "heartbeat_at": now,
-                "heartbeat_interval": self.heartbeat,
-                "tasks": len(self.runners),
-                "socket": self._nudge.address if self._nudge is not None else None,
-                "project": None if self.hosted is None else self.hosted.source,
-                "leader": self.is_leader(),
-                "lease_s": self.leasing.seconds,
-                "name": "" if self.hosted is None else self.hosted.name,
-            }
-        )
-        self._registry_mid = await self.ab.call(self._publish_io, record, self._registry_mid)
-
-    def _publish_io(self, record: WorkerRecord, previous: int | None) -> int:
-        broker = self.ab.broker
-        mid = broker.write(q.REGISTRY, record)
-        if previous is not None:
-            broker.delete(q.REGISTRY, previous)
-        return mid
 
     def __repr__(self) -> str:
         return f"<Manager {self.tid} tasks={len(self.runners)}>"

@@ -1,0 +1,142 @@
+"""What a manager's tasks report, written to the broker: :class:`Reports`.
+
+Owns the Reporter every :class:`TaskRunner` of the manager speaks to: each attempt's
+"started" event (the acknowledgement of its request: recovery reads it), other events,
+output lines (to the task's outbox in batches, and to a local client streaming it), the
+result and the last event, and dropping the claims of ended tasks in batches. A write the
+broker refuses is tried again; a fenced manager writes nothing (its tasks are others').
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..broker import Output, Result, TaskEvent
+from ..broker import names as q
+from ..broker._messages import EventKind
+from ._nudge import poke
+
+if TYPE_CHECKING:
+    from ._manager import Manager
+    from ._runner import TaskRunner
+
+__all__ = ["Reports"]
+
+_log = logging.getLogger("treadle.manager")
+_FLUSH = 0.05  # output lines reach the outbox in batches this often
+
+
+class Reports:
+    """The Reporter of ``manager``'s runners."""
+
+    def __init__(self, manager: Manager) -> None:
+        self._m = manager
+        self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
+
+    async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
+        event = self._event(runner, "started", attempt=attempt, pid=pid)
+        await self._write(self._started_io, event)
+
+    def _started_io(self, event: TaskEvent) -> None:
+        # the event is the acknowledgement: recovery reads the log to tell a request that
+        # started (its restart policy decides) from one that never did (requeued)
+        self._m.ab.broker.write(q.TASK_LOG, event)
+
+    async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
+        await self._write(self._m.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
+
+    async def _write(self, fn: Callable[..., object], *args: Any, tries: int = 3) -> None:
+        """A broker write for the task protocol, tried again while the broker fails (and
+        not at all once fenced: the lease is gone, other managers own the tasks now)."""
+        for attempt in range(tries):
+            if self._m.fenced:
+                return
+            try:
+                await self._m.ab.call(fn, *args)
+                return
+            except Exception as exc:  # noqa: BLE001 (the broker failed: try again, then tell)
+                _log.warning("manager %s: a broker write failed: %s", self._m.tid, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        _log.error("manager %s: gave up a write to the broker", self._m.tid)
+
+    def output(self, runner: TaskRunner, stream: str, line: str) -> None:
+        self._lines[runner.spec.tid][stream].append(line)
+        if self._m.local is not None:
+            self._m.local.output(runner.spec.tid, stream, line)
+
+    async def finished(self, runner: TaskRunner, result: Result) -> None:
+        tid = runner.spec.tid
+        _, mid = self._m.runners.pop(tid)
+        lines = self._lines.pop(tid, {})
+        event = self._event(
+            runner,
+            result.state,
+            attempt=result.attempts,
+            exit_code=result.exit_code,
+            reason=result.error or "",
+        )
+        await self._write(self._finished_io, tid, mid, lines, result, event, tries=10)
+        if self._m.local is not None:  # after the outbox: a client that reads it finds it
+            self._m.local.finished(result)
+        self._m.ended.append(runner.name)
+        self._m.last_busy = time.monotonic()
+        if runner.spec.notify:
+            poke(runner.spec.notify)
+        self._m.ab.poke()  # a slot is free: look at the queue again
+
+    def _finished_io(
+        self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
+    ) -> None:
+        broker = self._m.ab.broker
+        for stream, chunk in lines.items():
+            broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+        broker.write(q.outbox(tid), result)
+        broker.write(q.TASK_LOG, event)
+        self._done.append(mid)  # its claim is dropped with the next flush, in one batch
+
+    def _event(self, runner: TaskRunner, kind: str, **fields: Any) -> TaskEvent:
+        return TaskEvent.model_validate(
+            {
+                "tid": runner.spec.tid,
+                "event": kind,
+                "name": runner.spec.label,
+                "manager": self._m.tid,
+                **fields,
+            }
+        )
+
+    async def run(self) -> None:
+        """Write output lines (and drop ended claims) every ``_FLUSH`` s until stopped."""
+        while not self._m.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_FLUSH):
+                    await self._m.stopping.wait()
+            try:
+                await self.flush()
+            except Exception as exc:  # noqa: BLE001 (the broker failed: output is lost, not the task)
+                _log.warning("manager %s: output not written: %s", self._m.tid, exc)
+
+    async def flush(self) -> None:
+        pending = {tid: dict(streams) for tid, streams in self._lines.items() if streams}
+        if not pending and not self._done:
+            return
+        for streams in self._lines.values():
+            streams.clear()
+        await self._m.ab.call(self._flush_io, pending)
+
+    def _flush_io(self, pending: dict[int, dict[str, list[str]]]) -> None:
+        broker = self._m.ab.broker
+        for tid, streams in pending.items():
+            for stream, chunk in streams.items():
+                broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+        # Claims of ended tasks, dropped in one transaction. Until then a claim outlives
+        # its task; a recoverer that finds one sees the result in the outbox and drops it.
+        done, self._done = self._done, []
+        broker.delete_many(q.reserved(self._m.tid), done)
