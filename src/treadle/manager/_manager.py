@@ -1,12 +1,12 @@
 """A manager: a long-running task that turns spawn requests into children of its tree.
 
-Owns the manager's loop: claim requests (``treadle.spawn.requests`` → ``T{tid}.reserved``),
-write each task's inbox message, start it as a :class:`TaskRunner` child of its Supervisor,
-acknowledge it once started (``reserved`` → ``T{tid}.running``), and write every change to
-``treadle.tasks.log`` and every result to ``T{task}.outbox``. Beside that loop: a heartbeat
-in ``treadle.workers.registry`` that also recovers dead peers, control on ``ctrl_in``
-queues (see ``_control``), and the idle timeout. It is a :class:`~treadle.Runnable`, so
-``treadle.serve(manager)`` runs it like any other task.
+Owns the manager's loop: claim requests (``treadle.spawn.requests`` → ``T{tid}.reserved``,
+see ``_claims``), start each as a :class:`TaskRunner` child of its Supervisor (its
+"started" event is the acknowledgement: see ``_reports``), take tasks handed over on this
+host (``_local``), answer control (``_control``), host a project's tree beside the tasks
+(``_hosted``), and leave when idle. Beside that loop: its registry record and heartbeat
+(``_presence``) and its leases (``_leasing``): while it cannot renew its own, it stops.
+It is a :class:`~treadle.Runnable`, so ``treadle.run(manager)`` runs it like any task.
 """
 
 from __future__ import annotations
