@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import control, coordination, dashboard, foundation, processes
+from . import control, coordination, dashboard, fleet, foundation, processes
 
 print("== foundation (issue 6)")
 foundation.main()
@@ -14,3 +14,5 @@ print("== control plane (issue 2)")
 control.main()
 print("== dashboard (issue 4)")
 dashboard.main()
+print("== fleet on PostgreSQL (issue 5)")
+fleet.main()
