@@ -126,6 +126,9 @@ def test_the_dashboard_shows_the_tree_live_and_steers_it(tmp_path: Path) -> None
             pause_and_resume_from_the_keyboard(page)
             open_the_traceback(page)
             scale_the_pool(page)
+            managers = page.get_by_test_id("managers")
+            expect(managers.get_by_text("active")).to_have_count(1)  # the fleet: this one
+            expect(managers.get_by_text("yes")).to_have_count(1)  # and it leads
             assert page.evaluate(UNLABELLED_BUTTONS) == []
         page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
         assert problems == []
