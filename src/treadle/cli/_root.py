@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from .._exceptions import TreadleError
 from ._app import EPILOG, Exit, exit_code
+from ._cache import cache
 from ._check import check
 from ._completion import completion
 from ._logs import logs
@@ -56,6 +57,6 @@ def cli(args: list[str]) -> int:
     return int(result) if isinstance(result, int) else Exit.OK
 
 
-for command in (up, down, *STEER, logs, top, check, run, task, worker, queue, completion):
+for command in (up, down, *STEER, logs, top, check, run, task, worker, queue, cache, completion):
     main_group.add_command(command)
 main_group.add_command(STEER[0], name="ps")  # status

@@ -2,7 +2,8 @@
 
 Owns the mapping of each table onto the core's specs: a process → a
 :class:`~treadle.ProcessSpec` (a factory: a fresh Process per start) with relative paths
-resolved against the project's directory and its health check; a loop → a factory of
+resolved against the project's directory and its health check (an ``artifact``
+resolved here, once per build, by :func:`treadle.artifacts.resolve`); a loop → a factory of
 fresh loops (:mod:`._targets`); a nested supervisor → a Supervisor instance; each wrapped
 in a :class:`~treadle.ChildSpec`. The root is named after the project and carries the
 limiters. Profiles select children as :mod:`._layout` says. A spec the core refuses is a
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .._backoff import DEFAULT_BACKOFF
 from .._exceptions import ConfigError
+from ..artifacts import ArtifactError, resolve
 from ..process import CommandCheck, FileHeartbeat, HealthCheck, HttpCheck, ProcessSpec, TcpCheck
 from ..supervisor import ChildSpec, Supervisor
 from ._config import ChildInfo, ProjectConfig
@@ -183,10 +185,10 @@ def _process(config: ProjectConfig, name: str, p: ProcessConfig, files: _Files) 
         stdout = str(files.log_dir / f"{name}.log")  # both streams, each line tagged
         stderr = stderr or (None if p.merge_output else stdout)
     spec = ProcessSpec(
-        argv=p.argv(),
+        argv=p.argv() if p.artifact is None else _artifact_argv(config, name, p),
         name=name,
         function=p.function,
-        args=p.args,
+        args=p.args if p.artifact is None else None,
         shell=p.shell,
         env={**config.dotenv, **p.env},
         inherit_env=p.inherit_env,
@@ -223,6 +225,18 @@ def _process(config: ProjectConfig, name: str, p: ProcessConfig, files: _Files) 
         health_timeout=health.timeout if health else 5.0,
         health_failures=health.failures if health else 3,
     )
+
+
+def _artifact_argv(config: ProjectConfig, name: str, p: ProcessConfig) -> tuple[str, ...]:
+    """The artifact's executable, resolved now (a local build, the cache or a download),
+    and its args: one that cannot be resolved fails the build at its key."""
+    assert p.artifact is not None
+    table = config.file.artifacts[p.artifact]
+    try:
+        found = resolve(table.to_artifact(p.artifact), root=config.root)
+    except ArtifactError as exc:
+        raise config.error(("processes", name, "artifact"), str(exc)) from exc
+    return (str(found.path), *(str(a) for a in p.args or ()))
 
 
 def _check(root: Path, h: HealthConfig) -> HealthCheck:

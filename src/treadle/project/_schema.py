@@ -16,12 +16,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .._backoff import Backoff, Jitter
+from ..artifacts import DEFAULT_BUILD_DIRS, Artifact
 from ..supervisor import Restart, Strategy
 from ._redact import REDACTED, redact_env, redact_url
 from ._units import Duration, PositiveDuration, PositiveSize
 from ._values import Command, CpuSeconds, EnvValue, Lowercase, Sha256, SignalName, Target, Umask
 
 __all__ = [
+    "ArtifactConfig",
     "BackoffConfig",
     "DashboardConfig",
     "HealthConfig",
@@ -111,11 +113,28 @@ class LoopConfig(_Worker):
         ]
 
 
+class ArtifactConfig(_Table):
+    """``[artifacts.NAME]``: an executable taken from a build directory, the cache, or a
+    download checked against this platform's ``sha256`` (see :mod:`treadle.artifacts`)."""
+
+    version: str
+    url: str | None = None  # a template: {name}, {version}, {platform}, {os}, {arch}
+    sha256: dict[str, str] = Field(default_factory=dict)  # platform → digest
+    build_dirs: tuple[str, ...] = DEFAULT_BUILD_DIRS
+    executable: str | None = None
+
+    def to_artifact(self, name: str) -> Artifact:
+        """The Artifact (ConfigError naming the field if a value breaks its rules)."""
+        return Artifact(name, self.version, self.url, self.sha256, self.build_dirs, self.executable)
+
+
 class ProcessConfig(_Worker):
-    """``[processes.NAME]``: an OS process (``command``) or a Python function in one."""
+    """``[processes.NAME]``: an OS process (``command``, or an ``artifact`` run with
+    ``args``) or a Python function in one."""
 
     command: Command | None = None
     function: Target | None = None
+    artifact: str | None = None
     args: list[object] | dict[str, object] | None = None
     shell: bool = False
     env: dict[str, EnvValue] = Field(default_factory=dict)
@@ -238,5 +257,6 @@ class ProjectFile(_Table):
     loops: dict[str, LoopConfig] = Field(default_factory=dict)
     processes: dict[str, ProcessConfig] = Field(default_factory=dict)
     supervisors: dict[str, SupervisorConfig] = Field(default_factory=dict)
+    artifacts: dict[str, ArtifactConfig] = Field(default_factory=dict)
     dashboard: DashboardConfig = DashboardConfig()
     logging: LoggingConfig = LoggingConfig()

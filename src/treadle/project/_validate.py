@@ -1,7 +1,8 @@
 """The rules that span keys or tables, checked once the models have validated.
 
 Owns: child names (their form, and one name for one child across loops, processes and
-supervisors), command or function, health checks, scale bounds, the supervisor tree
+supervisors), command or function or artifact (declared, with a list of args), each
+artifact table's rules, health checks, scale bounds, the supervisor tree
 (unknown or twice-claimed children, supervisors inside themselves), ``depends_on``
 (unknown names, non-siblings, cycles), profiles, the dashboard's binding and the broker
 URL. Each rule returns :class:`Problem`s at the key path to blame; nothing here knows the
@@ -19,7 +20,7 @@ from .._exceptions import ConfigError
 from ._errors import Problem, closest
 from ._layout import SECTIONS, Kind, child_configs, declared_profiles, dependency, included, parents
 from ._locate import KeyPath
-from ._schema import BackoffConfig, HealthConfig, ProjectFile
+from ._schema import BackoffConfig, HealthConfig, ProcessConfig, ProjectFile
 
 __all__ = ["check", "check_profiles", "tcp_address"]
 
@@ -31,6 +32,7 @@ def check(f: ProjectFile) -> list[Problem]:
     """Every problem in ``f`` that its models could not see alone."""
     found = [
         *_names(f),
+        *_artifacts(f),
         *_processes(f),
         *_loops(f),
         *_backoffs(f),
@@ -108,16 +110,55 @@ def _name(section: str, name: str, first: dict[str, str]) -> Iterator[Problem]:
 def _processes(f: ProjectFile) -> Iterator[Problem]:
     for name, p in f.processes.items():
         at = ("processes", name)
-        if p.command is None and p.function is None:
+        if p.artifact is not None:
+            yield from _runs_artifact(f, at, p)
+        elif p.command is None and p.function is None:
             yield Problem((*at, "command"), "give command (a command line or list) or function")
         elif p.command is not None and p.function is not None:
             yield Problem((*at, "function"), "give command or function, not both")
-        if p.args is not None and p.function is None:
+        if p.args is not None and p.function is None and p.artifact is None:
             yield Problem((*at, "args"), "args is for function; put a command's in command")
         if p.shell and not isinstance(p.command, str):
             yield Problem((*at, "shell"), "shell = true needs command as one string")
         if p.health is not None:
             yield from _health((*at, "health"), p.health)
+
+
+def _artifacts(f: ProjectFile) -> Iterator[Problem]:
+    """Each artifact table's own rules (names that make file names, the URL template)."""
+    for name, table in f.artifacts.items():
+        try:
+            table.to_artifact(name)
+        except ConfigError as exc:  # "name" is the table's own name, not a key in it
+            key = () if exc.field == "name" else tuple(exc.field.split("."))
+            yield Problem(("artifacts", name, *key), exc.message)
+
+
+def _runs_artifact(f: ProjectFile, at: KeyPath, p: ProcessConfig) -> Iterator[Problem]:
+    """A process that runs an artifact: a declared one, with its arguments in ``args``."""
+    assert p.artifact is not None
+    for key in ("command", "function"):
+        if getattr(p, key) is not None:
+            yield Problem((*at, key), f"give artifact or {key}, not both")
+    if p.sha256 is not None:
+        yield Problem(
+            (*at, "sha256"),
+            f"an artifact's digests are in its table: [artifacts.{p.artifact}] sha256 = "
+            "{ PLATFORM = DIGEST }",
+        )
+    if p.artifact not in f.artifacts:
+        declared = ", ".join(sorted(f.artifacts)) or "none"
+        yield Problem(
+            (*at, "artifact"),
+            f"unknown artifact {p.artifact!r} (declared in [artifacts.NAME]: {declared})",
+            closest(p.artifact, f.artifacts),
+        )
+    if isinstance(p.args, dict):
+        yield Problem((*at, "args"), "an artifact's args are a list of arguments")
+        return
+    for i, arg in enumerate(p.args or ()):
+        if isinstance(arg, bool) or not isinstance(arg, str | int | float):
+            yield Problem((*at, "args", i), f"an argument is a string or a number, got {arg!r}")
 
 
 def _health(at: tuple[str, ...], h: HealthConfig) -> Iterator[Problem]:

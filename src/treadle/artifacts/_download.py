@@ -1,0 +1,111 @@
+"""One download into the cache: :func:`download`.
+
+Owns the transfer and the guarantees around it: the body is streamed into a temporary
+file in the cache directory (the same file system, so the rename is atomic) while its
+sha256 is computed; a body shorter than its ``Content-Length``, an HTTP error, a
+connection error or a timeout is a :class:`DownloadError`; a digest other than the
+declared one is a :class:`ChecksumMismatch`. Only a verified file is made executable and
+renamed into place; in every other case the temporary file is removed, so the cache
+never holds a partial or unverified file. Locking (one download across processes) and
+recording the digest are the caller's (:mod:`._resolve`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from .. import __version__
+from ._cache import PARTIAL
+from ._errors import ChecksumMismatch, DownloadError
+
+__all__ = ["download"]
+
+_CHUNK: Final = 1 << 20
+_USER_AGENT: Final = f"treadle/{__version__}"
+
+
+def download(
+    url: str, destination: Path, expected: str, *, what: str, timeout: float
+) -> os.stat_result:
+    """Fetch ``url`` to ``destination`` (mode 0755) if its sha256 is ``expected``.
+
+    Args:
+        what: the artifact, as error messages name it.
+        timeout: seconds any one network operation (connecting, each read) may take.
+
+    Returns:
+        The new file's stat (what the cache records for its fast path).
+
+    Raises:
+        DownloadError: the transfer failed; ChecksumMismatch: the bytes are not the
+        declared ones. Either way nothing is left in ``destination``'s directory.
+    """
+    fd, temp = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=PARTIAL
+    )
+    try:
+        with os.fdopen(fd, "wb") as out:
+            actual = _fetch(url, out, what=what, timeout=timeout)
+            if actual != expected:
+                raise ChecksumMismatch(what, url, expected, actual)
+            out.flush()
+            os.fsync(out.fileno())
+            os.fchmod(out.fileno(), 0o755)  # executable only once verified
+        os.replace(temp, destination)
+        _sync_directory(destination.parent)
+        return os.stat(destination)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+
+
+def _fetch(url: str, out: BinaryIO, *, what: str, timeout: float) -> str:
+    """Stream the body into ``out``; its sha256."""
+    digest = hashlib.sha256()
+    received = 0
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = _length(response.headers.get("Content-Length"))
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                received += len(chunk)
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{what}: {url} answered HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise DownloadError(f"{what}: cannot download {url}: {exc.reason}") from None
+    except http.client.IncompleteRead as exc:
+        got = received + len(exc.partial)
+        raise DownloadError(f"{what}: {url}: the connection closed after {got} bytes") from None
+    except TimeoutError:
+        raise DownloadError(f"{what}: {url}: no data for {timeout:g}s (timed out)") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise DownloadError(f"{what}: {url}: the transfer failed: {exc}") from None
+    # http.client returns a short body without complaint when the server closes early.
+    if length is not None and received != length:
+        raise DownloadError(
+            f"{what}: {url}: the connection closed after {received} of {length} bytes"
+        )
+    return digest.hexdigest()
+
+
+def _length(header: str | None) -> int | None:
+    return int(header) if header is not None and header.strip().isdigit() else None
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename durable (a crash right after it keeps the new name)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,210 @@
+"""Loom's runtime interface (orchestrator, embedded binaries, project config) over treadle.
+
+For code written to ``loom.runtime``: the names it documents, as thin layers over
+:mod:`treadle.project` (a project's tree run inside a manager, as ``treadle up`` runs it)
+and :mod:`treadle.artifacts` (binaries from build directories, the cache or a verified
+download). What Loom kept in ``loom.toml`` lives in the project's treadle.toml::
+
+    [artifacts.loom-bridge]
+    version = "v0.1.0"
+    url = "https://github.com/OWNER/loom/releases/download/{version}/{name}-{platform}"
+    sha256 = { "linux-x86_64" = "..." }
+
+    [processes.bridge]
+    artifact = "loom-bridge"
+    args = ["--port", "50051"]
+    profiles = ["full", "bridge-only"]      # the runtime modes are profiles
+    health = { tcp = "localhost:50051" }    # also: the bridge's address
+
+    [processes.core]
+    artifact = "loom-core"
+    profiles = ["full"]
+
+``runtime_mode`` selects the profile of that name (a file that declares no profiles runs
+every child in either mode). Agent scripts become process children restarted when they
+fail; their output goes to ``logs_dir/NAME.log``. ``[dashboard] enabled = true`` serves
+treadle's dashboard, as ``treadle up`` does. ``treadle status``, ``logs`` and ``down``
+reach the orchestrated project as any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from .._exceptions import ConfigError
+from ..artifacts import Artifact, cache_dir, platform_tag, resolve
+from ..manager import Manager
+from ..process import ProcessSpec
+from ..project import DashboardConfig, ProcessConfig, ProjectRuntime, find_project, load_project
+from ..project import ProjectConfig as TreadleProject
+from ..supervisor import ChildSpec, Restart, serve
+
+__all__ = [
+    "BridgeConfig",
+    "OrchestratorConfig",
+    "ProjectConfig",
+    "binary_path",
+    "cache_dir",
+    "get_binary",
+    "load_project_config",
+    "platform_tag",
+    "run_orchestrator",
+]
+
+BRIDGE_ADDR: Final = "LOOM_BRIDGE_ADDR"
+DEFAULT_BRIDGE: Final = "localhost:50051"
+
+
+@dataclass(frozen=True)
+class OrchestratorConfig:
+    """What :func:`run_orchestrator` runs.
+
+    Args:
+        project_dir: the directory of the project's treadle.toml.
+        runtime_mode: the profile to run: ``"full"`` (core, bridge, dashboard) or
+            ``"bridge-only"``, as the file assigns its children to them.
+        agent_scripts: Python scripts (relative to ``project_dir``) run as children.
+        logs_dir: where every child's output goes (relative to ``project_dir``);
+            None: ``.treadle/logs``, where ``treadle logs`` reads.
+        force_download: download the mode's artifacts again, into the cache, before
+            starting (a local build in ``target/`` still wins when the tree is built).
+    """
+
+    project_dir: Path
+    runtime_mode: str = "full"
+    agent_scripts: Sequence[Path] = field(default_factory=list)
+    logs_dir: Path | None = None
+    force_download: bool = False
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    address: str = DEFAULT_BRIDGE
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The project as Loom's code reads it; ``project`` is treadle's whole view of it."""
+
+    project: TreadleProject
+    bridge: BridgeConfig
+    dashboard: DashboardConfig
+
+
+async def run_orchestrator(config: OrchestratorConfig) -> None:
+    """Run the project's runtime (the mode's children) and its agents until SIGINT or
+    SIGTERM (a second one forces); an artifact that cannot be resolved fails first."""
+    root = config.project_dir.resolve()
+    runtime = ProjectRuntime(root, profiles=_profiles(root, config.runtime_mode))
+    if config.logs_dir is not None:
+        runtime.log_dir = root / config.logs_dir
+    if config.force_download:
+        for artifact in _artifacts(runtime.config):
+            await asyncio.to_thread(resolve, artifact, root=root, force_download=True)
+    tree = await asyncio.to_thread(runtime.tree)  # resolves (maybe downloads) artifacts
+    for script in config.agent_scripts:
+        tree.add(_agent(root, root / script, runtime.log_dir))
+    manager = Manager(runtime.config.broker, hosted=runtime)
+    board = runtime.config.dashboard
+    if board.enabled:  # as `treadle up` serves it
+        from ..web import Dashboard
+
+        dashboard = Dashboard(manager, runtime, host=board.host, port=board.port, token=board.token)
+        manager.services.append(dashboard)
+    runtime.start_logging()
+    try:
+        await serve(manager)
+    finally:
+        runtime.stop_logging()
+
+
+def load_project_config(project_dir: Path | str | None = None) -> ProjectConfig:
+    """The project's configuration (its treadle.toml, found from ``project_dir`` up).
+
+    ``bridge.address`` is ``$LOOM_BRIDGE_ADDR``, else the TCP health check of the
+    process named ``bridge`` (or running artifact ``loom-bridge``), else localhost:50051.
+    """
+    project = load_project(project_dir)
+    address = os.environ.get(BRIDGE_ADDR) or _bridge_address(project) or DEFAULT_BRIDGE
+    return ProjectConfig(project, BridgeConfig(address), project.dashboard)
+
+
+async def get_binary(
+    name: str,
+    version: str | None = None,
+    force_download: bool = False,
+    *,
+    project_dir: Path | str | None = None,
+) -> Path:
+    """The binary's path: a local build, the cache, or a verified download, as the
+    project's ``[artifacts.NAME]`` declares it (its version unless ``version`` says
+    another; only the declared version has the sha256 a download needs)."""
+    start = Path(project_dir) if project_dir is not None else Path.cwd()
+    artifact, root = _declared(name, start)
+    if artifact is None:
+        if version is None:
+            raise ConfigError("version", f"no [artifacts.{name}] in a project here: give one")
+        artifact = Artifact(name, version)
+    elif version is not None and version != artifact.version:
+        artifact = dataclasses.replace(artifact, version=version, sha256={})
+    found = await asyncio.to_thread(resolve, artifact, root=root, force_download=force_download)
+    return found.path
+
+
+def binary_path(name: str, version: str) -> Path:
+    """Where the cache keeps ``name`` at ``version`` for this platform (it may not be
+    there yet: :func:`get_binary` puts it there)."""
+    return cache_dir() / Artifact(name, version).cache_name()
+
+
+def _profiles(root: Path, mode: str) -> tuple[str, ...]:
+    """The mode as the profile to select; none when the file declares no profiles."""
+    file = load_project(root).file
+    tables = (file.loops, file.processes, file.supervisors)
+    return (mode,) if any(c.profiles for t in tables for c in t.values()) else ()
+
+
+def _artifacts(project: TreadleProject) -> list[Artifact]:
+    """The artifacts the selected children run."""
+    names = {
+        info.config.artifact
+        for info in project.children().values()
+        if isinstance(info.config, ProcessConfig) and info.config.artifact is not None
+    }
+    return [project.file.artifacts[n].to_artifact(n) for n in sorted(names)]
+
+
+def _agent(root: Path, script: Path, log_dir: Path) -> ChildSpec:
+    name = script.stem
+    log = str(log_dir / f"{name}.log")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    spec = ProcessSpec(
+        argv=(sys.executable, str(script)), name=name, cwd=str(root), stdout=log, stderr=log
+    )
+    return ChildSpec(spec, name=name, restart=Restart.TRANSIENT)  # restarted on failure
+
+
+def _bridge_address(project: TreadleProject) -> str | None:
+    for name, process in project.processes.items():
+        if (name == "bridge" or process.artifact == "loom-bridge") and process.health:
+            return process.health.tcp
+    return None
+
+
+def _declared(name: str, start: Path) -> tuple[Artifact | None, Path]:
+    """The project's declaration of artifact ``name`` and the project's directory (None
+    and ``start`` when there is no project or it declares no such artifact)."""
+    try:
+        file = find_project(start)
+    except ConfigError:
+        return None, start
+    project = load_project(file)
+    table = project.file.artifacts.get(name)
+    return (table.to_artifact(name) if table else None), project.root
