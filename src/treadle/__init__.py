@@ -17,12 +17,16 @@ _TYPE_CHECKING = False
 if _TYPE_CHECKING:
     from ._backoff import Backoff as Backoff
     from ._backoff import Jitter as Jitter
+    from ._exceptions import ArtifactError as ArtifactError
+    from ._exceptions import ArtifactNotFound as ArtifactNotFound
     from ._exceptions import BrokerError as BrokerError
     from ._exceptions import BusTimeout as BusTimeout
+    from ._exceptions import ChecksumMismatch as ChecksumMismatch
     from ._exceptions import ChildNotFound as ChildNotFound
     from ._exceptions import ClientTimeout as ClientTimeout
     from ._exceptions import ConfigError as ConfigError
     from ._exceptions import DependencyError as DependencyError
+    from ._exceptions import DownloadError as DownloadError
     from ._exceptions import DuplicateChild as DuplicateChild
     from ._exceptions import IntegrityError as IntegrityError
     from ._exceptions import InvalidMessage as InvalidMessage
@@ -71,6 +75,10 @@ __version__ = "0.1.0"
 _WHERE = {
     "Backoff": "._backoff",
     "Jitter": "._backoff",
+    "ArtifactError": "._exceptions",
+    "ArtifactNotFound": "._exceptions",
+    "ChecksumMismatch": "._exceptions",
+    "DownloadError": "._exceptions",
     "BrokerError": "._exceptions",
     "BusTimeout": "._exceptions",
     "ChildNotFound": "._exceptions",
@@ -121,16 +129,20 @@ _WHERE = {
 }
 
 __all__ = [
+    "ArtifactError",
+    "ArtifactNotFound",
     "Backoff",
     "BrokerError",
     "Bus",
     "BusTimeout",
+    "ChecksumMismatch",
     "ChildNotFound",
     "ChildSpec",
     "Client",
     "ClientTimeout",
     "ConfigError",
     "DependencyError",
+    "DownloadError",
     "DuplicateChild",
     "FunctionLoop",
     "Health",

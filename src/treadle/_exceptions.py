@@ -22,6 +22,10 @@ class says the same thing, it is mixed in so ``except LookupError`` keeps workin
     ├── ProcessLimitExceeded       a process went over its memory limit and was killed
     ├── BrokerError                the broker cannot be opened or used
     │   └── InvalidMessage(ValueError) a queue message failed validation (it is dead-lettered)
+    ├── ArtifactError              an executable could not be resolved (treadle.artifacts)
+    │   ├── ArtifactNotFound(LookupError)    no local build, no cache entry, nothing to fetch
+    │   ├── DownloadError(OSError)           the transfer failed (status, connection, cut short)
+    │   └── ChecksumMismatch(IntegrityError) the bytes are not the ones declared
     ├── TaskNotFound(LookupError)  no task (or manager) has that TID
     ├── TaskFailed                 a task ended failed or stopped; ``result`` says how
     └── ClientTimeout(TimeoutError) a client waited longer than its timeout
@@ -34,12 +38,16 @@ from __future__ import annotations
 import signal
 
 __all__ = [
+    "ArtifactError",
+    "ArtifactNotFound",
     "BrokerError",
     "BusTimeout",
+    "ChecksumMismatch",
     "ChildNotFound",
     "ClientTimeout",
     "ConfigError",
     "DependencyError",
+    "DownloadError",
     "DuplicateChild",
     "IntegrityError",
     "InvalidMessage",
@@ -187,6 +195,32 @@ class InvalidMessage(BrokerError, ValueError):
         self.queue = queue
         self.message_id = message_id
         self.error = error
+
+
+class ArtifactError(TreadleError):
+    """An artifact could not be resolved; the message names it, its version and platform."""
+
+
+class ArtifactNotFound(ArtifactError, LookupError):
+    """Nowhere to take the artifact from: the message lists every place searched."""
+
+
+class DownloadError(ArtifactError, OSError):
+    """The download failed (an HTTP status, a connection error, a body cut short);
+    nothing of it was kept."""
+
+
+class ChecksumMismatch(ArtifactError, IntegrityError):
+    """A download's sha256 is not the declared one; nothing of it was kept."""
+
+    def __init__(self, what: str, url: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"{what}: the download from {url} has sha256 {actual}, expected {expected}; "
+            "it was not kept"
+        )
+        self.url = url
+        self.expected = expected
+        self.actual = actual
 
 
 class TaskNotFound(TreadleError, LookupError):

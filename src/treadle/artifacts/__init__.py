@@ -5,15 +5,15 @@ directories, the user's cache, or a download verified against its declared sha25
 runs it; ``treadle cache list|verify|clear`` looks after the cache.
 """
 
+from .._exceptions import ArtifactError as ArtifactError
+from .._exceptions import ArtifactNotFound as ArtifactNotFound
+from .._exceptions import ChecksumMismatch as ChecksumMismatch
+from .._exceptions import DownloadError as DownloadError
 from ._artifact import DEFAULT_BUILD_DIRS as DEFAULT_BUILD_DIRS
 from ._artifact import PLACEHOLDERS as PLACEHOLDERS
 from ._artifact import Artifact as Artifact
 from ._artifact import platform_tag as platform_tag
 from ._cache import cache_dir as cache_dir
-from ._errors import ArtifactError as ArtifactError
-from ._errors import ArtifactNotFound as ArtifactNotFound
-from ._errors import ChecksumMismatch as ChecksumMismatch
-from ._errors import DownloadError as DownloadError
 from ._inventory import CacheEntry as CacheEntry
 from ._inventory import EntryState as EntryState
 from ._inventory import Verification as Verification

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from .. import __version__
+from .._exceptions import ChecksumMismatch, DownloadError
 from ._cache import PARTIAL
-from ._errors import ChecksumMismatch, DownloadError
 
 __all__ = ["download"]
 

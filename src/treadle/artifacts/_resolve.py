@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from .._exceptions import ArtifactError, ArtifactNotFound
 from ._artifact import Artifact, platform_tag
 from ._cache import (
     Record,
@@ -35,7 +36,6 @@ from ._cache import (
     trusted,
     update_records,
 )
-from ._errors import ArtifactError, ArtifactNotFound
 
 __all__ = ["PREFER_DEBUG", "Origin", "Resolved", "prefers_debug", "resolve"]
 
