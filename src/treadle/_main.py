@@ -136,6 +136,6 @@ def stream_submission(submission: _wire.Submission) -> int:
 
 def _follow_elsewhere(tid: int, location: str) -> int:
     """The local manager queued the task for another: wait through the broker."""
-    from .cli import follow_task
+    from .cli._run import follow_task
 
     return follow_task(location, tid)

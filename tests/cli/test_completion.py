@@ -93,3 +93,17 @@ def test_bash_completes_through_the_script(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["task"]
+
+
+def test_every_command_listed_in_the_root_imports_and_matches_its_name() -> None:
+    import importlib
+
+    import click
+
+    from treadle.cli._root import COMMANDS
+
+    for name, (module, attr, short) in COMMANDS.items():
+        command = getattr(importlib.import_module(f"treadle.cli.{module}"), attr)
+        assert isinstance(command, click.Command), name
+        assert command.name in (name, "status"), name  # ps is status by another name
+        assert short and len(short) <= 60, name

@@ -3,6 +3,5 @@
 from ._app import Exit as Exit
 from ._root import cli as cli
 from ._root import main_group as main_group
-from ._run import follow_task as follow_task
 
-__all__ = ["Exit", "cli", "follow_task", "main_group"]
+__all__ = ["Exit", "cli", "main_group"]

@@ -2,27 +2,63 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from .. import __version__
 from .._exceptions import TreadleError
 from ._app import EPILOG, Exit, exit_code
-from ._cache import cache
-from ._check import check
-from ._completion import completion
-from ._logs import logs
-from ._queue import queue
-from ._run import run
-from ._steer import COMMANDS as STEER
-from ._task import task
-from ._top import top
-from ._up import down, up
-from ._worker import worker
 
-__all__ = ["cli", "main_group"]
+__all__ = ["COMMANDS", "cli", "main_group"]
+
+# Each command's module is imported only when that command runs (its help one line here),
+# so that `treadle --help` and shell completion do not load the broker and the project.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "up": ("_up", "up", "Run the project: every loop and process, supervised."),
+    "down": ("_up", "down", "Stop the project: its children, then its manager."),
+    "status": ("_steer", "status", "The project's children: state, pid, restarts, health..."),
+    "ps": ("_steer", "status", "The same as status."),
+    "restart": ("_steer", "restart", "Restart children now (no backoff)."),
+    "pause": ("_steer", "pause", "Pause children (a process: SIGSTOP; a loop: between runs)."),
+    "resume": ("_steer", "resume", "Resume paused children."),
+    "stop": ("_steer", "stop", "Stop children and keep them stopped."),
+    "start": ("_steer", "start", "Start children stopped with `treadle stop`."),
+    "scale": ("_steer", "scale", "Run N instances of a pool."),
+    "reload": ("_steer", "reload", "Apply the edited project file: new, gone, changed."),
+    "dump": ("_steer", "dump", "Everything for debugging, as JSON: stacks, errors, waits."),
+    "logs": ("_logs", "logs", "The children's output and lifecycle, merged in time order."),
+    "top": ("_top", "top", "A live view of the children: states, resources, rates."),
+    "check": ("_check", "check", "Check the project file without running it."),
+    "run": ("_run", "run", "Run a command or a function as a task."),
+    "task": ("_task", "task", "Inspect and control tasks by TID."),
+    "worker": ("_worker", "worker", "Start, stop and list managers."),
+    "queue": ("_queue", "queue", "Look at the broker's queues (nothing is consumed)."),
+    "cache": ("_cache", "cache", "The cache of downloaded artifacts."),
+    "completion": ("_completion", "completion", "Print the shell completion script."),
+}
+
+
+class _Lazy(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = COMMANDS.get(cmd_name)
+        if found is None:
+            return None
+        module, attr, _ = found
+        command = getattr(importlib.import_module(f"treadle.cli.{module}"), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, _, short) in COMMANDS.items()])
 
 
 @click.group(
+    cls=_Lazy,
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -55,8 +91,3 @@ def cli(args: list[str]) -> int:
         click.echo(f"treadle: {exc}", err=True)
         return exit_code(exc)
     return int(result) if isinstance(result, int) else Exit.OK
-
-
-for command in (up, down, *STEER, logs, top, check, run, task, worker, queue, cache, completion):
-    main_group.add_command(command)
-main_group.add_command(STEER[0], name="ps")  # status
