@@ -106,4 +106,5 @@ def test_every_command_listed_in_the_root_imports_and_matches_its_name() -> None
         command = getattr(importlib.import_module(f"treadle.cli.{module}"), attr)
         assert isinstance(command, click.Command), name
         assert command.name in (name, "status"), name  # ps is status by another name
-        assert short and len(short) <= 60, name
+        assert short, name
+        assert len(short) <= 60, name
