@@ -192,6 +192,16 @@ CASES = [
     ),
     pytest.param(
         """
+        [processes.treadle]
+        command = "serve"
+        """,
+        (1, 1, "processes.treadle"),
+        "'treadle' is treadle's own name (its log is .treadle/logs/treadle.log): choose another",
+        None,
+        id="a-reserved-name",
+    ),
+    pytest.param(
+        """
         [processes."web server"]
         command = "serve"
         """,

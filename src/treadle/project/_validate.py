@@ -83,6 +83,9 @@ def tcp_address(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+RESERVED = frozenset({"treadle", "dashboard"})  # treadle.log; the manager's own service
+
+
 def _names(f: ProjectFile) -> Iterator[Problem]:
     first: dict[str, str] = {}
     for section, table in (("loops", f.loops), ("processes", f.processes)):
@@ -97,6 +100,12 @@ def _name(section: str, name: str, first: dict[str, str]) -> Iterator[Problem]:
         yield Problem(
             (section, name),
             f"{name!r} is not a valid child name: use letters, digits, '_' and '-'",
+        )
+    if name in RESERVED:
+        yield Problem(
+            (section, name),
+            f"{name!r} is treadle's own name (its log is .treadle/logs/{name}.log): "
+            "choose another",
         )
     if name in first:
         yield Problem(
