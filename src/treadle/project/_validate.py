@@ -104,8 +104,7 @@ def _name(section: str, name: str, first: dict[str, str]) -> Iterator[Problem]:
     if name in RESERVED:
         yield Problem(
             (section, name),
-            f"{name!r} is treadle's own name (its log is .treadle/logs/{name}.log): "
-            "choose another",
+            f"{name!r} is treadle's own name (its log is .treadle/logs/{name}.log): choose another",
         )
     if name in first:
         yield Problem(
