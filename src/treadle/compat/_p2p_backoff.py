@@ -1,0 +1,93 @@
+"""The seed's BackoffConfig, mapped onto treadle's :class:`~treadle.Backoff`.
+
+Owns :class:`BackoffConfig`: its validation (ValueErrors naming the field, as the seed
+raises: treadle's ConfigError is one) and the mapping of its symmetric jitter onto treadle's
+policy. It does not sleep; the treadle Loop asks the mapped Backoff for each delay.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from .._backoff import Backoff, Jitter
+from .._exceptions import ConfigError
+
+__all__ = ["BackoffConfig"]
+
+_TRUE_JITTER: Final = 0.1  # what the seed's README means by ``jitter=True``
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffConfig:
+    """The n-th consecutive error waits ``min(max_delay, initial_delay * multiplier**(n-1))``,
+    spread by ``jitter``, a fraction: 0.1 is +/-10% (``True``, as the README writes: 0.1).
+
+    Treadle's Backoff has no symmetric jitter, so the mapping scales its bounds by
+    ``1 + jitter`` under ``Jitter.FULL`` (the delay times ``rand()``) and narrows the random
+    source to ``[(1 - jitter) / (1 + jitter), 1)``: the product is the seed's delay, drawn
+    by treadle.
+    """
+
+    initial_delay: float = 1.0
+    max_delay: float = 300.0
+    multiplier: float = 2.0
+    jitter: float = 0.1
+    _backoff: Backoff = field(init=False, repr=False, compare=False)
+    _low: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jitter, bool):
+            object.__setattr__(self, "jitter", _TRUE_JITTER if self.jitter else 0.0)
+        for name in ("initial_delay", "max_delay", "multiplier", "jitter"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(name, f"must be a finite number, got {value!r}")
+        if not self.initial_delay > 0:
+            raise ConfigError("initial_delay", f"must be > 0, got {self.initial_delay!r}")
+        if not self.max_delay >= self.initial_delay:
+            raise ConfigError(
+                "max_delay",
+                f"must be >= initial_delay ({self.initial_delay!r}), got {self.max_delay!r}",
+            )
+        if not self.multiplier > 1:
+            raise ConfigError("multiplier", f"must be > 1, got {self.multiplier!r}")
+        if not 0 <= self.jitter <= 1:
+            raise ConfigError("jitter", f"must be between 0 and 1, got {self.jitter!r}")
+        spread = 1.0 + self.jitter
+        if not math.isfinite(self.max_delay * spread):
+            raise ConfigError("max_delay", f"too large to jitter, got {self.max_delay!r}")
+        low = (1.0 - self.jitter) / spread  # 1.0: no jitter (or less than a float can see)
+        backoff = Backoff(
+            initial=self.initial_delay * spread,
+            max=self.max_delay * spread,
+            multiplier=self.multiplier,
+            jitter=Jitter.NONE if low == 1.0 else Jitter.FULL,
+        )
+        object.__setattr__(self, "_backoff", backoff)
+        object.__setattr__(self, "_low", low)
+
+    def calculate_delay(
+        self, consecutive_errors: int, rand: Callable[[], float] = random.random
+    ) -> float:
+        """The delay after ``consecutive_errors`` errors in a row (0.0 for none).
+
+        ``rand`` is a ``random.random``-like source (values in [0, 1)), for exact tests.
+        """
+        return self._backoff.delay(consecutive_errors, self.random_source(rand))
+
+    @property
+    def backoff(self) -> Backoff:
+        """The treadle Backoff this maps to (use it with :meth:`random_source`)."""
+        return self._backoff
+
+    def random_source(self, rand: Callable[[], float] = random.random) -> Callable[[], float]:
+        """``rand`` narrowed as the mapping needs: a treadle Loop's ``rand`` option."""
+        low = self._low
+        if low == 1.0:  # no jitter: treadle never draws
+            return rand
+        span = 1.0 - low
+        return lambda: low + span * rand()
