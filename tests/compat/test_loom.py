@@ -194,12 +194,184 @@ def test_load_project_config(project: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert config.bridge.address == "localhost:50051"  # Bridge address
     assert config.dashboard.enabled is False  # Dashboard settings
     assert config.dashboard.port == 3030
-    # config.llm["deepseek"].base_url and config.mcp_servers["brave"].command have no
-    # table in treadle.toml: see the report.
+    assert config.project is not None
     assert config.project.processes["core"].artifact == "loom-core"
+    assert config.llm == {}
+    assert config.mcp_servers == {}
+    assert config.file is None
 
     monkeypatch.setenv("LOOM_BRIDGE_ADDR", "bridge.example.com:50051")
     assert load_project_config(project).bridge.address == "bridge.example.com:50051"
+
+
+# The seed's loom.toml, verbatim: what Loom's code reads, beside the treadle.toml that runs.
+LOOM_TOML = """
+# loom.toml
+
+[bridge]
+address = "localhost:50051"
+
+[dashboard]
+enabled = true
+port = 3030
+
+[llm.deepseek]
+base_url = "https://api.deepseek.com/v1"
+model = "deepseek-chat"
+api_key = "${DEEPSEEK_API_KEY}"
+
+[mcp.brave]
+command = "npx"
+args = ["-y", "@modelcontextprotocol/server-brave-search"]
+env = { BRAVE_API_KEY = "${BRAVE_API_KEY}" }
+"""
+
+
+def test_load_project_config_reads_the_seeds_loom_toml(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "loom.toml").write_text(LOOM_TOML)
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-secret-1")
+    monkeypatch.setenv("BRAVE_API_KEY", "brave-secret-2")
+
+    # Load from directory
+    config = load_project_config(Path(project))
+
+    # Access configuration
+    assert config.bridge.address == "localhost:50051"  # Bridge address
+    assert config.llm["deepseek"].base_url == "https://api.deepseek.com/v1"  # LLM config
+    assert config.mcp_servers["brave"].command == "npx"  # MCP server config
+    assert config.dashboard.enabled is True  # Dashboard settings
+
+    assert config.llm["deepseek"].api_key == "sk-secret-1"
+    assert config.mcp_servers["brave"].args == ("-y", "@modelcontextprotocol/server-brave-search")
+    assert config.mcp_servers["brave"].env == {"BRAVE_API_KEY": "brave-secret-2"}
+    assert config.dashboard.port == 3030
+    assert config.file == project / "loom.toml"
+    assert "secret" not in repr(config)  # keys and MCP env are never shown
+    assert config.project is not None
+    assert "bridge" in config.project.processes
+
+
+def test_loom_toml_alone_is_a_project_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "k")
+    monkeypatch.setenv("BRAVE_API_KEY", "k")
+    monkeypatch.setenv("LOOM_BRIDGE_ADDR", "bridge.example.com:50051")
+    (tmp_path / "loom.toml").write_text(LOOM_TOML)
+    (tmp_path / "agents").mkdir()
+    config = load_project_config(tmp_path)
+    assert config.project is None
+    assert config.bridge.address == "bridge.example.com:50051"  # the variable wins
+    with pytest.raises(ConfigError, match=r"no loom\.toml nor treadle\.toml"):
+        load_project_config(tmp_path / "agents")  # loom.toml is read where the project is
+
+
+def test_a_bad_loom_toml_names_the_file_the_line_and_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    monkeypatch.setenv("BRAVE_API_KEY", "k")
+    path = tmp_path / "loom.toml"
+    path.write_text(LOOM_TOML)
+    with pytest.raises(ConfigError) as unset:
+        load_project_config(tmp_path)
+    assert unset.value.file == str(path)
+    assert unset.value.line == 14
+    assert unset.value.field == "llm.deepseek.api_key"
+    assert "DEEPSEEK_API_KEY" in str(unset.value)
+
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "k")
+    path.write_text(LOOM_TOML.replace("model =", "modle ="))
+    with pytest.raises(ConfigError) as typo:
+        load_project_config(tmp_path)
+    assert typo.value.field == "llm.deepseek.modle"
+    assert typo.value.line == 13
+    assert typo.value.suggestion == "model"
+
+    path.write_text(LOOM_TOML.replace("port = 3030", "port = 'x'"))
+    with pytest.raises(ConfigError) as wrong:
+        load_project_config(tmp_path)
+    assert wrong.value.field == "dashboard.port"
+    assert wrong.value.line == 9
+
+
+# -- "Start Runtime Programmatically": start_bridge, start_core ---------------------------
+
+START_RUNTIME = """
+import asyncio
+from pathlib import Path
+from treadle.compat.loom import start_bridge, start_core
+
+async def main():
+    # Start bridge
+    bridge_proc = await start_bridge(port=50051)
+
+    # Start core with dashboard
+    core_proc = await start_core(dashboard_port=3030)
+
+    print("Runtime started!")
+    print("Bridge: localhost:50051")
+    print("Dashboard: http://localhost:3030")
+
+    # Wait for shutdown signal
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_start_runtime_programmatically(project: Path) -> None:
+    (project / "main.py").write_text(START_RUNTIME)
+    proc = subprocess.Popen(
+        [sys.executable, "main.py"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "Runtime started!\n"
+        started(project, "bridge", "core")  # each binary writes its marker once it runs
+        assert (project / "bridge.started").read_text() == "--port 50051\n"
+        assert (project / "core.started").read_text() == "--dashboard-port 3030\n"
+        binaries = psutil.Process(proc.pid).children(recursive=True)
+        assert len(binaries) == 2
+        proc.send_signal(signal.SIGINT)  # the shutdown signal the example waits for
+        proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    psutil.wait_procs(binaries, timeout=10)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in binaries)
+
+
+async def test_a_started_binary_is_supervised_and_stopped(project: Path) -> None:
+    bridge = await loom.start_bridge(port=50051)
+    try:
+        first = bridge.pid
+        assert first is not None
+        assert psutil.Process(first).cmdline()[-2:] == ["--port", "50051"]
+        with bridge.supervisor.events() as events:
+            os.kill(first, signal.SIGKILL)  # it dies: treadle starts it again
+            while bridge.supervisor.child_state("bridge").value != "running" or bridge.pid in (
+                None,
+                first,
+            ):
+                await events.get()
+        assert bridge.returncode == -signal.SIGKILL
+        second = bridge.pid
+        assert second is not None
+        assert second != first
+    finally:
+        code = await bridge.stop()
+    assert code == -signal.SIGTERM
+    assert bridge.pid is None
+    assert not psutil.pid_exists(second) or psutil.Process(second).status() == psutil.STATUS_ZOMBIE
+    assert await bridge.wait() == code  # stopped: wait returns at once
 
 
 # -- "Orchestrate Full Project": run_orchestrator ------------------------------------------

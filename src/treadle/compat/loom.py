@@ -25,41 +25,56 @@ every child in either mode). Agent scripts become process children restarted whe
 fail; their output goes to ``logs_dir/NAME.log``. ``[dashboard] enabled = true`` serves
 treadle's dashboard, as ``treadle up`` does. ``treadle status``, ``logs`` and ``down``
 reach the orchestrated project as any other.
+
+What Loom's code reads rather than runs (``[bridge]``, ``[llm.NAME]``, ``[mcp.NAME]``)
+stays in the seed's own ``loom.toml`` beside treadle.toml: :func:`load_project_config`
+reads both. :func:`start_bridge` and :func:`start_core` run one binary outside a project,
+supervised. The modules: ``_loom_binaries``, ``_loom_config``, ``_loom_embedded``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
 
-from .._exceptions import ConfigError
 from ..artifacts import Artifact, cache_dir, platform_tag, resolve
 from ..manager import Manager
 from ..process import ProcessSpec
-from ..project import DashboardConfig, ProcessConfig, ProjectRuntime, find_project, load_project
+from ..project import ProcessConfig, ProjectRuntime, load_project
 from ..project import ProjectConfig as TreadleProject
 from ..supervisor import ChildSpec, Restart, serve
+from ._loom_binaries import binary_path as binary_path
+from ._loom_binaries import get_binary as get_binary
+from ._loom_config import BridgeConfig as BridgeConfig
+from ._loom_config import DashboardConfig as DashboardConfig
+from ._loom_config import LLMProviderConfig as LLMProviderConfig
+from ._loom_config import MCPServerConfig as MCPServerConfig
+from ._loom_config import ProjectConfig as ProjectConfig
+from ._loom_config import load_project_config as load_project_config
+from ._loom_embedded import RuntimeProcess as RuntimeProcess
+from ._loom_embedded import start_bridge as start_bridge
+from ._loom_embedded import start_core as start_core
 
 __all__ = [
     "BridgeConfig",
+    "DashboardConfig",
+    "LLMProviderConfig",
+    "MCPServerConfig",
     "OrchestratorConfig",
     "ProjectConfig",
+    "RuntimeProcess",
     "binary_path",
     "cache_dir",
     "get_binary",
     "load_project_config",
     "platform_tag",
     "run_orchestrator",
+    "start_bridge",
+    "start_core",
 ]
-
-BRIDGE_ADDR: Final = "LOOM_BRIDGE_ADDR"
-DEFAULT_BRIDGE: Final = "localhost:50051"
 
 
 @dataclass(frozen=True)
@@ -82,20 +97,6 @@ class OrchestratorConfig:
     agent_scripts: Sequence[Path] = field(default_factory=list)
     logs_dir: Path | None = None
     force_download: bool = False
-
-
-@dataclass(frozen=True)
-class BridgeConfig:
-    address: str = DEFAULT_BRIDGE
-
-
-@dataclass(frozen=True)
-class ProjectConfig:
-    """The project as Loom's code reads it; ``project`` is treadle's whole view of it."""
-
-    project: TreadleProject
-    bridge: BridgeConfig
-    dashboard: DashboardConfig
 
 
 async def run_orchestrator(config: OrchestratorConfig) -> None:
@@ -125,45 +126,6 @@ async def run_orchestrator(config: OrchestratorConfig) -> None:
         runtime.stop_logging()
 
 
-def load_project_config(project_dir: Path | str | None = None) -> ProjectConfig:
-    """The project's configuration (its treadle.toml, found from ``project_dir`` up).
-
-    ``bridge.address`` is ``$LOOM_BRIDGE_ADDR``, else the TCP health check of the
-    process named ``bridge`` (or running artifact ``loom-bridge``), else localhost:50051.
-    """
-    project = load_project(project_dir)
-    address = os.environ.get(BRIDGE_ADDR) or _bridge_address(project) or DEFAULT_BRIDGE
-    return ProjectConfig(project, BridgeConfig(address), project.dashboard)
-
-
-async def get_binary(
-    name: str,
-    version: str | None = None,
-    force_download: bool = False,
-    *,
-    project_dir: Path | str | None = None,
-) -> Path:
-    """The binary's path: a local build, the cache, or a verified download, as the
-    project's ``[artifacts.NAME]`` declares it (its version unless ``version`` says
-    another; only the declared version has the sha256 a download needs)."""
-    start = Path(project_dir) if project_dir is not None else Path.cwd()
-    artifact, root = _declared(name, start)
-    if artifact is None:
-        if version is None:
-            raise ConfigError("version", f"no [artifacts.{name}] in a project here: give one")
-        artifact = Artifact(name, version)
-    elif version is not None and version != artifact.version:
-        artifact = dataclasses.replace(artifact, version=version, sha256={})
-    found = await asyncio.to_thread(resolve, artifact, root=root, force_download=force_download)
-    return found.path
-
-
-def binary_path(name: str, version: str) -> Path:
-    """Where the cache keeps ``name`` at ``version`` for this platform (it may not be
-    there yet: :func:`get_binary` puts it there)."""
-    return cache_dir() / Artifact(name, version).cache_name()
-
-
 def _profiles(root: Path, mode: str) -> tuple[str, ...]:
     """The mode as the profile to select; none when the file declares no profiles."""
     file = load_project(root).file
@@ -189,22 +151,3 @@ def _agent(root: Path, script: Path, log_dir: Path) -> ChildSpec:
         argv=(sys.executable, str(script)), name=name, cwd=str(root), stdout=log, stderr=log
     )
     return ChildSpec(spec, name=name, restart=Restart.TRANSIENT)  # restarted on failure
-
-
-def _bridge_address(project: TreadleProject) -> str | None:
-    for name, process in project.processes.items():
-        if (name == "bridge" or process.artifact == "loom-bridge") and process.health:
-            return process.health.tcp
-    return None
-
-
-def _declared(name: str, start: Path) -> tuple[Artifact | None, Path]:
-    """The project's declaration of artifact ``name`` and the project's directory (None
-    and ``start`` when there is no project or it declares no such artifact)."""
-    try:
-        file = find_project(start)
-    except ConfigError:
-        return None, start
-    project = load_project(file)
-    table = project.file.artifacts.get(name)
-    return (table.to_artifact(name) if table else None), project.root

@@ -25,6 +25,7 @@ from ._schema import ProjectSection as ProjectSection
 from ._schema import ScaleConfig as ScaleConfig
 from ._schema import SupervisorConfig as SupervisorConfig
 from ._schema import SupervisorOptions as SupervisorOptions
+from ._toml import load_toml as load_toml
 from ._units import parse_duration as parse_duration
 from ._units import parse_size as parse_size
 
@@ -52,6 +53,7 @@ __all__ = [
     "find_project",
     "load_procfile",
     "load_project",
+    "load_toml",
     "parse_duration",
     "parse_size",
     "rows",

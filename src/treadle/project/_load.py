@@ -30,7 +30,14 @@ from ._locate import KeyPath, Locator
 from ._schema import ProjectFile
 from ._validate import check, check_profiles
 
-__all__ = ["find_project", "load_project", "resolve_broker", "with_dotenv"]
+__all__ = [
+    "find_project",
+    "load_project",
+    "parse_toml",
+    "read_text",
+    "resolve_broker",
+    "with_dotenv",
+]
 
 TREADLE_TOML: Final = "treadle.toml"
 PYPROJECT: Final = "pyproject.toml"
@@ -66,10 +73,10 @@ def find_project(start: Path | None = None) -> Path:
 
 
 def _has_treadle_table(path: Path) -> bool:
-    text = _read(path)
+    text = read_text(path)
     if "treadle" not in text:
         return False  # the cheap answer for most pyproject.toml files
-    data = _parse(text, path)
+    data = parse_toml(text, path)
     tool = data.get("tool")
     return isinstance(tool, dict) and "treadle" in tool
 
@@ -96,8 +103,8 @@ def load_project(
     file = (given if given is not None and not given.is_dir() else find_project(given)).resolve()
     if not file.is_file():
         raise ConfigError("project", "no such file", file=str(file))
-    text = _read(file)
-    data: object = _parse(text, file)
+    text = read_text(file)
+    data: object = parse_toml(text, file)
     prefix: KeyPath = ()
     if file.name == PYPROJECT:
         prefix = _PYPROJECT_PREFIX
@@ -182,7 +189,7 @@ def _file_order(f: ProjectFile, source: Source) -> tuple[str, ...]:
     return tuple(sorted(names, key=where))
 
 
-def _read(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -193,7 +200,7 @@ def _read(path: Path) -> str:
         raise ConfigError("project", f"not UTF-8 text: {exc.reason}", file=str(path)) from None
 
 
-def _parse(text: str, path: Path) -> dict[str, object]:
+def parse_toml(text: str, path: Path) -> dict[str, object]:
     """TOML, or a ConfigError at the line and column tomllib names."""
     try:
         return tomllib.loads(text)
