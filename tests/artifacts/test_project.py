@@ -255,3 +255,23 @@ def test_treadle_check_lists_an_artifact_process(server: Server, tmp_path: Path)
     done = treadle("check", cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "bridge" in done.stdout
+
+
+def test_treadle_up_force_download_fetches_again(server: Server, tmp_path: Path) -> None:
+    write(tmp_path, project(server))
+    try:
+        assert treadle("up", "-d", cwd=str(tmp_path)).returncode == 0
+        assert server.count("/loom-bridge/v0.1.0") == 1
+        assert treadle("down", cwd=str(tmp_path)).returncode == 0
+        assert treadle("up", "-d", cwd=str(tmp_path)).returncode == 0
+        assert server.count("/loom-bridge/v0.1.0") == 1  # from the cache
+        assert treadle("down", cwd=str(tmp_path)).returncode == 0
+        done = treadle("up", "-d", "--force-download", cwd=str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert server.count("/loom-bridge/v0.1.0") == 2  # once more, then the tree's cache hit
+    finally:
+        treadle("down", cwd=str(tmp_path))
+    server.files["/loom-bridge/v0.1.0"] = Served(status=404)
+    done = treadle("up", "--force-download", cwd=str(tmp_path))
+    assert done.returncode != 0
+    assert "answered HTTP 404" in done.stderr

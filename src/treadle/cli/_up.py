@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from .._exceptions import TreadleError
+from ..artifacts import resolve as resolve_artifact
 from ..broker import resolve
 from ..client import Client
 from ..manager import Manager
@@ -33,6 +34,9 @@ __all__ = ["down", "up"]
 @click.option("--profile", "profiles", multiple=True, help="Also run this profile's children.")
 @click.option("--no-logs", is_flag=True, help="In the foreground, do not print output.")
 @click.option("--no-dashboard", is_flag=True, help="Do not serve [dashboard] even if enabled.")
+@click.option(
+    "--force-download", is_flag=True, help="Download the artifacts it runs again, into the cache."
+)
 @click.option("--tid", type=int, hidden=True)  # the manager TID a detaching `up` minted
 @project_options
 def up(
@@ -40,6 +44,7 @@ def up(
     profiles: tuple[str, ...],
     no_logs: bool,
     no_dashboard: bool,
+    force_download: bool,
     tid: int | None,
     file: Path | None,
     procfile: Path | None,
@@ -53,9 +58,9 @@ def up(
       treadle up -d                    in the background (then: status, logs, down)
       treadle up --profile worker      also the children of profile "worker"
       treadle up --procfile Procfile   a Procfile's processes
+      treadle up --force-download      fetch (and verify) its artifacts again first
     """
     runtime = ProjectRuntime(file, procfile=procfile, profiles=profiles)  # ConfigError: 2
-    runtime.tree()  # import every loop target now: a bad one fails before anything runs
     p = project(runtime.config.path, procfile, broker, strict=True)
     running = p.manager()
     if running is not None:
@@ -63,6 +68,10 @@ def up(
             f"{p.name} is already up: manager {running.tid} (pid {running.pid} on "
             f"{running.host}); `treadle down` first"
         )
+    if force_download:  # into the cache, where the tree's build finds them
+        for artifact in runtime.config.artifacts():
+            resolve_artifact(artifact, root=runtime.config.root, force_download=True)
+    runtime.tree()  # import every loop target now: a bad one fails before anything runs
     if detach:
         return _detach(p.client, runtime, profiles, procfile, no_dashboard)
     manager = Manager(resolve(p.broker), tid=tid, hosted=runtime)

@@ -40,11 +40,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..artifacts import Artifact, cache_dir, platform_tag, resolve
+from ..artifacts import cache_dir, platform_tag, resolve
 from ..manager import Manager
 from ..process import ProcessSpec
-from ..project import ProcessConfig, ProjectRuntime, load_project
-from ..project import ProjectConfig as TreadleProject
+from ..project import ProjectRuntime, load_project
 from ..supervisor import ChildSpec, Restart, serve
 from ._loom_binaries import binary_path as binary_path
 from ._loom_binaries import get_binary as get_binary
@@ -107,7 +106,7 @@ async def run_orchestrator(config: OrchestratorConfig) -> None:
     if config.logs_dir is not None:
         runtime.log_dir = root / config.logs_dir
     if config.force_download:
-        for artifact in _artifacts(runtime.config):
+        for artifact in runtime.config.artifacts():
             await asyncio.to_thread(resolve, artifact, root=root, force_download=True)
     tree = await asyncio.to_thread(runtime.tree)  # resolves (maybe downloads) artifacts
     for script in config.agent_scripts:
@@ -131,16 +130,6 @@ def _profiles(root: Path, mode: str) -> tuple[str, ...]:
     file = load_project(root).file
     tables = (file.loops, file.processes, file.supervisors)
     return (mode,) if any(c.profiles for t in tables for c in t.values()) else ()
-
-
-def _artifacts(project: TreadleProject) -> list[Artifact]:
-    """The artifacts the selected children run."""
-    names = {
-        info.config.artifact
-        for info in project.children().values()
-        if isinstance(info.config, ProcessConfig) and info.config.artifact is not None
-    }
-    return [project.file.artifacts[n].to_artifact(n) for n in sorted(names)]
 
 
 def _agent(root: Path, script: Path, log_dir: Path) -> ChildSpec:

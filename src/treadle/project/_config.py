@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._exceptions import ConfigError
+from ..artifacts import Artifact
 from ._errors import Problem, Source, dotted
 from ._layout import ChildConfig, Kind, child_configs, included, parents, tree_order
 from ._locate import KeyPath
@@ -124,6 +125,15 @@ class ProjectConfig:
                 fingerprint = self._fingerprint(kind, up[name], config)
                 out[name] = ChildInfo(name, kind, up[name], config, fingerprint)
         return out
+
+    def artifacts(self) -> list[Artifact]:
+        """The artifacts the selected children run, by name."""
+        names = {
+            info.config.artifact
+            for info in self.children().values()
+            if isinstance(info.config, ProcessConfig) and info.config.artifact is not None
+        }
+        return [self.file.artifacts[n].to_artifact(n) for n in sorted(names)]
 
     def _fingerprint(self, kind: Kind, parent: str | None, config: ChildConfig) -> str:
         data: dict[str, object] = {
