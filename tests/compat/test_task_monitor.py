@@ -617,3 +617,70 @@ async def test_with_io_semaphore_is_a_semaphore_on_the_same_limit(io_count: int)
     semaphore.release()
     semaphore.release()
     assert get_io_semaphore_stats() == {"available": 2, "waiting": 0, "count": 2, "in_use": 0}
+
+
+# -- "Supervisor Integration": the agent Supervisor's pattern, TaskGroup replaced ------------
+
+
+class AgentSupervisor:
+    """The seed's agent Supervisor as its README describes it: six components, each its own
+    task (no TaskGroup: one failing cancels no sibling), four enabled for restart, the
+    monitor closed in the ``finally`` of ``run``, which returns the same history."""
+
+    COMPONENTS = (
+        "perception",
+        "perception_watchdog",
+        "decision_loop",
+        "actuation_loop",
+        "pause_handler",
+        "load_shedding_monitor",
+    )
+    RESTARTABLE = ("perception", "decision_loop", "actuation_loop", "perception_watchdog")
+
+    def __init__(self) -> None:
+        self.workers = {name: Worker() for name in self.COMPONENTS}
+        self.history: list[str] = []
+        self.stop = asyncio.Event()
+        self._task_monitor = TaskMonitor(max_restart_attempts=5, base_backoff=0.01)
+
+    async def run(self) -> list[str]:
+        self.history.append("on_run_start")
+        monitor = self._task_monitor
+        try:
+            monitor.set_restart_factories({n: w.factory for n, w in self.workers.items()})
+            for name, worker in self.workers.items():
+                monitor.register(name, worker.factory())
+            monitor.enable(list(self.RESTARTABLE))
+            await self.stop.wait()
+        finally:
+            await monitor.close()
+            self.history.append("on_run_end")
+        return self.history
+
+
+async def test_the_supervisor_pattern_restarts_one_component_and_spares_its_siblings() -> None:
+    agent = AgentSupervisor()
+    run = asyncio.create_task(agent.run())
+    perception = agent.workers["perception"]
+    await agent.workers["load_shedding_monitor"].started(1)  # the last one registered
+    siblings = {n: w.current for n, w in agent.workers.items() if n != "perception"}
+    with watching() as logs:
+        perception.fail(RuntimeError("Connection lost"))
+        await logs.next(says("Successfully restarted"))
+    assert len(perception.tasks) == 2
+    assert not perception.current.done()
+    assert all(not task.done() for task in siblings.values())  # nothing cascaded
+    stats = agent._task_monitor.get_component_stats()
+    assert stats["perception"]["restart_count"] == 1
+    assert {n for n, s in stats.items() if s["enabled"]} == set(AgentSupervisor.RESTARTABLE)
+
+    with watching() as logs:  # not enabled: it stays down, and so does nothing else
+        agent.workers["pause_handler"].fail(RuntimeError("boom"))
+        await asyncio.wait({agent.workers["pause_handler"].current})
+    assert not any(says("Restarting")(r) for r in logs.records)
+    assert len(agent.workers["pause_handler"].tasks) == 1
+
+    agent.stop.set()
+    assert await run == ["on_run_start", "on_run_end"]  # the same history, hooks intact
+    assert all(w.current.done() for w in agent.workers.values())  # clean shutdown
+    assert only_this_task_left()
