@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from . import control, coordination, dashboard, fleet, foundation, processes
+from . import (
+    artifacts,
+    compat_p2p,
+    compat_task_monitor,
+    control,
+    coordination,
+    dashboard,
+    fleet,
+    foundation,
+    processes,
+)
 
 print("== foundation (issue 6)")
 foundation.main()
@@ -16,3 +26,7 @@ print("== dashboard (issue 4)")
 dashboard.main()
 print("== fleet on PostgreSQL (issue 5)")
 fleet.main()
+print("== seed interfaces (issue 10)")
+compat_p2p.main()
+compat_task_monitor.main()
+artifacts.main()
