@@ -6,6 +6,7 @@ Also the artifacts themselves: tiny ``#!/bin/sh`` scripts that really run.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.server
@@ -32,12 +33,14 @@ def sha256(data: bytes) -> str:
 @dataclass
 class Served:
     """One path's answer: ``body``, cut short after ``truncate_at`` bytes (with the full
-    Content-Length sent), or ``status`` other than 200; ``delay`` seconds before it."""
+    Content-Length sent), or ``status`` other than 200; ``delay`` seconds before it;
+    only to a request with Basic credentials ``auth`` ("user:password"), if given."""
 
     body: bytes = b""
     status: int = 200
     truncate_at: int | None = None
     delay: float = 0.0
+    auth: str | None = None
 
 
 @dataclass
@@ -67,6 +70,11 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
                 self.send_error(404, "no such artifact")
                 return
             time.sleep(served.delay)
+            if served.auth is not None:
+                sent = self.headers.get("Authorization", "")
+                if sent != "Basic " + base64.b64encode(served.auth.encode()).decode():
+                    self.send_error(401, "bad credentials")
+                    return
             if served.status != 200:
                 self.send_error(served.status)
                 return

@@ -136,6 +136,23 @@ def test_an_http_error_and_a_dead_server_are_download_errors(server: Server, cac
     assert contents(cache) == []
 
 
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(
+    server: Server, cache: Path
+) -> None:
+    server.files[PATH] = Served(GOOD, auth="ci:s3cr@t")
+    url = f"http://ci:s3cr%40t@127.0.0.1:{server.port}" + "/{name}-{version}"
+    a = Artifact("loom-bridge", "v0.1.0", url=url, sha256={platform_tag(): sha256(GOOD)})
+    assert "s3cr" not in repr(a)
+    assert resolve(a).origin is Origin.DOWNLOAD
+    wrong = Artifact("loom-bridge", "v0.1.0", url=url.replace("s3cr", "nope"), sha256=a.sha256)
+    with pytest.raises(DownloadError) as caught:
+        resolve(wrong, force_download=True)
+    message = str(caught.value)
+    assert "answered HTTP 401" in message
+    assert f"http://ci:***@127.0.0.1:{server.port}/loom-bridge-v0.1.0" in message
+    assert "nope" not in message
+
+
 def test_without_a_digest_for_this_platform_nothing_is_downloaded(
     server: Server, cache: Path
 ) -> None:

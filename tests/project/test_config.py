@@ -89,10 +89,12 @@ def test_secrets_are_redacted_in_reprs_and_in_redacted(tmp_path: Path) -> None:
     text = FULL.replace(
         '"${TREADLE_BROKER:-.treadle/broker.db}"', '"postgresql://app:pgsecret@db/shop"'
     )
+    text += '\n[artifacts.tool]\nversion = "1"\nurl = "https://ci:artsecret@example.org/{name}"\n'
     config = load(tmp_path, text, environ={"TREADLE_TOKEN": "dash-secret"}, profiles=["web"])
     shown = [repr(config), repr(config.processes["web"]), repr(config.dashboard), repr(config.file)]
     dumped = json.dumps(config.redacted())
-    for secret in ("s3cret", "dash-secret", "hunter2", "pgsecret"):
+    assert config.redacted()["artifacts"]["tool"]["url"] == "https://ci:***@example.org/{name}"  # type: ignore[index]
+    for secret in ("s3cret", "dash-secret", "hunter2", "pgsecret", "artsecret"):
         assert all(secret not in s for s in shown), secret
         assert secret not in dumped, secret
     redacted = config.redacted()

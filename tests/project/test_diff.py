@@ -53,3 +53,20 @@ def test_a_changed_env_file_changes_the_processes_only(tmp_path: Path) -> None:
     d = diff(old, load(tmp_path, FULL))
     assert d.changed == ("mailer",)
     assert d.unchanged == ("background", "indexer")
+
+
+def test_a_new_artifact_version_changes_the_processes_that_run_it(tmp_path: Path) -> None:
+    text = """
+    [artifacts.tool]
+    version = "1.0"
+
+    [processes.uses]
+    artifact = "tool"
+
+    [processes.other]
+    command = "sleep 60"
+    """
+    old = load(tmp_path, text)
+    d = diff(old, load(tmp_path, text.replace('"1.0"', '"1.1"')))
+    assert d.changed == ("uses",)  # restarted on reload, with the new version
+    assert d.unchanged == ("other",)

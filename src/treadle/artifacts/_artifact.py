@@ -60,7 +60,7 @@ class Artifact:
 
     name: str
     version: str
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)  # it may hold credentials
     sha256: Mapping[str, str] = field(default_factory=dict)
     build_dirs: tuple[str, ...] = DEFAULT_BUILD_DIRS
     executable: str | None = None

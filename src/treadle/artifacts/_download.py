@@ -12,18 +12,21 @@ recording the digest are the caller's (:mod:`._resolve`).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.client
 import os
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO, Final
 
 from .. import __version__
 from .._exceptions import ChecksumMismatch, DownloadError
+from .._redact import redact_url
 from ._cache import PARTIAL
 
 __all__ = ["download"]
@@ -51,11 +54,12 @@ def download(
     fd, temp = tempfile.mkstemp(
         dir=destination.parent, prefix=f".{destination.name}.", suffix=PARTIAL
     )
+    request, shown = _request(url)
     try:
         with os.fdopen(fd, "wb") as out:
-            actual = _fetch(url, out, what=what, timeout=timeout)
+            actual = _fetch(request, shown, out, what=what, timeout=timeout)
             if actual != expected:
-                raise ChecksumMismatch(what, url, expected, actual)
+                raise ChecksumMismatch(what, shown, expected, actual)
             out.flush()
             os.fsync(out.fileno())
             os.fchmod(out.fileno(), 0o755)  # executable only once verified
@@ -67,11 +71,29 @@ def download(
             os.unlink(temp)
 
 
-def _fetch(url: str, out: BinaryIO, *, what: str, timeout: float) -> str:
-    """Stream the body into ``out``; its sha256."""
+def _request(url: str) -> tuple[urllib.request.Request, str]:
+    """The request for ``url``, and ``url`` as messages show it. Credentials in the URL
+    (``https://user:token@host/...``) go in a Basic Authorization header, not the
+    request line, and are never shown."""
+    parts = urllib.parse.urlsplit(url)
+    headers = {"User-Agent": _USER_AGENT}
+    if parts.username is None and parts.password is None:
+        return urllib.request.Request(url, headers=headers), url
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    headers["Authorization"] = f"Basic {token}"
+    host = parts.netloc.rpartition("@")[2]
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=host))
+    return urllib.request.Request(bare, headers=headers), redact_url(url)
+
+
+def _fetch(
+    request: urllib.request.Request, url: str, out: BinaryIO, *, what: str, timeout: float
+) -> str:
+    """Stream the body into ``out``; its sha256. ``url`` is the request's, as shown."""
     digest = hashlib.sha256()
     received = 0
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = _length(response.headers.get("Content-Length"))

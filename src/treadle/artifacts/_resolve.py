@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from .._exceptions import ArtifactError, ArtifactNotFound
+from .._redact import redact_url
 from ._artifact import Artifact, platform_tag
 from ._cache import (
     Record,
@@ -140,7 +141,7 @@ def resolve(
             declared = ", ".join(sorted(artifact.sha256)) or "none"
             raise ArtifactError(
                 f"{what}: no sha256 declared for {platform} (declared: {declared}): a "
-                f"download from {url} could not be verified, so it is not made"
+                f"download from {redact_url(url)} could not be verified, so it is not made"
             )
         from ._download import download  # urllib and http.client: only when downloading
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .._exceptions import BrokerError
 from .._paths import BROKER_ENV, broker_spec, sqlite_path
+from .._redact import redact_url
 
 __all__ = ["ENV", "BrokerURL", "resolve"]
 
@@ -57,7 +58,7 @@ class BrokerURL:
         return Path.cwd() / ".treadle"
 
     def __str__(self) -> str:
-        return self.location if self.kind == "sqlite" else _hide_password(self.location)
+        return self.location if self.kind == "sqlite" else redact_url(self.location)
 
 
 def resolve(spec: str | os.PathLike[str] | None = None, root: Path | None = None) -> BrokerURL:
@@ -89,11 +90,3 @@ def _create(path: Path) -> None:
         pass  # another process created it first
     except OSError as exc:
         raise BrokerError(f"broker {str(path)!r}: cannot create: {exc}") from exc
-
-
-def _hide_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at or ":" not in creds:
-        return url
-    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"

@@ -23,10 +23,10 @@ from pydantic import (
 )
 
 from .._exceptions import ConfigError
+from .._redact import REDACTED
 
 __all__ = ["REDACTED", "TaskLimits", "TaskSpec", "first_error", "is_secret", "redact_env"]
 
-REDACTED = "***"
 _SECRET = re.compile(r"pass|secret|token|key|auth|credential|private|cookie|session", re.I)
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 

@@ -143,6 +143,9 @@ class ProjectConfig:
         }
         if kind == "process":  # what else its spec is made of
             data |= {"root": str(self.root), "dotenv": dict(self.dotenv)}
+            artifact = getattr(config, "artifact", None)
+            if artifact is not None and artifact in self.file.artifacts:  # a new version
+                data["artifact"] = self.file.artifacts[artifact].model_dump(mode="json")
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -155,7 +158,7 @@ class ProjectConfig:
 
     def redacted(self) -> dict[str, object]:
         """Everything, JSON-safe, with secret-looking env values, the dashboard token and
-        a broker URL's password replaced by ``***``."""
+        the passwords in the broker's and the artifacts' URLs replaced by ``***``."""
         data = self.file.model_dump(mode="json")
         for name, process in self.file.processes.items():
             data["processes"][name]["env"] = redact_env(process.env)
@@ -165,6 +168,9 @@ class ProjectConfig:
             data["loops"][name]["options"] = redact_env(data["loops"][name]["options"])
         if self.file.dashboard.token:
             data["dashboard"]["token"] = REDACTED
+        for name, artifact in self.file.artifacts.items():
+            if artifact.url is not None:
+                data["artifacts"][name]["url"] = redact_url(artifact.url)
         return {
             "path": str(self.path),
             "root": str(self.root),

@@ -7,23 +7,17 @@ themselves are untouched: processes get them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Final, TypeVar
+from typing import TypeVar
 
-from ..broker._taskspec import REDACTED, is_secret
+from .._redact import REDACTED, redact_url
+from ..broker._taskspec import is_secret
 
 __all__ = ["REDACTED", "redact_env", "redact_url"]
 
 _V = TypeVar("_V")
-_URL_PASSWORD: Final = re.compile(r"(://[^:/@]*:)[^@/]*@")
 
 
 def redact_env(env: Mapping[str, _V]) -> dict[str, _V | str]:
     """``env`` (or options) with the values of secret-looking names replaced."""
     return {k: REDACTED if is_secret(k) else v for k, v in env.items()}
-
-
-def redact_url(url: str) -> str:
-    """``postgresql://app:***@db/shop`` for ``postgresql://app:secret@db/shop``."""
-    return _URL_PASSWORD.sub(rf"\1{REDACTED}@", url)

@@ -123,6 +123,12 @@ class ArtifactConfig(_Table):
     build_dirs: tuple[str, ...] = DEFAULT_BUILD_DIRS
     executable: str | None = None
 
+    def __repr_args__(self) -> list[tuple[str | None, object]]:
+        return [
+            (k, redact_url(v) if k == "url" and isinstance(v, str) else v)
+            for k, v in super().__repr_args__()
+        ]
+
     def to_artifact(self, name: str) -> Artifact:
         """The Artifact (ConfigError naming the field if a value breaks its rules)."""
         return Artifact(name, self.version, self.url, self.sha256, self.build_dirs, self.executable)
