@@ -23,7 +23,7 @@ import pytest
 
 from tests.artifacts._server import Served, Server, script, serving, sha256
 from tests.cli._support import treadle
-from treadle import ConfigError, artifacts
+from treadle import ConfigError, TreadleError, artifacts
 from treadle.artifacts import ArtifactError
 from treadle.compat import loom
 from treadle.compat.loom import (
@@ -479,6 +479,9 @@ def test_bridge_only_runs_the_bridge_and_treadle_down_stops_it(project: Path) ->
         children = {c["name"] for c in json.loads(done.stdout)["children"]}
         assert children == {"bridge", "researcher", "analyst"}
         assert not (project / "core.started").exists()
+        again = OrchestratorConfig(project_dir=project, runtime_mode="bridge-only")
+        with pytest.raises(TreadleError, match="already up"):  # once per host, as `up`
+            asyncio.run(run_orchestrator(again))
         assert treadle("down", cwd=str(project)).returncode == 0  # the seed's `loom down`
     finally:
         err = stopped(proc)

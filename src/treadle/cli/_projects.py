@@ -19,7 +19,6 @@ from .._exceptions import ConfigError, TreadleError
 from .._paths import sqlite_path
 from ..broker import Reply, WorkerRecord
 from ..client import Client
-from ..manager._registry import HOST
 from ..project import ProjectConfig, find_project, load_procfile, load_project
 from ._app import broker_option, session
 from ._output import errors
@@ -69,10 +68,7 @@ class Project:
     def manager(self) -> WorkerRecord | None:
         """The alive manager that hosts this project on this host, if any (a fleet runs
         one on each host, as compose does)."""
-        for record in self.client.managers():
-            if record.project == str(self.source) and record.host == HOST:
-                return record
-        return None
+        return self.client.hosting(self.source)
 
     def require(self) -> WorkerRecord:
         record = self.manager()

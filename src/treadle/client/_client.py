@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -210,6 +211,14 @@ class Client:
     def managers(self, *, everything: bool = False) -> list[WorkerRecord]:
         """Managers in the registry: alive ones, or ``everything`` (stopped and dead too)."""
         return managers_of(self.broker, everything=everything)
+
+    def hosting(self, project: str | Path, host: str = _registry.HOST) -> WorkerRecord | None:
+        """The alive manager that hosts ``project`` (its file) on ``host``, if any: a
+        project runs once per host (as compose's), in as many hosts as a fleet has."""
+        for record in self.managers():
+            if record.project == str(project) and record.host == host:
+                return record
+        return None
 
     # -- managers -------------------------------------------------------------------------
 

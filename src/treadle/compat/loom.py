@@ -40,7 +40,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._exceptions import TreadleError
 from ..artifacts import cache_dir, platform_tag, resolve
+from ..client import Client
 from ..manager import Manager
 from ..process import ProcessSpec
 from ..project import ProjectRuntime, load_project
@@ -109,6 +111,13 @@ async def run_orchestrator(config: OrchestratorConfig) -> None:
         for artifact in runtime.config.artifacts():
             await asyncio.to_thread(resolve, artifact, root=root, force_download=True)
     tree = await asyncio.to_thread(runtime.tree)  # resolves (maybe downloads) artifacts
+    with Client(runtime.config.broker) as client:  # as `treadle up`: once per host
+        running = client.hosting(runtime.source)
+    if running is not None:
+        raise TreadleError(
+            f"{runtime.name} is already up: manager {running.tid} (pid {running.pid}); "
+            "`treadle down` first"
+        )
     for script in config.agent_scripts:
         tree.add(_agent(root, root / script, runtime.log_dir))
     manager = Manager(runtime.config.broker, hosted=runtime)
