@@ -23,10 +23,11 @@ import pytest
 
 from tests.artifacts._server import Served, Server, script, serving, sha256
 from tests.cli._support import treadle
-from treadle import ConfigError, TreadleError, artifacts
+from treadle import ConfigError, State, TreadleError, artifacts
 from treadle.artifacts import ArtifactError
 from treadle.compat import loom
 from treadle.compat.loom import (
+    Orchestrator,
     OrchestratorConfig,
     binary_path,
     cache_dir,
@@ -35,6 +36,7 @@ from treadle.compat.loom import (
     platform_tag,
     run_orchestrator,
 )
+from treadle.project import ProjectRuntime
 
 BRIDGE = script("bridge.started", sleep=120)
 CORE = script("core.started", sleep=120)
@@ -488,6 +490,35 @@ def test_bridge_only_runs_the_bridge_and_treadle_down_stops_it(project: Path) ->
     assert proc.returncode == 0, err
     logs = treadle("logs", "researcher", cwd=str(project))  # no logs_dir: where it reads
     assert "researcher up" in logs.stdout, logs.stderr
+
+
+async def test_an_orchestrator_starts_and_stops_in_this_process(project: Path) -> None:
+    config = OrchestratorConfig(
+        project_dir=project,
+        runtime_mode="bridge-only",  # or "full"
+        agent_scripts=[Path("agents/researcher.py")],
+    )
+    orchestrator = Orchestrator(config)
+    await orchestrator.start()
+    try:
+        await asyncio.to_thread(started, project, "bridge", "researcher")
+        assert orchestrator.manager is not None
+        runtime = orchestrator.manager.hosted
+        assert isinstance(runtime, ProjectRuntime)
+        tree = runtime.tree()
+        assert {n: tree.child_state(n) for n in tree.children} == {
+            "bridge": State.RUNNING,
+            "researcher": State.RUNNING,
+        }
+        pids = psutil.Process().children(recursive=True)  # the bridge and the agent
+        assert len(pids) >= 2
+        with pytest.raises(TreadleError, match="already started"):
+            await orchestrator.start()
+    finally:
+        await orchestrator.stop()
+    assert tree.state is State.STOPPED
+    psutil.wait_procs(pids, timeout=10)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in pids)
 
 
 def test_an_unknown_mode_and_an_unresolvable_runtime_fail_before_anything_runs(

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +64,7 @@ __all__ = [
     "DashboardConfig",
     "LLMProviderConfig",
     "MCPServerConfig",
+    "Orchestrator",
     "OrchestratorConfig",
     "ProjectConfig",
     "RuntimeProcess",
@@ -100,38 +101,98 @@ class OrchestratorConfig:
     force_download: bool = False
 
 
+class Orchestrator:
+    """The project's runtime and agents in a treadle manager (the seed's Orchestrator).
+
+    :meth:`start` builds everything (resolving, maybe downloading, the artifacts: an
+    error there starts nothing) and returns once the tree runs; :meth:`stop` stops it all
+    (SIGTERM, then SIGKILL after each stop timeout); :meth:`run` is both, stopped by
+    SIGINT or SIGTERM (a second one forces). ``manager`` is the treadle Manager: its
+    ``runtime`` and ``tree`` are the project's.
+    """
+
+    def __init__(self, config: OrchestratorConfig) -> None:
+        self.config = config
+        self.manager: Manager | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Build and start; returns once every child has been started."""
+        if self.manager is not None:
+            raise TreadleError("this orchestrator has already started")
+        self.manager = manager = await self._build()
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_started() -> None:
+            if not started.done():
+                started.set_result(None)
+
+        self._task = asyncio.create_task(self._hosting(manager, on_started), name="orchestrator")
+        await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            await self._task  # it ended before it started: its error
+
+    async def stop(self) -> None:
+        """Stop the runtime and the agents, and wait until every process is reaped."""
+        if self.manager is None or self._task is None:
+            return
+        self.manager.request_stop()
+        await self._task
+
+    async def run(self) -> None:
+        """Run until SIGINT or SIGTERM (a second one forces)."""
+        if self.manager is not None:
+            raise TreadleError("this orchestrator has already started")
+        self.manager = manager = await self._build()
+        await self._hosting(manager, None)
+
+    async def _hosting(self, manager: Manager, started: Callable[[], None] | None) -> None:
+        hosted = manager.hosted
+        assert isinstance(hosted, ProjectRuntime)
+        hosted.start_logging()
+        try:
+            if started is None:
+                await serve(manager)
+            else:
+                await manager.run(started)
+        finally:
+            hosted.stop_logging()
+
+    async def _build(self) -> Manager:
+        config = self.config
+        root = config.project_dir.resolve()
+        runtime = ProjectRuntime(root, profiles=_profiles(root, config.runtime_mode))
+        if config.logs_dir is not None:
+            runtime.log_dir = root / config.logs_dir
+        if config.force_download:
+            for artifact in runtime.config.artifacts():
+                await asyncio.to_thread(resolve, artifact, root=root, force_download=True)
+        tree = await asyncio.to_thread(runtime.tree)  # resolves (maybe downloads) artifacts
+        with Client(runtime.config.broker) as client:  # as `treadle up`: once per host
+            running = client.hosting(runtime.source)
+        if running is not None:
+            raise TreadleError(
+                f"{runtime.name} is already up: manager {running.tid} (pid {running.pid}); "
+                "`treadle down` first"
+            )
+        for script in config.agent_scripts:
+            tree.add(_agent(root, root / script, runtime.log_dir))
+        manager = Manager(runtime.config.broker, hosted=runtime)
+        board = runtime.config.dashboard
+        if board.enabled:  # as `treadle up` serves it
+            from ..web import Dashboard
+
+            dashboard = Dashboard(
+                manager, runtime, host=board.host, port=board.port, token=board.token
+            )
+            manager.services.append(dashboard)
+        return manager
+
+
 async def run_orchestrator(config: OrchestratorConfig) -> None:
     """Run the project's runtime (the mode's children) and its agents until SIGINT or
     SIGTERM (a second one forces); an artifact that cannot be resolved fails first."""
-    root = config.project_dir.resolve()
-    runtime = ProjectRuntime(root, profiles=_profiles(root, config.runtime_mode))
-    if config.logs_dir is not None:
-        runtime.log_dir = root / config.logs_dir
-    if config.force_download:
-        for artifact in runtime.config.artifacts():
-            await asyncio.to_thread(resolve, artifact, root=root, force_download=True)
-    tree = await asyncio.to_thread(runtime.tree)  # resolves (maybe downloads) artifacts
-    with Client(runtime.config.broker) as client:  # as `treadle up`: once per host
-        running = client.hosting(runtime.source)
-    if running is not None:
-        raise TreadleError(
-            f"{runtime.name} is already up: manager {running.tid} (pid {running.pid}); "
-            "`treadle down` first"
-        )
-    for script in config.agent_scripts:
-        tree.add(_agent(root, root / script, runtime.log_dir))
-    manager = Manager(runtime.config.broker, hosted=runtime)
-    board = runtime.config.dashboard
-    if board.enabled:  # as `treadle up` serves it
-        from ..web import Dashboard
-
-        dashboard = Dashboard(manager, runtime, host=board.host, port=board.port, token=board.token)
-        manager.services.append(dashboard)
-    runtime.start_logging()
-    try:
-        await serve(manager)
-    finally:
-        runtime.stop_logging()
+    await Orchestrator(config).run()
 
 
 def _profiles(root: Path, mode: str) -> tuple[str, ...]:
