@@ -6,6 +6,7 @@ import asyncio
 import os
 import stat
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,38 @@ async def test_the_async_bridge_wakes_on_a_write_from_another_process(tmp_path: 
         assert await writer.wait() == 0
         assert await ab.changed(10.0)
         assert await ab.call(ab.broker.peek, "q", str) != []
+
+
+async def test_the_calls_of_one_turn_run_in_order_as_one_job_each_with_its_outcome(
+    tmp_path: Path,
+) -> None:
+    threads: set[int] = set()
+
+    def write(text: str) -> int:
+        threads.add(threading.get_ident())
+        if text == "bad":
+            raise ValueError(text)
+        return ab.broker.write("q", text)
+
+    async with AsyncBroker(Broker(tmp_path / "b.db")) as ab:
+        calls = [ab.call(write, t) for t in ("a", "b", "bad", "c")]
+        got = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(got[2], ValueError)  # its own error; the others went on
+        ids = [i for i in got if isinstance(i, int)]
+        assert ids == sorted(ids)  # in the order they were made
+        texts = [t for t, _ in await ab.call(ab.broker.peek_raw, "q")]
+        assert texts == ["a", "b", "c"]
+        assert threading.get_ident() not in threads
+        assert len(threads) == 1  # one broker thread ran them all
+
+
+async def test_a_call_cancelled_before_its_turn_ends_never_runs(tmp_path: Path) -> None:
+    async with AsyncBroker(Broker(tmp_path / "b.db")) as ab:
+        doomed = asyncio.ensure_future(ab.call(ab.broker.write, "q", "never"))
+        kept = asyncio.ensure_future(ab.call(ab.broker.write, "q", "kept"))
+        await asyncio.sleep(0)  # both made their calls in this turn
+        doomed.cancel()
+        assert await kept > 0
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+        assert [t for t, _ in await ab.call(ab.broker.peek_raw, "q")] == ["kept"]

@@ -1,11 +1,15 @@
 """The one place where synchronous simplebroker meets asyncio: :class:`AsyncBroker`.
 
 Owns two threads. Every broker call runs, in order, on one worker thread (SQLite wants a
-single writer per process anyway), so the event loop never blocks on the database. A
-watcher thread waits for changes with simplebroker's own mechanism (``PRAGMA
-data_version`` polling with its burst-then-backoff strategy on SQLite, the backend's native
-waiter such as LISTEN/NOTIFY on PostgreSQL) and wakes the loop. It does not decide what a
-change means: callers re-read their queues after :meth:`AsyncBroker.changed` returns.
+single writer per process anyway), so the event loop never blocks on the database. The
+calls made in one turn of the event loop go to that thread together, as one job, and their
+results come back together: a busy manager makes several calls per task, and a hand-over
+between the threads (a wake-up each way, fought for under the GIL) costs as much as a
+small call itself. A watcher thread waits for changes with simplebroker's own mechanism
+(``PRAGMA data_version`` polling with its burst-then-backoff strategy on SQLite, the
+backend's native waiter such as LISTEN/NOTIFY on PostgreSQL) and wakes the loop. It does
+not decide what a change means: callers re-read their queues after
+:meth:`AsyncBroker.changed` returns.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from simplebroker.watcher import PollingStrategy
@@ -26,6 +30,8 @@ from ._broker import Broker
 __all__ = ["AsyncBroker"]
 
 T = TypeVar("T")
+_Call = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 _log = logging.getLogger("treadle.broker")
 _MAX_INTERVAL = 0.05  # an idle watcher polls at least this often (simplebroker: 0.1)
 
@@ -41,20 +47,57 @@ class AsyncBroker:
         self._watcher: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._turn: list[_Call] = []  # calls made in this turn of the loop, not yet sent
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the broker thread."""
+        """Run ``fn(*args)`` on the broker thread, in order with every other call. Loop
+        thread only. Cancelled before its turn's job starts, it does not run at all."""
         loop = self._loop or asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
+        done: asyncio.Future[T] = loop.create_future()
+        if not self._turn:
+            loop.call_soon(self._send, loop)
+        self._turn.append((fn, args, done))
+        return await done
+
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        """End of the turn: hand its calls to the broker thread as one job."""
+        calls = [c for c in self._turn if not c[2].cancelled()]
+        self._turn = []
+        if not calls:
+            return
+        try:
+            job = self._executor.submit(self._run, loop, calls)
+        except RuntimeError as exc:  # shut down: nothing will run them
+            _deliver([(done, None, exc) for _, _, done in calls])
+            return
+
+        def dropped(job: Future[None]) -> None:
+            if job.cancelled():  # aclose(wait=False) dropped it unrun: its callers stop waiting
+                with contextlib.suppress(RuntimeError):  # the loop closed under us
+                    loop.call_soon_threadsafe(_cancel, calls)
+
+        job.add_done_callback(dropped)
+
+    @staticmethod
+    def _run(loop: asyncio.AbstractEventLoop, calls: list[_Call]) -> None:
+        """Broker thread: run one turn's calls in order; hand back every outcome at once."""
+        outcomes: list[_Outcome] = []
+        for fn, args, done in calls:
+            try:
+                outcomes.append((done, fn(*args), None))
+            except BaseException as exc:  # noqa: BLE001 (each caller gets its own, as from an executor)
+                outcomes.append((done, None, exc))
+        with contextlib.suppress(RuntimeError):  # the loop closed under us
+            loop.call_soon_threadsafe(_deliver, outcomes)
 
     def poke(self) -> None:
-        """Something changed that the watcher cannot see (a local nudge): wake waiters and
-        make the watcher poll eagerly for a while. Loop thread only."""
+        """Something changed that the watcher cannot see (a local nudge, a slot freed):
+        wake waiters. Loop thread only. The watcher is left alone: its burst of quick
+        checks would each be a call on the broker thread, and the waiters look anyway."""
         if self._event is not None:
             self._event.set()
-        self._strategy.notify_activity()
 
-    async def changed(self, timeout: float) -> bool:  # noqa: ASYNC109 (a poll interval)  # noqa: ASYNC109 (a poll interval)
+    async def changed(self, timeout: float) -> bool:  # noqa: ASYNC109 (a poll interval)
         """Wait until the broker changed since the last call, at most ``timeout`` seconds."""
         assert self._event is not None, "AsyncBroker not started"
         event = self._event
@@ -138,3 +181,18 @@ class AsyncBroker:
             self._strategy = PollingStrategy(
                 self._stop, initial_checks=20, max_interval=_MAX_INTERVAL
             )
+
+
+def _deliver(outcomes: list[_Outcome]) -> None:
+    for done, value, exc in outcomes:
+        if done.cancelled():
+            continue
+        if exc is None:
+            done.set_result(value)
+        else:
+            done.set_exception(exc)
+
+
+def _cancel(calls: list[_Call]) -> None:
+    for _, _, done in calls:
+        done.cancel()
