@@ -135,7 +135,7 @@ class Process:
                 pump.cancel()
             self.output.close()  # log files are reopened by the next run's spawn
             if spec.record_dir is not None:
-                remove_record(spec.record_dir, spec.name)
+                remove_record(spec.record_dir, proc.pid)
             self.returncode = proc.returncode
             self._last_exit = describe_exit(proc.returncode)
             self._proc = None
