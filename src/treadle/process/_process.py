@@ -203,9 +203,10 @@ class Process:
     def _spawn(self) -> subprocess.Popen[bytes]:
         spec = self.spec
         argv = self.argv()
-        env = dict(os.environ) if spec.inherit_env else {}
-        env.update(spec.env)
-        executable = _resolve(argv[0], env.get("PATH"), spec.name)
+        env: dict[str, str] | None = None  # ours, inherited as it is: nothing to copy
+        if spec.env or not spec.inherit_env:
+            env = {**os.environ, **spec.env} if spec.inherit_env else dict(spec.env)
+        executable = _resolve(argv[0], (os.environ if env is None else env).get("PATH"), spec.name)
         if spec.sha256 is not None:
             _verify(executable, spec.sha256, spec.name)
         if spec.cwd is not None and not os.path.isdir(spec.cwd):
@@ -255,6 +256,9 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+_found: dict[tuple[str, str | None], str] = {}  # (program, PATH) → where it was found
+
+
 def _resolve(program: str, path: str | None, name: str) -> str:
     if os.sep in program:
         if not os.path.isfile(program):
@@ -262,9 +266,16 @@ def _resolve(program: str, path: str | None, name: str) -> str:
         if not os.access(program, os.X_OK):
             raise SpawnError(f"process {name!r}: {program!r} is not executable (permission)")
         return program
+    # Remembered while it is still there, as a shell's hash table does: a search of PATH is
+    # a stat per directory, for every start of the same program.
+    found = _found.get((program, path))
+    if found is not None and os.path.isfile(found) and os.access(found, os.X_OK):
+        return found
     found = shutil.which(program, path=path)
     if found is None:
+        _found.pop((program, path), None)
         raise SpawnError(f"process {name!r}: {program!r} not found on PATH ({path or ''})")
+    _found[(program, path)] = found
     return found
 
 
