@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict
 
 __all__ = ["Row", "rows"]
 
 
 @dataclass
 class Row:
+    """One child of the project's tree (a pool's members one by one, nested supervisors'
+    children under a dotted name), as status, top and the dashboard's /api/status show it."""
+
+    # The dashboard's response model reads this dataclass: every field required, no other.
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
     name: str
     kind: str
     state: str
@@ -27,11 +35,11 @@ class Row:
     cpu_percent: float | None
     rss_bytes: int | None
     last_error: str
+    last_traceback: str | None
     runs: int | None  # a loop's runs so far (``top`` derives rates from it)
     errors: int | None
-    last_traceback: str | None = None
-    duration_p50_ms: float | None = None
-    duration_p95_ms: float | None = None
+    duration_p50_ms: float | None
+    duration_p95_ms: float | None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,8 +52,30 @@ def rows(project: Mapping[str, Any]) -> list[Row]:
     out = list(_walk(tree.get("children") or {}, ""))
     for name in project.get("stopped") or []:
         kind = (project.get("children") or {}).get(name, "")
-        out.append(Row(name, kind, "stopped", None, None, 0, "", "", None, None, "", None, None))
+        out.append(_stopped(name, kind))
     return out
+
+
+def _stopped(name: str, kind: str) -> Row:
+    """A child the operator stopped: in the file, not in the tree."""
+    return Row(
+        name=name,
+        kind=kind,
+        state="stopped",
+        pid=None,
+        uptime_s=None,
+        restarts=0,
+        health="",
+        health_reason="",
+        cpu_percent=None,
+        rss_bytes=None,
+        last_error="",
+        last_traceback=None,
+        runs=None,
+        errors=None,
+        duration_p50_ms=None,
+        duration_p95_ms=None,
+    )
 
 
 def _walk(children: Mapping[str, Any], prefix: str) -> Iterator[Row]:

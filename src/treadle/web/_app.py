@@ -28,7 +28,6 @@ from ..client._tasks import managers_of, tasks_of
 from ..project import rows
 from ._events import parse_event_id
 from ._models import (
-    Child,
     ControlReply,
     Detail,
     Limiter,
@@ -90,7 +89,7 @@ def create_app(dash: Dashboard) -> FastAPI:
             name=data["name"],
             file=data["file"],
             manager=ManagerRef(tid=dash.manager.tid, pid=dash.pid, host=socket.gethostname()),
-            children=[Child(**r.as_dict()) for r in rows(data)],
+            children=rows(data),
             stopped=data["stopped"],
             tree=_json_safe(data["tree"]),
         )

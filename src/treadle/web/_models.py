@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..project import Row
+
 __all__ = [
-    "Child",
     "ControlReply",
     "Detail",
     "Limiter",
@@ -20,30 +21,6 @@ __all__ = [
 ]
 
 _OUT = ConfigDict(extra="forbid")
-
-
-class Child(BaseModel):
-    """One child of the project's tree (a pool's members one by one, nested supervisors'
-    children under a dotted name)."""
-
-    model_config = _OUT
-
-    name: str
-    kind: str
-    state: str
-    pid: int | None
-    uptime_s: float | None
-    restarts: int
-    health: str
-    health_reason: str
-    cpu_percent: float | None
-    rss_bytes: int | None
-    last_error: str
-    last_traceback: str | None
-    runs: int | None
-    errors: int | None
-    duration_p50_ms: float | None
-    duration_p95_ms: float | None
 
 
 class ManagerRef(BaseModel):
@@ -62,7 +39,7 @@ class Status(BaseModel):
     name: str
     file: str
     manager: ManagerRef
-    children: list[Child]
+    children: list[Row]  # one per child: pools member by member, nested under dotted names
     stopped: list[str] = Field(description="children an operator stopped")
     tree: dict[str, Any] = Field(description="the supervisor's own status, nested")
 
