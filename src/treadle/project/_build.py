@@ -20,10 +20,10 @@ from .._backoff import DEFAULT_BACKOFF
 from .._exceptions import ConfigError
 from ..artifacts import ArtifactError, resolve
 from ..process import CommandCheck, FileHeartbeat, HealthCheck, HttpCheck, ProcessSpec, TcpCheck
-from ..supervisor import ChildSpec, Supervisor
+from ..supervisor import ChildSpec, Supervisor, Target
 from ._config import ChildInfo, ProjectConfig
 from ._layout import SECTIONS
-from ._schema import HealthConfig, LoopConfig, ProcessConfig, SupervisorOptions
+from ._schema import BackoffConfig, HealthConfig, LoopConfig, ProcessConfig, SupervisorOptions
 from ._targets import loop_factory
 from ._validate import check_profiles, tcp_address
 
@@ -159,22 +159,8 @@ def _supervisor(
 def _loop(
     config: ProjectConfig, name: str, loop: LoopConfig, leader: Callable[[], bool] | None
 ) -> ChildSpec:
-    health = loop.health
-    return ChildSpec(
-        loop_factory(config, name, loop, leader),
-        name=name,
-        restart=loop.restart,
-        backoff=loop.restart_backoff.to_backoff() if loop.restart_backoff else DEFAULT_BACKOFF,
-        shutdown_timeout=loop.shutdown_timeout,
-        depends_on=loop.depends_on,
-        heartbeat_timeout=loop.heartbeat_timeout,
-        priority=loop.priority,
-        replicas=loop.replicas,
-        pool=loop.scale is not None,  # a scalable pool, even of one
-        health_interval=health.interval if health else None,
-        health_timeout=health.timeout if health else 5.0,
-        health_failures=health.failures if health else 3,
-    )
+    factory = loop_factory(config, name, loop, leader)
+    return _worker(factory, name, loop, loop.restart_backoff, loop.heartbeat_timeout)
 
 
 def _process(config: ProjectConfig, name: str, p: ProcessConfig, files: _Files) -> ChildSpec:
@@ -211,16 +197,29 @@ def _process(config: ProjectConfig, name: str, p: ProcessConfig, files: _Files) 
         cpu_limit=p.cpu_limit,
         record_dir=files.record_dir,
     )
+    return _worker(spec, name, p, p.backoff)
+
+
+def _worker(
+    target: Target,
+    name: str,
+    c: LoopConfig | ProcessConfig,
+    backoff: BackoffConfig | None,
+    heartbeat_timeout: float | None = None,
+) -> ChildSpec:
+    """The child for a loop's or a process's table: what every worker table says alike."""
+    health = c.health
     return ChildSpec(
-        spec,
+        target,
         name=name,
-        restart=p.restart,
-        backoff=p.backoff.to_backoff() if p.backoff else DEFAULT_BACKOFF,
-        shutdown_timeout=p.shutdown_timeout,
-        depends_on=p.depends_on,
-        priority=p.priority,
-        replicas=p.replicas,
-        pool=p.scale is not None,
+        restart=c.restart,
+        backoff=backoff.to_backoff() if backoff else DEFAULT_BACKOFF,
+        shutdown_timeout=c.shutdown_timeout,
+        depends_on=c.depends_on,
+        heartbeat_timeout=heartbeat_timeout,
+        priority=c.priority,
+        replicas=c.replicas,
+        pool=c.scale is not None,  # a scalable pool, even of one
         health_interval=health.interval if health else None,
         health_timeout=health.timeout if health else 5.0,
         health_failures=health.failures if health else 3,
