@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from .._exceptions import ConfigError
+from ._errors import read_text
 
 __all__ = ["parse_dotenv", "read_dotenv"]
 
@@ -24,15 +25,7 @@ _ESCAPES: Final = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "
 
 def read_dotenv(path: Path) -> dict[str, str]:
     """The variables in the .env file at ``path``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            "env_file", f"cannot read: {exc.strerror or exc}", file=str(path)
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError("env_file", f"not UTF-8 text: {exc.reason}", file=str(path)) from None
-    return parse_dotenv(text, path)
+    return parse_dotenv(read_text(path, "env_file"), path)
 
 
 def parse_dotenv(text: str, path: Path) -> dict[str, str]:

@@ -29,6 +29,16 @@ __all__ = ["Invalid", "Problem", "Source", "closest", "dotted", "problems"]
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 
 
+def read_text(path: Path, field: str) -> str:
+    """A configuration file's text, or a ConfigError at ``field`` naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(field, f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(field, f"not UTF-8 text: {exc.reason}", file=str(path)) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """What is wrong, and at which key path (relative to the project's own table)."""

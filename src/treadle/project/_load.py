@@ -23,7 +23,7 @@ from .._exceptions import ConfigError
 from .._paths import sqlite_path
 from ._config import ProjectConfig
 from ._dotenv import read_dotenv
-from ._errors import Invalid, Problem, Source, problems
+from ._errors import Invalid, Problem, Source, problems, read_text
 from ._interpolate import InterpolationError, interpolate, interpolate_tree
 from ._layout import SECTIONS, child_configs
 from ._locate import KeyPath, Locator
@@ -34,7 +34,6 @@ __all__ = [
     "find_project",
     "load_project",
     "parse_toml",
-    "read_text",
     "resolve_broker",
     "with_dotenv",
 ]
@@ -73,7 +72,7 @@ def find_project(start: Path | None = None) -> Path:
 
 
 def _has_treadle_table(path: Path) -> bool:
-    text = read_text(path)
+    text = read_text(path, "project")
     if "treadle" not in text:
         return False  # the cheap answer for most pyproject.toml files
     data = parse_toml(text, path)
@@ -103,7 +102,7 @@ def load_project(
     file = (given if given is not None and not given.is_dir() else find_project(given)).resolve()
     if not file.is_file():
         raise ConfigError("project", "no such file", file=str(file))
-    text = read_text(file)
+    text = read_text(file, "project")
     data: object = parse_toml(text, file)
     prefix: KeyPath = ()
     if file.name == PYPROJECT:
@@ -187,17 +186,6 @@ def _file_order(f: ProjectFile, source: Source) -> tuple[str, ...]:
         return source.position((SECTIONS[names[name][0]], name)) or (0, 0)
 
     return tuple(sorted(names, key=where))
-
-
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            "project", f"cannot read: {exc.strerror or exc}", file=str(path)
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError("project", f"not UTF-8 text: {exc.reason}", file=str(path)) from None
 
 
 def parse_toml(text: str, path: Path) -> dict[str, object]:

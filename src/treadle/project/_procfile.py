@@ -17,7 +17,7 @@ from typing import Final
 
 from .._exceptions import ConfigError
 from ._config import ProjectConfig
-from ._errors import Problem, Source
+from ._errors import Problem, Source, read_text
 from ._load import resolve_broker, with_dotenv
 from ._locate import KeyPath, Locator
 from ._schema import ProcessConfig, ProjectFile
@@ -41,10 +41,7 @@ def load_procfile(path: Path | str, *, environ: Mapping[str, str] | None = None)
     """
     file = Path(path)
     file = (file / PROCFILE if file.is_dir() else file).resolve()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("procfile", f"cannot read: {exc}", file=str(file)) from None
+    text = read_text(file, "procfile")
     positions: dict[KeyPath, tuple[int, int]] = {}
     processes: dict[str, ProcessConfig] = {}
     for number, line in enumerate(text.splitlines(), start=1):

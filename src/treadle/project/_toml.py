@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import Invalid, Source, problems
+from ._errors import Invalid, Source, problems, read_text
 from ._interpolate import interpolate_tree
-from ._load import parse_toml, read_text
+from ._load import parse_toml
 from ._locate import Locator
 
 __all__ = ["load_toml"]
@@ -34,7 +34,7 @@ def load_toml(path: Path | str, model: type[M], *, environ: Mapping[str, str] | 
         ConfigError: with the file, line, column and dotted field of the first problem.
     """
     file = Path(path)
-    text = read_text(file)
+    text = read_text(file, "project")
     data: object = parse_toml(text, file)
     source = Source(file, Locator.scan(text))
     env = os.environ if environ is None else environ
