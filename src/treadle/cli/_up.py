@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 
 from .._exceptions import TreadleError
-from ..artifacts import resolve as resolve_artifact
 from ..broker import resolve
 from ..client import Client
 from ..manager import Manager
@@ -68,9 +67,8 @@ def up(
             f"{p.name} is already up: manager {running.tid} (pid {running.pid} on "
             f"{running.host}); `treadle down` first"
         )
-    if force_download:  # into the cache, where the tree's build finds them
-        for artifact in runtime.config.artifacts():
-            resolve_artifact(artifact, root=runtime.config.root, force_download=True)
+    if force_download:
+        runtime.config.download_artifacts()
     runtime.tree()  # import every loop target now: a bad one fails before anything runs
     if detach:
         return _detach(p.client, runtime, profiles, procfile, no_dashboard)

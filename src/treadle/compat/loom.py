@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._exceptions import TreadleError
-from ..artifacts import cache_dir, platform_tag, resolve
+from ..artifacts import cache_dir, platform_tag
 from ..client import Client
 from ..manager import Manager
 from ..process import ProcessSpec
@@ -165,8 +165,7 @@ class Orchestrator:
         if config.logs_dir is not None:
             runtime.log_dir = root / config.logs_dir
         if config.force_download:
-            for artifact in runtime.config.artifacts():
-                await asyncio.to_thread(resolve, artifact, root=root, force_download=True)
+            await asyncio.to_thread(runtime.config.download_artifacts)
         tree = await asyncio.to_thread(runtime.tree)  # resolves (maybe downloads) artifacts
         with Client(runtime.config.broker) as client:  # as `treadle up`: once per host
             running = client.hosting(runtime.source)

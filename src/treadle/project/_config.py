@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._exceptions import ConfigError
-from ..artifacts import Artifact
+from ..artifacts import Artifact, resolve
 from ._errors import Problem, Source, dotted
 from ._layout import ChildConfig, Kind, child_configs, included, parents, tree_order
 from ._locate import KeyPath
@@ -134,6 +134,12 @@ class ProjectConfig:
             if isinstance(info.config, ProcessConfig) and info.config.artifact is not None
         }
         return [self.file.artifacts[n].to_artifact(n) for n in sorted(names)]
+
+    def download_artifacts(self) -> None:
+        """Download and verify again, into the cache, each artifact the selected children
+        run (``force_download``: a build of the tree then finds them cached)."""
+        for artifact in self.artifacts():
+            resolve(artifact, root=self.root, force_download=True)
 
     def _fingerprint(self, kind: Kind, parent: str | None, config: ChildConfig) -> str:
         data: dict[str, object] = {
