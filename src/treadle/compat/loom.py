@@ -118,9 +118,7 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Build and start; returns once every child has been started."""
-        if self.manager is not None:
-            raise TreadleError("this orchestrator has already started")
-        self.manager = manager = await self._build()
+        manager = await self._build()
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def on_started() -> None:
@@ -141,10 +139,7 @@ class Orchestrator:
 
     async def run(self) -> None:
         """Run until SIGINT or SIGTERM (a second one forces)."""
-        if self.manager is not None:
-            raise TreadleError("this orchestrator has already started")
-        self.manager = manager = await self._build()
-        await self._hosting(manager, None)
+        await self._hosting(await self._build(), None)
 
     async def _hosting(self, manager: Manager, started: Callable[[], None] | None) -> None:
         hosted = manager.hosted
@@ -159,6 +154,9 @@ class Orchestrator:
             hosted.stop_logging()
 
     async def _build(self) -> Manager:
+        """The manager hosting the project (``self.manager``), once per orchestrator."""
+        if self.manager is not None:
+            raise TreadleError("this orchestrator has already started")
         config = self.config
         root = config.project_dir.resolve()
         runtime = ProjectRuntime(root, profiles=_profiles(root, config.runtime_mode))
@@ -185,6 +183,7 @@ class Orchestrator:
                 manager, runtime, host=board.host, port=board.port, token=board.token
             )
             manager.services.append(dashboard)
+        self.manager = manager
         return manager
 
 
