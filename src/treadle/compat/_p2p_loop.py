@@ -292,15 +292,12 @@ class BaseLoop(abc.ABC):
 
 def verdict(loop: BaseLoop) -> Health:
     """Treadle's verdicts: its lifecycle table (stopped is healthy, paused degraded), made
-    worse while running by Loop.health()'s rule for consecutive errors."""
+    worse while running by the Loop's rule for consecutive errors (``errors_health``)."""
     engine = loop.treadle_loop
     by_state = from_state(engine.state)
-    n = engine.metrics.consecutive_errors
-    if n == 0 or engine.state not in RUNNING:
+    if engine.metrics.consecutive_errors == 0 or engine.state not in RUNNING:
         return by_state
-    reason = f"{n} consecutive errors, last: {loop.stats.last_error_message}"
-    bad = Health.unhealthy if n >= engine.unhealthy_after else Health.degraded
-    return worst(by_state, bad(reason))
+    return worst(by_state, engine.errors_health())
 
 
 def health_dict(loop: BaseLoop, health: Health) -> dict[str, Any]:

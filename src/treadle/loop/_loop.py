@@ -170,8 +170,13 @@ class Loop:
     """Consecutive errors at which the default :meth:`health` says unhealthy."""
 
     async def health(self) -> Health:
-        """Override to check what matters (a connection, a queue depth). The default: healthy
-        with no errors, degraded after one, unhealthy after ``unhealthy_after`` in a row."""
+        """Override to check what matters (a connection, a queue depth). The default:
+        :meth:`errors_health`."""
+        return self.errors_health()
+
+    def errors_health(self) -> Health:
+        """Healthy with no errors, degraded after one, unhealthy after ``unhealthy_after``
+        in a row."""
         n = self.metrics.consecutive_errors
         if n == 0:
             return Health.healthy()
