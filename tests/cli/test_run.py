@@ -51,7 +51,7 @@ def test_run_without_wait_prints_the_tid_at_once(client: Client) -> None:
         done = treadle("run", "--", "sleep", "30")
         tid = int(done.stdout)
         assert done.returncode == 0
-        assert client.task(tid).state in ("reserved", "running")
+        assert client.task(tid).state in ("reserved", "starting", "running")
         client.stop(tid)
         assert client.wait(tid, timeout=20).state == "stopped"
 

@@ -62,7 +62,7 @@ def test_events_outbox_and_follow_tell_the_same_story(client: Client) -> None:
     assert [line for m in stored if m.kind == "output" for line in m.lines] == ["a", "b"]
     info = client.task(spec.tid)
     assert (info.name, info.state, info.exit_code, info.ended) == ("ab", "completed", 0, True)
-    assert info.events == ["started", "completed"]
+    assert info.events == ["starting", "started", "completed"]
 
 
 def test_managers_lists_the_alive_and_with_everything_the_dead(client: Client) -> None:

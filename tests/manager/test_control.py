@@ -38,7 +38,13 @@ def test_ping_status_pause_resume_stop_a_task(client: Client) -> None:
         assert client.stop(spec.tid).reply == "stopping"
         result = client.wait(spec.tid, timeout=20)
     assert result.state == "stopped"
-    assert [e.event for e in client.events(spec.tid)] == ["started", "paused", "resumed", "stopped"]
+    assert [e.event for e in client.events(spec.tid)] == [
+        "starting",
+        "started",
+        "paused",
+        "resumed",
+        "stopped",
+    ]
 
 
 def test_a_paused_manager_takes_no_new_work_until_resumed(client: Client) -> None:

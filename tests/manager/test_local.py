@@ -41,7 +41,7 @@ def test_a_task_runs_here_and_its_output_and_result_stream_back(client: Client) 
     assert (result["kind"], result["state"], result["exit_code"]) == ("result", "failed", 4)
     assert exit_status(result) == 4
     # durable like any other task: the same log and outbox
-    assert [e.event for e in client.events(accepted["tid"])] == ["started", "failed"]
+    assert [e.event for e in client.events(accepted["tid"])] == ["starting", "started", "failed"]
     stored = client.result(accepted["tid"])
     assert stored is not None
     assert stored.exit_code == 4

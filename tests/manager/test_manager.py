@@ -28,7 +28,7 @@ def test_a_command_runs_and_its_output_and_exit_code_come_back(client: Client) -
     assert result.exit_code == 0
     assert result.stdout == "out\n"
     assert result.stderr == "err\n"
-    assert [e.event for e in client.events(spec.tid)] == ["started", "completed"]
+    assert [e.event for e in client.events(spec.tid)] == ["starting", "started", "completed"]
 
 
 def test_a_function_task_returns_its_value(client: Client) -> None:
@@ -56,7 +56,14 @@ def test_on_failure_retries_then_fails_with_every_attempt_logged(client: Client)
         result = client.wait(spec.tid, timeout=20)
     assert (result.state, result.exit_code, result.attempts) == ("failed", 3, 3)
     events = [e.event for e in client.events(spec.tid)]
-    assert events == ["started", "retrying", "started", "retrying", "started", "failed"]
+    assert events == [
+        "started",
+        "retrying",
+        "started",
+        "retrying",
+        "started",
+        "failed",
+    ]
 
 
 def test_a_timeout_fails_the_attempt_and_stops_the_process(client: Client) -> None:

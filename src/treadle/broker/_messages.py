@@ -42,6 +42,7 @@ Op = Literal[
 
 EventKind = Literal[
     "reserved",  # a manager claimed the request
+    "starting",  # about to start it for the first time: from here on it may have run
     "started",  # an attempt began (pid for a process)
     "paused",
     "resumed",

@@ -27,6 +27,7 @@ STATE_STYLES = {
     "completed": "green",
     "queued": "cyan",
     "reserved": "cyan",
+    "starting": "cyan",
     "paused": "yellow",
     "retrying": "yellow",
     "requeued": "yellow",

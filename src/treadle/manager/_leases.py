@@ -10,6 +10,12 @@ A holder acts on a lease only until ``deadline``: the local monotonic time it se
 request, plus the lease. The database's expiry is later than that (it counted from when
 the request arrived), so a holder cut off from the database stops acting before anyone
 else can take over: never two holders at once.
+
+A holder renews with the token it holds (:func:`renew`), and whoever takes a lease over
+moves the token on (:func:`acquire` of an expired lease, :func:`seize` of a dead
+manager's): so a holder that was frozen or cut off past its lease, and whose lease was
+taken meanwhile, is refused by the database when it comes back, whatever its own clock
+says. One that nobody took over may renew it: nobody acted on what it holds.
 """
 
 from __future__ import annotations
@@ -20,7 +26,17 @@ from dataclasses import dataclass
 
 from ..broker import Broker
 
-__all__ = ["LEADER", "Lease", "acquire", "current", "manager", "release", "remaining"]
+__all__ = [
+    "LEADER",
+    "Lease",
+    "acquire",
+    "current",
+    "manager",
+    "release",
+    "remaining",
+    "renew",
+    "seize",
+]
 
 LEADER = "leader"  # the one fleet-wide leadership lease
 
@@ -43,6 +59,17 @@ ON CONFLICT (name) DO UPDATE SET
     expires_at = excluded.expires_at
 WHERE treadle_leases.holder = excluded.holder OR treadle_leases.expires_at < {now}
 RETURNING token, expires_at"""
+_RENEW = """UPDATE treadle_leases SET expires_at = {now} + ?
+WHERE name = ? AND holder = ? AND token = ?
+RETURNING token"""
+_SEIZE = """INSERT INTO treadle_leases (name, holder, token, expires_at)
+VALUES (?, ?, 1, {now} + ?)
+ON CONFLICT (name) DO UPDATE SET
+    token = treadle_leases.token + 1,
+    holder = excluded.holder,
+    expires_at = excluded.expires_at
+WHERE {condition}
+RETURNING token"""
 
 
 @dataclass(frozen=True)
@@ -74,6 +101,28 @@ def acquire(broker: Broker, name: str, holder: int, seconds: float) -> Lease | N
     if not rows:
         return None
     return Lease(name, holder, int(rows[0][0]), sent + seconds)
+
+
+def renew(broker: Broker, lease: Lease, seconds: float) -> Lease | None:
+    """Renew ``lease`` for ``seconds`` with the token it holds; None once somebody else
+    took it over (the token moved on, or the row was given up): the holder must stop."""
+    now = _ready(broker)
+    sent = time.monotonic()
+    rows = broker.sql(_RENEW.format(now=now), (seconds, lease.name, lease.holder, lease.token))
+    if not rows:
+        return None
+    return Lease(lease.name, lease.holder, lease.token, sent + seconds)
+
+
+def seize(broker: Broker, name: str, by: int, seconds: float, *, force: bool = False) -> bool:
+    """Take lease ``name`` over for ``by`` (moving its token on, so that its holder can
+    no longer renew it), if it has run out, or whatever its state with ``force`` (its
+    holder's process is known to be gone). Whether ``by`` got it: two recoverers of the
+    same dead manager never both act."""
+    now = _ready(broker)
+    condition = "1 = 1" if force else f"treadle_leases.expires_at < {now}"
+    rows = broker.sql(_SEIZE.format(now=now, condition=condition), (name, by, seconds))
+    return bool(rows)
 
 
 def release(broker: Broker, name: str, holder: int) -> None:

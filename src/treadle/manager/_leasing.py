@@ -4,9 +4,16 @@ Owns the loop that renews them (every third of the lease, on the broker thread),
 rules that follow from them, and what it says of them:
 
 - Its own lease (``manager:TID``) makes its claims its own: when it runs out, any other
-  manager takes them back (see ``_registry``). A manager that cannot renew it before it
-  runs out stops (it may be cut off from the database; its tasks will run elsewhere):
-  the fence that keeps a task from running twice at once.
+  manager may seize it (moving its token on) and take them back (see ``_registry``). It
+  is renewed with the token it holds, so once seized the database refuses it: the
+  manager fences itself (stops its tasks, writes nothing more). A manager that cannot
+  reach the database before its lease runs out fences itself too (it may be cut off;
+  its tasks will run elsewhere), except when the database is a local SQLite file that
+  refuses every writer (a full disk, a read-only file): nobody can take its tasks over
+  then, so they go on, and it renews as soon as the file takes writes again.
+- Every write of the task protocol checks the lease first (:meth:`Leasing.check`, on
+  the broker thread, just before the write): a manager frozen past its lease and thawed
+  writes nothing until it has renewed, or fenced itself.
 - The leader lease makes one manager of the fleet the leader: ``is_leader()`` is true
   only before the lease's local deadline, so a leader cut off stops leading before
   anyone can take over. Each new leader gets a higher fencing token.
@@ -17,18 +24,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from .._exceptions import TreadleError
 from . import _leases
 from ._leases import LEADER, Lease
 
 if TYPE_CHECKING:
     from ._manager import Manager
 
-__all__ = ["Leasing"]
+__all__ = ["LeaseLapsed", "Leasing", "refused_by_everyone"]
 
 _log = logging.getLogger("treadle.manager")
+_RETRY = 0.2  # seconds between renewals once the lease has run out on a refusing file
+# what SQLite says when it refuses every writer, not just this one
+_REFUSALS = ("full", "readonly", "read-only", "disk i/o", "no space")
+
+
+class LeaseLapsed(TreadleError):
+    """This manager's lease ran out: it may not write the task protocol until renewed."""
+
+
+def refused_by_everyone(kind: str, exc: BaseException) -> bool:
+    """Whether ``exc`` is a local SQLite file refusing writes (to every process alike)."""
+    return kind == "sqlite" and any(word in str(exc).lower() for word in _REFUSALS)
 
 
 class Leasing:
@@ -41,6 +62,9 @@ class Leasing:
         self.own: Lease | None = None
         self.leader: Lease | None = None
         self.leader_seen: tuple[int, int, float] | None = None  # holder, token, seconds left
+        self.held_since: float | None = None  # monotonic: valid without a gap since then
+        self.refused = False  # the broker file refuses every writer: the tasks go on
+        self.on_deadline: Callable[[float], None] | None = None  # told how long tasks may run
 
     @property
     def every(self) -> float:
@@ -50,32 +74,93 @@ class Leasing:
         lease = self.leader
         return lease is not None and time.monotonic() < lease.deadline
 
+    def valid(self) -> bool:
+        """Whether this manager may act on its claims now (any thread)."""
+        own = self.own
+        return own is not None and time.monotonic() < own.deadline
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLapsed` unless :meth:`valid` (any thread: the broker
+        thread calls it right before each write of the task protocol)."""
+        if not self.valid():
+            raise LeaseLapsed(f"manager {self._manager.tid}: its lease has run out")
+
+    def held_for(self) -> float:
+        """Seconds this manager has held its lease without a gap (0 if it does not now):
+        a recoverer takes a lease over only after holding its own for longer than that
+        lease, so that a manager back from a refusing file renews before anyone acts."""
+        if self.held_since is None or not self.valid():
+            return 0.0
+        return time.monotonic() - self.held_since
+
     async def start(self) -> None:
         """Take this manager's own lease (nobody else can hold it: the TID is unique)."""
-        await self._renew()
-        if self.own is None:
+        ab, tid = self._manager.ab, self._manager.tid
+        own = await ab.call(_leases.acquire, ab.broker, _leases.manager(tid), tid, self.seconds)
+        if own is None:
             raise RuntimeError(f"manager {self._manager.tid}: its lease is held elsewhere")
+        self._renewed(own)
+        await self._lead()
 
     async def run(self) -> None:
-        """Renew until cancelled; stop the manager if its own lease runs out."""
+        """Renew until cancelled; fence the manager once its own lease is lost."""
         while True:
-            await asyncio.sleep(self.every)
+            await asyncio.sleep(_RETRY if self.refused else self.every)
+            failure: BaseException | None = None
             try:
                 async with asyncio.timeout(self.every):
                     await self._renew()
             except Exception as exc:  # noqa: BLE001 (the database may be gone: keep trying)
+                failure = exc
                 _log.warning("manager %s: cannot renew its leases: %s", self._manager.tid, exc)
             self._note_leadership()
-            if self.own is None or time.monotonic() >= self.own.deadline:
-                self.own = None
-                self._manager.fence("its lease ran out before it could renew it")
+            if self.own is None:
+                self._manager.fence("its lease was taken over: another manager owns its tasks")
                 return
+            if failure is None:
+                continue
+            if time.monotonic() < self.own.deadline:
+                continue
+            if refused_by_everyone(self._manager.url.kind, failure):
+                if not self.refused:
+                    _log.error(
+                        "manager %s: the broker refuses writes (%s): its tasks go on, and it "
+                        "renews its lease once the broker takes writes again",
+                        self._manager.tid,
+                        failure,
+                    )
+                self.refused = True
+                self.held_since = None
+                self._tell(self.seconds / 2)  # bounded: a manager frozen now still fences
+                continue
+            self.own = None
+            self._manager.fence("its lease ran out before it could renew it")
+            return
+
+    def _renewed(self, own: Lease) -> None:
+        if self.held_since is None or self.own is None or time.monotonic() >= self.own.deadline:
+            self.held_since = time.monotonic()
+        self.own = own
+        self.refused = False
+        self._tell(own.deadline - time.monotonic())
+
+    def _tell(self, seconds: float) -> None:
+        if self.on_deadline is not None:
+            self.on_deadline(seconds)
 
     async def _renew(self) -> None:
-        ab, tid = self._manager.ab, self._manager.tid
-        own = await ab.call(_leases.acquire, ab.broker, _leases.manager(tid), tid, self.seconds)
+        ab = self._manager.ab
+        own = self.own
         if own is not None:
-            self.own = own
+            renewed = await ab.call(_leases.renew, ab.broker, own, self.seconds)
+            if renewed is None:
+                self.own = None  # seized: the database says so, whatever our clock says
+                return
+            self._renewed(renewed)
+        await self._lead()
+
+    async def _lead(self) -> None:
+        ab, tid = self._manager.ab, self._manager.tid
         if self.lead:
             lease = await ab.call(_leases.acquire, ab.broker, LEADER, tid, self.seconds)
             if lease is not None:

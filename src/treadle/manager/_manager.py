@@ -46,6 +46,7 @@ __all__ = ["Manager"]
 _log = logging.getLogger("treadle.manager")
 _CONTROL_EVERY = 0.05  # the manager's control queue is read at most this often
 _CONTROL_SCAN = 2.0  # every task's control queue is read at least this often (and on a nudge)
+_DRAIN = 10.0  # seconds a stopping manager waits for results the broker has not taken yet
 
 
 class Manager:
@@ -94,6 +95,7 @@ class Manager:
         self.presence = Presence(self)
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.fenced = False  # it lost its lease: it stops without the broker
+        self.fenced_event = asyncio.Event()
         self._serving: asyncio.Task[None] | None = None
         self.state_dir = self.url.state_dir
         self.paused = False
@@ -124,6 +126,7 @@ class Manager:
     # -- Runnable -------------------------------------------------------------------------
 
     async def run(self, started: Callable[[], None]) -> None:
+        released = False  # its claims are all settled: it may say it stopped
         broker = Broker(self.url)
         self._ab = ab = AsyncBroker(broker)
         await ab.start()
@@ -169,13 +172,14 @@ class Manager:
                     self.stopping.set()
                     await self.supervisor.stop()  # every task reports how it ended
                     if not self.fenced:
-                        await self.reports.flush()
+                        await self.reports.drain(_DRAIN)
+                        released = await self._release_claims()
                     self.stopped.set()  # heartbeats went on while the tree stopped
                     for task in upkeep[2:] if not self.fenced else upkeep:
                         task.cancel()  # fenced: whatever broker call they wait on, too
         finally:
             try:
-                if self.presence.mid is not None and not self.fenced:
+                if self.presence.mid is not None and not self.fenced and released:
                     with contextlib.suppress(Exception):  # the broker may be the problem
                         async with asyncio.timeout(5):
                             await self.presence.publish("stopped")
@@ -190,6 +194,25 @@ class Manager:
                 await ab.aclose(wait=not self.fenced)  # fenced: the broker may hang
         if self.failure is not None:
             raise TreadleError(f"manager {self.tid}: {self.failure}")
+
+    async def _release_claims(self) -> bool:
+        """At a clean stop: drop the claims of ended tasks, put back those it never
+        started; True when none is left. Otherwise (a result not yet written, the broker
+        refusing) its record stays active and its lease runs out: it is recovered as a
+        dead manager's, from the exits its processes left."""
+        try:
+            await self.reports.flush()
+            return await self.ab.call(self._release_io)
+        except Exception as exc:  # noqa: BLE001 (the broker failed: recovery will settle them)
+            _log.warning("manager %s: its claims are left to recovery: %s", self.tid, exc)
+            return False
+
+    def _release_io(self) -> bool:
+        broker = self.ab.broker
+        self.leasing.check()
+        results = str(self.state_dir / "results")
+        _registry.take_back(broker, self.tid, self.tid, "stopped", {}, results, settle=False)
+        return not broker.has_pending(q.reserved(self.tid))
 
     def _hosted_end(self) -> str | None:
         """Why the hosted tree ended on its own (None while it runs)."""
@@ -215,6 +238,7 @@ class Manager:
         _log.error("manager %s: %s: stopping its tasks and itself", self.tid, why)
         self.failure = why
         self.fenced = True
+        self.fenced_event.set()
         self.request_stop()
         if self._serving is not None:
             self._serving.cancel()  # it may wait on a broker call that will not return
@@ -359,6 +383,7 @@ class Manager:
         """Broker thread: mint the TID, then reserve the task here (recovered like any
         claim if this manager dies now) or queue it for any manager."""
         broker = self.ab.broker
+        self.leasing.check()
         spec = TaskSpec.model_validate({**fields, "tid": broker.timestamp()})
         here = free and set(spec.capabilities) <= set(self.capabilities)
         if here:
@@ -380,6 +405,7 @@ class Manager:
 
     def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
         """Broker thread: claim up to ``free`` requests this manager can run."""
+        self.leasing.check()
         return _claims.claim(self.ab.broker, self.tid, self.capabilities, free)
 
     def __repr__(self) -> str:

@@ -51,7 +51,8 @@ class Presence:
                 if self._m.local is not None and not self._m.local.serving:
                     await self._m.local.start()  # the manager that held the address may be gone
                 state_dir = str(self._m.state_dir)
-                found = await ab.call(_registry.recover, ab.broker, self._m.tid, state_dir)
+                held = self._m.leasing.held_for()
+                found = await ab.call(_registry.recover, ab.broker, self._m.tid, state_dir, held)
             except Exception as exc:  # noqa: BLE001 (the broker failed: the lease decides)
                 _log.warning("manager %s: no heartbeat: %s", self._m.tid, exc)
                 continue

@@ -11,19 +11,24 @@ corpse never both act on one task.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
+from pydantic import JsonValue
 
-from ..broker import Broker, OutboxAdapter, Result, TaskEvent, TaskSpec, WorkerRecord
+from .._exceptions import describe_exit
+from ..broker import TERMINAL, Broker, OutboxAdapter, Result, TaskEvent, TaskSpec, WorkerRecord
 from ..broker import names as q
 from ..process import reap_leftovers
 from . import _leases
 
-__all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason"]
+__all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason", "take_back"]
 
 # The host a manager says it runs on; TREADLE_HOST overrides it (containers that share a
 # hostname, or tests that play several hosts on one machine).
@@ -95,74 +100,166 @@ class Recovered:
     requeued: int = 0
     rerun: int = 0
     failed: int = 0
+    completed: int = 0
 
 
-def recover(broker: Broker, by: int, state_dir: str) -> list[Recovered]:
-    """Mark every stale manager dead and take its work back (see the module docstring)."""
+def recover(broker: Broker, by: int, state_dir: str, held_for: float = 0.0) -> list[Recovered]:
+    """Mark every stale manager dead and take its work back (see the module docstring).
+
+    A manager whose process is gone (on this host) is taken over at once. One that only
+    its lease says is dead is taken over once it has run out and ``by`` has held its own
+    lease longer than that one (``held_for`` seconds): a manager coming back from a
+    broker that refused every writer (a full disk) renews before anyone acts, and each
+    takeover seizes the dead manager's lease first, so that it can never renew it.
+    """
     out: list[Recovered] = []
     for record, mid, reason in liveness(broker).values():
         if reason is None or record.tid == by:
             continue
+        gone = record.host == HOST and not _process_alive(record)
+        lease = record.lease_s or 3 * record.heartbeat_interval
+        if not gone and held_for <= lease:
+            continue
+        if not _leases.seize(broker, _leases.manager(record.tid), by, lease, force=gone):
+            continue  # another recoverer has it, or it renewed after all
         # take the work back first: if this recoverer dies half-way, the record is still
         # active and stale, and the next one finishes the job
+        exits: dict[str, int] = {}
         if record.host == HOST:
-            reap_leftovers(f"{state_dir}/procs/{record.tid}")
-        out.append(_take_back(broker, record.tid, by, reason))
+            reap_leftovers(f"{state_dir}/procs/{record.tid}")  # XXX-SPAWNER: exits
+        out.append(take_back(broker, record.tid, by, reason, exits, f"{state_dir}/results"))
         if broker.delete(q.REGISTRY, mid):
             broker.write(q.REGISTRY, record.model_copy(update={"status": "dead", "reason": reason}))
     return out
 
 
-def _take_back(broker: Broker, dead: int, by: int, reason: str) -> Recovered:
-    """The dead manager's claimed requests: back on the spawn queue if they never
-    started; if they did, re-run or failed by their restart policy; dropped if their
-    result is in (the manager died before it cleaned up)."""
-    done = Recovered(dead)
-    claimed = q.reserved(dead)
+def take_back(
+    broker: Broker,
+    manager: int,
+    by: int,
+    reason: str,
+    exits: Mapping[str, int],
+    results_dir: str,
+    *,
+    settle: bool = True,
+) -> Recovered:
+    """The claims of ``manager`` (dead, or stopping: ``settle=False`` leaves the tasks
+    that started and have no result yet, which it may still be writing).
+
+    A claim whose result is in is dropped (its last event written if the log lacks it);
+    one that never started goes back on the spawn queue; one whose process exited
+    normally, as its manager's spawner recorded (``exits``, by child name), completed:
+    its result is written; the others are re-run or failed by their restart policy.
+    Every step is an atomic move or take by message ID.
+    """
+    done = Recovered(manager)
+    claimed = q.reserved(manager)
     specs = broker.peek(claimed, TaskSpec.model_validate_json, limit=100_000)
-    started = _started_by(broker, dead) if specs else set()
+    if not specs:
+        return done
+    seen = _seen(broker, manager)
     for spec, mid in specs:
-        if _has_result(broker, spec.tid):
-            broker.delete(claimed, mid)
-        elif spec.tid not in started:
-            if broker.move(claimed, q.SPAWN, mid) is not None:
-                _log(broker, spec, "requeued", by, f"manager {dead} died before starting it")
-                done.requeued += 1
-        elif spec.restart != "never":
+        tid = spec.tid
+        result = _result(broker, tid)
+        if result is not None:
+            if broker.delete(claimed, mid) and tid not in seen.ended:
+                _log(broker, spec, result.state, by, result.error or "", result.exit_code)
+            continue
+        if tid not in seen.started:
             if broker.move(claimed, q.SPAWN, mid) is not None:  # None: another took it
-                _log(broker, spec, "requeued", by, f"manager {dead} died while it ran ({reason})")
+                _log(broker, spec, "requeued", by, f"manager {manager} ended before starting it")
+                done.requeued += 1
+            continue
+        if not settle:
+            continue
+        code = exits.get(f"T{tid}")
+        attempt = seen.started[tid]
+        why = f"manager {manager} died while it ran ({reason})"
+        if code == 0 and spec.restart != "always":
+            if broker.take(claimed, mid) is not None:
+                value = _value(results_dir, tid, attempt) if spec.kind == "function" else None
+                broker.write(
+                    q.outbox(tid),
+                    Result(tid=tid, state="completed", exit_code=0, value=value, attempts=attempt),
+                )
+                _log(broker, spec, "completed", by, f"{why}, after it exited normally", 0)
+                done.completed += 1
+        elif spec.restart == "always" or (
+            spec.restart == "on-failure" and (code is None or attempt <= spec.retries)
+        ):
+            if broker.move(claimed, q.SPAWN, mid) is not None:
+                _log(broker, spec, "requeued", by, why)
                 done.rerun += 1
         elif broker.take(claimed, mid) is not None:
-            why = f"manager {dead} died while it ran ({reason})"
-            broker.write(q.outbox(spec.tid), Result(tid=spec.tid, state="failed", error=why))
-            _log(broker, spec, "failed", by, why)
+            if code is not None:
+                why = f"{why}; its last attempt had ended: {describe_exit(code)}"
+            else:
+                why = f"{why}: it may have started, and is not run again (restart: never)"
+            failed = Result(tid=tid, state="failed", exit_code=code, error=why, attempts=attempt)
+            broker.write(q.outbox(tid), failed)
+            _log(broker, spec, "failed", by, why, code)
             done.failed += 1
     return done
 
 
-def _started_by(broker: Broker, manager: int) -> set[int]:
-    """The tasks the log says ``manager`` started: its events all come after its TID."""
-    started: set[int] = set()
+@dataclass
+class _Seen:
+    started: dict[int, int]  # tid → the last attempt the log says began (0: starting)
+    ended: set[int]
+
+
+def _seen(broker: Broker, manager: int) -> _Seen:
+    """What the log says ``manager`` started and ended: its events all come after its
+    TID (a task that may have started: "starting" or "started")."""
+    seen = _Seen({}, set())
     after = manager
     while batch := broker.peek(q.TASK_LOG, TaskEvent.model_validate_json, after=after):
-        started.update(e.tid for e, _ in batch if e.event == "started" and e.manager == manager)
+        for e, _ in batch:
+            if e.manager != manager:
+                continue
+            if e.event in ("starting", "started"):
+                seen.started[e.tid] = max(seen.started.get(e.tid, 0), e.attempt, 1)
+            elif e.event in TERMINAL:
+                seen.ended.add(e.tid)
         after = batch[-1][1]
-    return started
+    return seen
 
 
-def _has_result(broker: Broker, tid: int) -> bool:
-    """Whether the task's outbox ends with its result (the last record, when there)."""
+def _result(broker: Broker, tid: int) -> Result | None:
+    """The task's result, when its outbox ends with one (the last record)."""
     last = broker.peek_raw(q.outbox(tid), limit=1, newest=True)
     if not last:
-        return False
+        return None
     try:
-        return isinstance(OutboxAdapter.validate_json(last[0][0]), Result)
+        message = OutboxAdapter.validate_json(last[0][0])
     except ValueError:
-        return False
+        return None
+    return message if isinstance(message, Result) else None
 
 
-def _log(broker: Broker, spec: TaskSpec, kind: str, by: int, reason: str) -> None:
+def _value(results_dir: str, tid: int, attempt: int) -> JsonValue:
+    """A function task's return value, from the file its process wrote before exiting."""
+    path = Path(results_dir) / f"{tid}.{attempt}.json"
+    try:
+        with path.open(encoding="utf-8") as f:
+            value: JsonValue = json.load(f)
+    except (OSError, ValueError):
+        return None
+    path.unlink(missing_ok=True)
+    return value
+
+
+def _log(
+    broker: Broker, spec: TaskSpec, kind: str, by: int, reason: str, code: int | None = None
+) -> None:
     event = TaskEvent.model_validate(
-        {"tid": spec.tid, "event": kind, "name": spec.label, "manager": by, "reason": reason}
+        {
+            "tid": spec.tid,
+            "event": kind,
+            "name": spec.label,
+            "manager": by,
+            "reason": reason,
+            "exit_code": code,
+        }
     )
     broker.write(q.TASK_LOG, event)

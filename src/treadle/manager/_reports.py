@@ -1,10 +1,16 @@
 """What a manager's tasks report, written to the broker: :class:`Reports`.
 
-Owns the Reporter every :class:`TaskRunner` of the manager speaks to: each attempt's
-"started" event (the acknowledgement of its request: recovery reads it), other events,
-output lines (to the task's outbox in batches, and to a local client streaming it), the
-result and the last event, and dropping the claims of ended tasks in batches. A write the
-broker refuses is tried again; a fenced manager writes nothing (its tasks are others').
+Owns the Reporter every :class:`TaskRunner` of the manager speaks to: the "starting" mark
+of a task that must not run twice (durable before its process exists: see
+``_registry``), each attempt's "started" event, other events, output lines (to the
+task's outbox in batches, and to a local client streaming it), the result and the last
+event, and dropping the claims of ended tasks in batches, after their results.
+
+Every write checks the manager's lease on the broker thread just before it is made (a
+manager thawed past its lease writes nothing of its tasks), and a write the broker
+refuses is tried again with backoff for as long as the manager holds its lease: a result
+is kept until the broker takes it, and a task goes on running meanwhile. A fenced
+manager writes nothing (its tasks are others' now).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ __all__ = ["Reports"]
 
 _log = logging.getLogger("treadle.manager")
 _FLUSH = 0.05  # output lines reach the outbox in batches this often
+_BACKOFF = (0.05, 5.0)  # first and longest wait between tries of a refused write
 
 
 class Reports:
@@ -39,32 +46,48 @@ class Reports:
         self._m = manager
         self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
+        self._finishing: set[asyncio.Task[None]] = set()  # results not yet in the broker
+
+    async def starting(self, runner: TaskRunner) -> bool:
+        """Mark the task as possibly started, durably, before its first attempt; False if
+        it cannot be (the manager lost its lease): then it must not start."""
+        return await self._write(
+            self._m.ab.broker.write, q.TASK_LOG, self._event(runner, "starting")
+        )
 
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
+        # the acknowledgement of an attempt; recovery tells a task that may have started
+        # (restart policy decides) from one that never did (requeued) by this or "starting"
         event = self._event(runner, "started", attempt=attempt, pid=pid)
-        await self._write(self._started_io, event)
-
-    def _started_io(self, event: TaskEvent) -> None:
-        # the event is the acknowledgement: recovery reads the log to tell a request that
-        # started (its restart policy decides) from one that never did (requeued)
-        self._m.ab.broker.write(q.TASK_LOG, event)
+        await self._write(self._m.ab.broker.write, q.TASK_LOG, event)
 
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
         await self._write(self._m.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
 
-    async def _write(self, fn: Callable[..., object], *args: Any, tries: int = 3) -> None:
-        """A broker write for the task protocol, tried again while the broker fails (and
-        not at all once fenced: the lease is gone, other managers own the tasks now)."""
-        for attempt in range(tries):
-            if self._m.fenced:
-                return
+    async def _write(self, fn: Callable[..., object], *args: Any) -> bool:
+        """A write of the task protocol, after a check of the lease on the broker thread;
+        tried again while the broker refuses it. False once the manager is fenced."""
+        delay, longest = _BACKOFF
+        failing = False
+        while not self._m.fenced:
             try:
-                await self._m.ab.call(fn, *args)
-                return
-            except Exception as exc:  # noqa: BLE001 (the broker failed: try again, then tell)
-                _log.warning("manager %s: a broker write failed: %s", self._m.tid, exc)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        _log.error("manager %s: gave up a write to the broker", self._m.tid)
+                await self._m.ab.call(self._guarded, fn, *args)
+                if failing:
+                    _log.warning("manager %s: the broker takes writes again", self._m.tid)
+                return True
+            except Exception as exc:  # noqa: BLE001 (the broker failed, or the lease lapsed: wait, try again)
+                if not failing:
+                    _log.warning("manager %s: a broker write failed: %s", self._m.tid, exc)
+                failing = True
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._m.fenced_event.wait()
+            delay = min(delay * 2, longest)
+        return False
+
+    def _guarded(self, fn: Callable[..., object], *args: Any) -> object:
+        self._m.leasing.check()
+        return fn(*args)
 
     def output(self, runner: TaskRunner, stream: str, line: str) -> None:
         self._lines[runner.spec.tid][stream].append(line)
@@ -72,6 +95,19 @@ class Reports:
             self._m.local.output(runner.spec.tid, stream, line)
 
     async def finished(self, runner: TaskRunner, result: Result) -> None:
+        """Write the task's result (however long the broker takes), then free it."""
+        task = asyncio.ensure_future(self._finished(runner, result))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        await asyncio.shield(task)  # a runner cancelled now leaves its result to be written
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 (the manager's last wait)
+        """Wait (at most ``timeout`` s) for the results not yet in the broker; those left
+        are its claims' to tell (recovery reads the exits its processes left)."""
+        if self._finishing:
+            await asyncio.wait(set(self._finishing), timeout=timeout)
+
+    async def _finished(self, runner: TaskRunner, result: Result) -> None:
         tid = runner.spec.tid
         _, mid = self._m.runners.pop(tid)
         lines = self._lines.pop(tid, {})
@@ -82,7 +118,9 @@ class Reports:
             exit_code=result.exit_code,
             reason=result.error or "",
         )
-        await self._write(self._finished_io, tid, mid, lines, result, event, tries=10)
+        if not await self._write(self._finished_io, tid, mid, lines, result, event):
+            return  # fenced: the task is another manager's to finish
+        await runner.forget()  # its exits are no longer needed to tell how it ended
         if self._m.local is not None:  # after the outbox: a client that reads it finds it
             self._m.local.finished(result)
         self._m.ended.append(runner.name)
@@ -95,10 +133,11 @@ class Reports:
         self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
     ) -> None:
         broker = self._m.ab.broker
-        for stream, chunk in lines.items():
+        for stream, chunk in list(lines.items()):
             broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+            del lines[stream]  # tried again after a failure: each chunk is written once
         broker.write(q.outbox(tid), result)
-        broker.write(q.TASK_LOG, event)
+        broker.write(q.TASK_LOG, event)  # recovery writes it if this manager dies first
         self._done.append(mid)  # its claim is dropped with the next flush, in one batch
 
     def _event(self, runner: TaskRunner, kind: str, **fields: Any) -> TaskEvent:
@@ -120,7 +159,7 @@ class Reports:
                     await self._m.stopping.wait()
             try:
                 await self.flush()
-            except Exception as exc:  # noqa: BLE001 (the broker failed: output is lost, not the task)
+            except Exception as exc:  # noqa: BLE001 (the broker failed: output waits, the task goes on)
                 _log.warning("manager %s: output not written: %s", self._m.tid, exc)
 
     async def flush(self) -> None:
@@ -129,14 +168,31 @@ class Reports:
             return
         for streams in self._lines.values():
             streams.clear()
-        await self._m.ab.call(self._flush_io, pending)
+        try:
+            await self._m.ab.call(self._guarded, self._flush_io, pending)
+        except BaseException:
+            self._keep(pending)  # written with the next flush, or the result
+            raise
+
+    def _keep(self, pending: dict[int, dict[str, list[str]]]) -> None:
+        """Lines a failed flush did not write go back in front of newer ones."""
+        for tid, streams in pending.items():
+            if tid not in self._m.runners:
+                continue  # ended meanwhile: its result carries the tail
+            kept = self._lines[tid]
+            for stream, chunk in streams.items():
+                kept[stream][:0] = chunk
 
     def _flush_io(self, pending: dict[int, dict[str, list[str]]]) -> None:
         broker = self._m.ab.broker
-        for tid, streams in pending.items():
-            for stream, chunk in streams.items():
+        for tid in list(pending):
+            for stream, chunk in list(pending[tid].items()):
                 broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
-        # Claims of ended tasks, dropped in one transaction. Until then a claim outlives
-        # its task; a recoverer that finds one sees the result in the outbox and drops it.
-        done, self._done = self._done, []
-        broker.delete_many(q.reserved(self._m.tid), done)
+                del pending[tid][stream]  # written: not kept again if a later one fails
+            del pending[tid]
+        # Claims of ended tasks, dropped in one transaction, after their results. Until
+        # then a claim outlives its task; a recoverer that finds one sees the result in
+        # the outbox and drops it.
+        if self._done:
+            broker.delete_many(q.reserved(self._m.tid), self._done)
+            self._done = []

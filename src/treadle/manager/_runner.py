@@ -35,6 +35,8 @@ _TAIL_BYTES = 64 * 1024  # of stdout and of stderr kept in the result
 class Reporter(Protocol):
     """What a runner tells its manager; the manager writes it to the broker."""
 
+    async def starting(self, runner: TaskRunner) -> bool: ...
+
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None: ...
 
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None: ...
@@ -74,6 +76,7 @@ class TaskRunner:
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": _Tail(), "stderr": _Tail()}
         self.attempt = 0
+        self._pids: list[int] = []  # of its attempts' processes, whose exits are kept
         self.paused = False
         self.started_at: float | None = None
 
@@ -135,8 +138,11 @@ class TaskRunner:
                 "stderr": tails["stderr"].text(),
             }
         )
-        async with asyncio.timeout(10):
-            await asyncio.shield(self.reporter.finished(self, final))
+        await self.reporter.finished(self, final)  # shielded: written however long it takes
+
+    async def forget(self) -> None:
+        """The task's result is durable: the exits its processes left are not needed."""
+        self._pids = []  # XXX-SPAWNER: the journal keeps exits until forgotten
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -173,6 +179,8 @@ class TaskRunner:
 
     async def _attempt(self, started: Callable[[], None]) -> Result:
         spec = self.spec
+        if self.attempt == 1 and spec.restart == "never" and not await self.reporter.starting(self):
+            return Result(tid=spec.tid, state="stopped", error="its manager lost its lease")
         try:
             target = self._build()
         except Exception as exc:  # noqa: BLE001 (a bad loop target fails its task, not the manager)
@@ -187,6 +195,8 @@ class TaskRunner:
             if up.is_set():
                 self.started_at = time.time()
                 pid = target.pid if isinstance(target, Process) else None
+                if pid is not None:
+                    self._pids.append(pid)
                 await self.reporter.started(self, self.attempt, pid)
                 if self.attempt == 1:
                     started()
