@@ -175,12 +175,18 @@ class Broker:
         return self.db.delete_message_ids(queue, message_ids) if message_ids else 0
 
     def sql(
-        self, statement: str, params: tuple[object, ...] = (), *, transaction: bool = False
+        self,
+        statement: str,
+        params: tuple[object, ...] = (),
+        *,
+        transaction: bool = False,
+        fetch: bool = True,
     ) -> list[tuple[Any, ...]]:
         """Run one statement on treadle's own tables beside the queues (simplebroker's
-        sidecar: ``?`` placeholders; ``transaction`` for DDL); the rows it returns."""
+        sidecar: ``?`` placeholders; ``transaction`` for DDL); the rows it returns
+        (``fetch=False`` for a statement that returns none: PostgreSQL refuses to fetch)."""
         with self.db.sidecar(transaction=transaction) as side:
-            return list(side.run(statement, params, fetch=not transaction))
+            return list(side.run(statement, params, fetch=fetch and not transaction))
 
     def stats(self, prefix: str | None = None) -> list[QueueStats]:
         """Pending, claimed and total counts of every queue (under ``prefix``)."""

@@ -128,7 +128,8 @@ def seize(broker: Broker, name: str, by: int, seconds: float, *, force: bool = F
 def release(broker: Broker, name: str, holder: int) -> None:
     """Give a lease up now (a clean exit), so that another need not wait it out."""
     _ready(broker)
-    broker.sql("DELETE FROM treadle_leases WHERE name = ? AND holder = ?", (name, holder))
+    statement = "DELETE FROM treadle_leases WHERE name = ? AND holder = ?"
+    broker.sql(statement, (name, holder), fetch=False)
 
 
 def current(broker: Broker, name: str) -> tuple[int, int, float] | None:

@@ -1,0 +1,95 @@
+"""Leases in the broker's database, on SQLite and on the real PostgreSQL server: renewed
+with the token held, refused once seized, and seized only when run out (or forced)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from treadle.broker import Broker
+from treadle.manager import _leases
+
+from ..fleet._support import schema
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
+    if request.param == "sqlite":
+        b = Broker(tmp_path / "broker.db")
+        try:
+            yield b
+        finally:
+            b.close()
+        return
+    with schema() as url:
+        b = Broker(url)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def expire(broker: Broker, name: str) -> None:
+    """The lease ran out (as if its holder had been frozen past it)."""
+    statement = "UPDATE treadle_leases SET expires_at = expires_at - 3600 WHERE name = ?"
+    broker.sql(statement, (name,), fetch=False)
+
+
+def test_the_holder_renews_with_its_token_and_its_deadline_moves_on(broker: Broker) -> None:
+    lease = _leases.acquire(broker, "manager:1", 1, 5.0)
+    assert lease is not None
+    renewed = _leases.renew(broker, lease, 5.0)
+    assert renewed is not None
+    assert renewed.token == lease.token
+    assert renewed.deadline >= lease.deadline
+
+
+def test_a_seized_lease_cannot_be_renewed_by_its_old_holder(broker: Broker) -> None:
+    lease = _leases.acquire(broker, "manager:1", 1, 5.0)
+    assert lease is not None
+    assert not _leases.seize(broker, "manager:1", 2, 5.0)  # still running: not yet
+    expire(broker, "manager:1")
+    assert _leases.seize(broker, "manager:1", 2, 5.0)
+    assert _leases.renew(broker, lease, 5.0) is None  # the database refuses the stale token
+    assert not _leases.seize(broker, "manager:1", 3, 5.0)  # one recoverer at a time
+    held = _leases.current(broker, "manager:1")
+    assert held is not None
+    assert held[:2] == (2, lease.token + 1)
+
+
+def test_a_run_out_lease_nobody_seized_is_renewed_by_its_holder(broker: Broker) -> None:
+    # a manager back from a broker that refused every writer: nobody acted on its tasks
+    lease = _leases.acquire(broker, "manager:1", 1, 5.0)
+    assert lease is not None
+    expire(broker, "manager:1")
+    renewed = _leases.renew(broker, lease, 5.0)
+    assert renewed is not None
+    assert renewed.token == lease.token
+
+
+def test_a_gone_holders_lease_is_seized_at_once_when_forced(broker: Broker) -> None:
+    lease = _leases.acquire(broker, "manager:1", 1, 60.0)
+    assert lease is not None
+    assert _leases.seize(broker, "manager:1", 2, 5.0, force=True)
+    assert _leases.renew(broker, lease, 5.0) is None
+
+
+def test_a_released_lease_cannot_be_renewed(broker: Broker) -> None:
+    lease = _leases.acquire(broker, "manager:1", 1, 5.0)
+    assert lease is not None
+    _leases.release(broker, "manager:1", 1)
+    assert _leases.renew(broker, lease, 5.0) is None
+    assert _leases.seize(broker, "manager:1", 2, 5.0)  # a row made anew for the recoverer
+
+
+def test_the_local_deadline_comes_before_the_databases_expiry(broker: Broker) -> None:
+    lease = _leases.acquire(broker, "manager:1", 1, 5.0)
+    assert lease is not None
+    held = _leases.current(broker, "manager:1")
+    now = time.monotonic()
+    assert held is not None
+    # seconds left by the holder's clock, and by the database's (a clock of its own)
+    assert lease.deadline - now <= held[2] + 0.05
