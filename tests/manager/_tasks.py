@@ -46,3 +46,14 @@ class Broken(Loop):
 
     async def run_once(self) -> None:
         pass
+
+
+def beat(path: str, seconds: float) -> int:
+    """Append ``pid monotonic`` to ``path`` every 20 ms for ``seconds``: while a copy runs,
+    its lines say so (two copies' lines interleaved would be two at once)."""
+    end = time.monotonic() + seconds
+    with open(path, "a", buffering=1) as f:
+        while (now := time.monotonic()) < end:
+            f.write(f"{os.getpid()} {now:.6f}\n")
+            time.sleep(0.02)
+    return os.getpid()
