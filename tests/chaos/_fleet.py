@@ -143,7 +143,10 @@ def mixed_tasks(
 
 def submit(client: Client, tasks: list[tuple[str, str, dict[str, Any]]]) -> list[Planned]:
     specs = client.submit_many([fields for _, _, fields in tasks])
-    return [Planned(token, spec.tid, restart) for (token, restart, _), spec in zip(tasks, specs)]
+    return [
+        Planned(token, spec.tid, restart)
+        for (token, restart, _), spec in zip(tasks, specs, strict=True)
+    ]
 
 
 def wait_results(client: Client, tids: list[int], timeout: float) -> dict[int, Result | None]:

@@ -93,8 +93,10 @@ def second_user(s: Scene) -> None:
         entry = pwd.getpwnam(user)
         address = submit_address(s.client.url.location)
         squatter = s.reaper.popen(
-            ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
-            + ["/usr/bin/python3", "-c", _SQUAT, address, "60"],
+            [
+                *("setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}"),
+                *("--clear-groups", "/usr/bin/python3", "-c", _SQUAT, address, "60"),
+            ],
             stdout=subprocess.PIPE,
         )
         assert squatter.stdout is not None

@@ -7,6 +7,7 @@ no line to say so). It does not judge: ``_counting`` turns runs into figures.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -70,10 +71,7 @@ class Ledger:
     def overlapping(self, token: str) -> bool:
         """Two copies of the task ran at once (a copy not seen to end runs on)."""
         runs = sorted(self.copies.get(token, ()), key=lambda c: c.start)
-        for a, b in zip(runs, runs[1:], strict=False):
-            if a.end is None or b.start < a.end:
-                return True
-        return False
+        return any(a.end is None or b.start < a.end for a, b in itertools.pairwise(runs))
 
 
 class Watcher:
@@ -102,9 +100,9 @@ class Watcher:
         whole = data[: data.rfind(b"\n") + 1]
         self._offset += len(whole)
         for raw in whole.decode().splitlines():
-            kind, _token, pid, _at = raw.split()
+            kind, _token, pid_s, _at = raw.split()
             if kind == "start":
-                self._pids.add(int(pid))
+                self._pids.add(int(pid_s))
         now = time.time()
         for pid in list(self._pids):
             if not _running(pid):
@@ -124,5 +122,3 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
-
-

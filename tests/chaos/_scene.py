@@ -96,8 +96,17 @@ def scene(
         fleet = Fleet(client, reaper)
         watcher = Watcher(ledger)
         s = Scene(
-            backend, url, root, random.Random(seed), size, reaper, figures, client, fleet,
-            watcher, ledger,
+            backend,
+            url,
+            root,
+            random.Random(seed),
+            size,
+            reaper,
+            figures,
+            client,
+            fleet,
+            watcher,
+            ledger,
         )
         try:
             yield s
