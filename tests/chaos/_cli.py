@@ -24,7 +24,7 @@ COMMANDS = (
     ["task", "list"],
     ["run", "--wait", "--", "/bin/true"],
 )
-BOUND = 20.0  # seconds a command may take
+BOUND = 12.0  # seconds a command may take
 
 
 def _command(s: Scene, url: str, args: list[str], condition: str) -> None:

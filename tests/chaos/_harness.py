@@ -80,7 +80,13 @@ def run(name: str, backend: str, seed: int, size: int) -> Figures:
             with scene(name, backend, root, seed, size, reaper, where) as s:
                 s.figures.extra.update(extra)
                 figures = s.figures
-                SCENARIOS[name](s)
+                try:
+                    SCENARIOS[name](s)
+                except Exception as exc:  # out of time, say: partial figures, said to be partial
+                    if isinstance(exc, Skip):
+                        raise
+                    figures.notes.append(f"harness error: {type(exc).__name__}: {exc}")
+                    figures.extra["harness_error"] = 1
     except Skip as skip:
         figures.skipped = str(skip)
     finally:

@@ -30,7 +30,7 @@ def kill(s: Scene) -> None:
             s.fleet.kill(s.rng.choice(alive))
             s.figures.kills += 1
         s.fleet.start()
-    results = wait_results(s.client, [p.tid for p in planned], timeout=40.0 + 20 * s.size)
+    results = wait_results(s.client, [p.tid for p in planned], timeout=20.0 + 10 * s.size)
     s.finish(planned, results)
 
 
@@ -55,5 +55,5 @@ def freeze(s: Scene) -> None:
     s.figures.freezes += 1
     time.sleep(3 * s.fleet.lease)  # the fault itself: frozen past its lease
     s.fleet.signal(first, signal.SIGCONT)
-    results = wait_results(s.client, [p.tid for p in planned], timeout=40.0 + 10 * s.size)
+    results = wait_results(s.client, [p.tid for p in planned], timeout=20.0 + 10 * s.size)
     s.finish(planned, results)

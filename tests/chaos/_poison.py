@@ -70,8 +70,8 @@ def poison(s: Scene) -> None:
         wave, wave_bad = _write(s, phase, len(planned))
         planned += wave
         bad_ids.update(wave_bad)
-        results.update(wait_results(s.client, [p.tid for p in wave], timeout=20.0))
-        letters.update(_dead_letters(s, set(wave_bad), timeout=10.0))
+        results.update(wait_results(s.client, [p.tid for p in wave], timeout=12.0))
+        letters.update(_dead_letters(s, set(wave_bad), timeout=5.0))
     s.figures.malformed = len(bad_ids)
     s.figures.dead_lettered = sum(1 for why in letters.values() if why)
     missing = sorted(bad_ids[mid] for mid in bad_ids if not letters.get(mid))

@@ -22,6 +22,7 @@ def figures_of(scenario: str, backend: str, budget: int = 60) -> Figures:
     figures = run_scenario(scenario, backend, seed=14, size=1, budget=budget)
     if figures.skipped:
         pytest.skip(figures.skipped)
+    assert not figures.extra.get("harness_error"), explain(figures)
     return figures
 
 
