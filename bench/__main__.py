@@ -1,32 +1,57 @@
-"""``python -m bench``: every benchmark, each figure beside its baseline."""
+"""``python -m bench``: every benchmark, each figure beside its baseline.
+
+``python -m bench NAME...`` runs only those (e.g. ``python -m bench chaos``).
+"""
 
 from __future__ import annotations
 
-from . import (
-    artifacts,
-    compat_p2p,
-    compat_task_monitor,
-    control,
-    coordination,
-    dashboard,
-    fleet,
-    foundation,
-    processes,
-)
+import sys
+from collections.abc import Callable
 
-print("== foundation (issue 6)")
-foundation.main()
-print("== coordination (issue 7)")
-coordination.main()
-print("== process children (issue 8)")
-processes.main()
-print("== control plane (issue 2)")
-control.main()
-print("== dashboard (issue 4)")
-dashboard.main()
-print("== fleet on PostgreSQL (issue 5)")
-fleet.main()
-print("== seed interfaces (issue 10)")
-compat_p2p.main()
-compat_task_monitor.main()
-artifacts.main()
+
+def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
+    from . import (
+        artifacts,
+        chaos,
+        compat_p2p,
+        compat_task_monitor,
+        control,
+        coordination,
+        dashboard,
+        fleet,
+        foundation,
+        processes,
+    )
+
+    return {
+        "foundation": ("foundation (issue 6)", [foundation.main]),
+        "coordination": ("coordination (issue 7)", [coordination.main]),
+        "processes": ("process children (issue 8)", [processes.main]),
+        "control": ("control plane (issue 2)", [control.main]),
+        "dashboard": ("dashboard (issue 4)", [dashboard.main]),
+        "fleet": ("fleet on PostgreSQL (issue 5)", [fleet.main]),
+        "compat": (
+            "seed interfaces (issue 10)",
+            [compat_p2p.main, compat_task_monitor.main, artifacts.main],
+        ),
+        "chaos": ("chaos: guarantees under faults (issue 14)", [chaos.main]),
+    }
+
+
+def main(names: list[str]) -> int:
+    benchmarks = _benchmarks()
+    unknown = [n for n in names if n not in benchmarks]
+    if unknown:
+        print(
+            f"python -m bench: no benchmark {', '.join(unknown)}; one of: {', '.join(benchmarks)}"
+        )
+        return 2
+    for name in names or list(benchmarks):
+        title, runs = benchmarks[name]
+        print(f"== {title}")
+        for run in runs:
+            run()
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))
