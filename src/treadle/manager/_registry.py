@@ -148,8 +148,9 @@ def take_back(
 
     A claim whose result is in is dropped (its last event written if the log lacks it);
     one that never started goes back on the spawn queue; one whose process exited
-    normally, as its manager's spawner recorded (``exits``, by child name), completed:
-    its result is written; the others are re-run or failed by their restart policy.
+    normally, as its manager's spawner recorded (``exits``, by child name), or a
+    function task whose return value its process wrote, completed: its result is
+    written; the others are re-run or failed by their restart policy.
     Every step is an atomic move or take by message ID.
     """
     done = Recovered(manager)
@@ -175,9 +176,10 @@ def take_back(
         code = exits.get(f"T{tid}")
         attempt = seen.started[tid]
         why = f"manager {manager} died while it ran ({reason})"
-        if code == 0 and spec.restart != "always":
+        returned = _returned(results_dir, tid, attempt) if spec.kind == "function" else None
+        if (code == 0 or returned is not None) and spec.restart != "always":
             if broker.take(claimed, mid) is not None:
-                value = _value(results_dir, tid, attempt) if spec.kind == "function" else None
+                value = returned[0] if returned is not None else None
                 broker.write(
                     q.outbox(tid),
                     Result(tid=tid, state="completed", exit_code=0, value=value, attempts=attempt),
@@ -237,8 +239,10 @@ def _result(broker: Broker, tid: int) -> Result | None:
     return message if isinstance(message, Result) else None
 
 
-def _value(results_dir: str, tid: int, attempt: int) -> JsonValue:
-    """A function task's return value, from the file its process wrote before exiting."""
+def _returned(results_dir: str, tid: int, attempt: int) -> tuple[JsonValue] | None:
+    """A function task's return value, from the file its process writes (whole, by a
+    rename) once the function has returned: its work is done, whatever killed the
+    process after that. None without the file."""
     path = Path(results_dir) / f"{tid}.{attempt}.json"
     try:
         with path.open(encoding="utf-8") as f:
@@ -246,7 +250,7 @@ def _value(results_dir: str, tid: int, attempt: int) -> JsonValue:
     except (OSError, ValueError):
         return None
     path.unlink(missing_ok=True)
-    return value
+    return (value,)
 
 
 def _log(

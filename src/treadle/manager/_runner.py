@@ -143,6 +143,9 @@ class TaskRunner:
     async def forget(self) -> None:
         """The task's result is durable: the exits its processes left are not needed."""
         self._pids = []  # XXX-SPAWNER: the journal keeps exits until forgotten
+        if self.spec.kind == "function":
+            for attempt in range(1, self.attempt + 1):
+                (self._work_dir / f"{self.spec.tid}.{attempt}.json").unlink(missing_ok=True)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -243,14 +246,12 @@ class TaskRunner:
     def _value(self) -> Any:
         if self.spec.kind != "function":
             return None
-        path = self._result_path()
+        path = self._result_path()  # removed once the result is durable (forget)
         try:
             with path.open(encoding="utf-8") as f:
                 return json.load(f)
         except (OSError, ValueError):
             return None
-        finally:
-            path.unlink(missing_ok=True)
 
     def _result_path(self) -> Path:
         return self._work_dir / f"{self.spec.tid}.{self.attempt}.json"
