@@ -334,9 +334,7 @@ def test_four_processes_resolving_at_once_download_once(
 # -- secrets ----------------------------------------------------------------------------------
 
 
-def test_a_token_as_the_user_and_query_tokens_are_never_shown(
-    server: Server, cache: Path
-) -> None:
+def test_a_token_as_the_user_and_query_tokens_are_never_shown(server: Server, cache: Path) -> None:
     query = "?token=QTOK&access_token=ATOK&sig=SIG&X-Amz-Signature=AMZ&v=1"
     server.files[PATH + query] = Served(status=503)
     url = f"http://USERTOKEN@127.0.0.1:{server.port}" + "/{name}-{version}" + query
@@ -366,7 +364,7 @@ def test_basic_credentials_follow_a_redirect_only_within_the_origin(
         a = Artifact("loom-bridge", "v0.1.0", url=url, sha256={platform_tag(): sha256(GOOD)})
         assert resolve(a).origin is Origin.DOWNLOAD
         assert server.count("/moved") == 1
-        assert server.auths[-1] is not None and server.auths[-1].startswith("Basic ")
+        assert (server.auths[-1] or "").startswith("Basic ")
         server.files[PATH] = Served(redirect=other.url(PATH))  # another port: drops them
         assert resolve(a, force_download=True).origin is Origin.DOWNLOAD
         assert other.count(PATH) == 1
