@@ -83,6 +83,6 @@ def test_old_receipts_are_pruned_and_old_requests_refused(client: Client) -> Non
     [(text, _)] = client.broker.peek_raw(_receipts.QUEUE)
     assert fresh in text
     assert _receipts.age(old, now) > _receipts.MAX_AGE
-    with manager(client), Submission(address(client)) as s:
-        with pytest.raises(OSError, match="too old"):
-            s.submit({"argv": ["true"]}, False, old)
+    too_old = pytest.raises(OSError, match="too old")
+    with manager(client), Submission(address(client)) as s, too_old:
+        s.submit({"argv": ["true"]}, False, old)
