@@ -110,10 +110,10 @@ def test_a_spec_that_validates_is_launchable(
     for arg in spec.argv or ():
         arg.encode()  # what execve gets: no NUL (it would raise ValueError there)
         assert "\0" not in arg
-    for key, value in spec.env.items():
+    for key, text in spec.env.items():
         assert key
         assert "=" not in key
-        assert "\0" not in key + value
+        assert "\0" not in key + text
     if spec.limits.cpu is not None:
         cpu = spec.limits.cpu
         resource.prlimit(child.pid, resource.RLIMIT_CPU, (cpu, cpu + 5))

@@ -206,7 +206,7 @@ def test_another_user_reaching_the_socket_may_not_submit(
                 cwd="/",
             )
         finally:
-            for p, mode in opened:
-                os.chmod(p, mode)
+            for opened_path, mode in opened:
+                os.chmod(opened_path, mode)
     assert done.stdout.strip() == "only the manager's own user may submit", done.stderr
     assert client.tasks() == []

@@ -245,7 +245,7 @@ async def test_a_host_header_naming_another_site_is_refused(tmp_path: Path) -> N
 
 async def test_a_non_ascii_bearer_token_is_a_401(tmp_path: Path) -> None:
     async with dashboard(tmp_path) as (_, client):
-        odd = {"Authorization": "Bearer tök€n".encode()}
+        odd = {b"Authorization": "Bearer tök€n".encode()}
         answer = await client.post("/api/children/web/pause", headers=odd)
         assert answer.status_code == 401
 
