@@ -7,6 +7,9 @@ host, it hands the task over with the standard library alone (:mod:`treadle._wir
 never imports click, rich, pydantic or simplebroker. Anything else (another option, no
 manager yet, a PostgreSQL broker, a task the local manager queues for another) goes to
 the click application in :mod:`treadle.cli`, which does the same through the broker.
+Once the task was sent, a manager that does not answer at once (frozen, stopping, a
+broken connection) does not make it depend on it: the task goes to the queue under the
+same request ID, written once whoever is first (:mod:`treadle._wire`).
 """
 
 from __future__ import annotations
@@ -69,18 +72,23 @@ def _fast_run(args: list[str]) -> int | None:
     fields: dict[str, object] = {"argv": command}
     if "name" in options:
         fields["name"] = options["name"]
+    address = _paths.submit_address(location)
+    if address is None:
+        return None  # no private place for the socket: no manager serves one
     try:
-        submission = _wire.Submission(_paths.submit_address(location))
+        submission = _wire.Submission(address)
     except OSError:
-        return None  # no manager serves this broker here (yet)
+        return None  # no manager serves this broker here (yet), or not this user's
+    request = _wire.new_request()
     with submission:
         try:
-            accepted = submission.submit(fields, wait)
+            accepted = submission.submit(fields, wait, request)
         except _wire.Refused as exc:
             print(f"treadle run: {exc}", file=sys.stderr)
             return 2
-        except OSError:
-            return None
+        except OSError:  # sent, but not taken at once: the queue, under the same ID
+            submission.close()
+            return _queue_instead(location, fields, request, wait)
         if not wait:
             print(accepted["tid"])
             return 0
@@ -132,6 +140,24 @@ def stream_submission(submission: _wire.Submission) -> int:
             stopping = True
             print("treadle run: stopping the task (Ctrl-C again to leave it)", file=sys.stderr)
             submission.stop()
+
+
+def _queue_instead(location: str, fields: dict[str, object], request: str, wait: bool) -> int:
+    """Write the task to the queue under ``request`` (the local manager did not take it
+    at once); failures as the full command line reports them: one line, an exit code."""
+    from .cli._app import expected_failure
+    from .cli._run import queue_request
+
+    try:
+        return queue_request(location, fields, request, wait)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the command line's boundary: one line, not a traceback
+        failure = expected_failure(exc)
+        if failure is None:
+            raise
+        print(f"treadle run: {failure[0]}", file=sys.stderr)
+        return int(failure[1])
 
 
 def _follow_elsewhere(tid: int, location: str) -> int:

@@ -34,22 +34,26 @@ def sha256(data: bytes) -> str:
 class Served:
     """One path's answer: ``body``, cut short after ``truncate_at`` bytes (with the full
     Content-Length sent), or ``status`` other than 200; ``delay`` seconds before it;
-    only to a request with Basic credentials ``auth`` ("user:password"), if given."""
+    only to a request with Basic credentials ``auth`` ("user:password"), if given; or a
+    302 to ``redirect``."""
 
     body: bytes = b""
     status: int = 200
     truncate_at: int | None = None
     delay: float = 0.0
     auth: str | None = None
+    redirect: str | None = None
 
 
 @dataclass
 class Server:
-    """The running server: put answers in ``files``, read ``gets``."""
+    """The running server: put answers in ``files``, read ``gets`` (and the
+    Authorization header of every GET, None when there was none, in ``auths``)."""
 
     port: int
     files: dict[str, Served] = field(default_factory=dict)
     gets: Counter[str] = field(default_factory=Counter)
+    auths: list[str | None] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -65,11 +69,18 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             with server.lock:
                 server.gets[self.path] += 1
+                server.auths.append(self.headers.get("Authorization"))
             served = server.files.get(self.path)
             if served is None:
                 self.send_error(404, "no such artifact")
                 return
             time.sleep(served.delay)
+            if served.redirect is not None:
+                self.send_response(302)
+                self.send_header("Location", served.redirect)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if served.auth is not None:
                 sent = self.headers.get("Authorization", "")
                 if sent != "Basic " + base64.b64encode(served.auth.encode()).decode():

@@ -329,3 +329,43 @@ def test_four_processes_resolving_at_once_download_once(
     assert sorted(r["origin"] for r in results) == ["cache", "cache", "cache", "download"]
     assert Path(results[0]["path"]).read_bytes() == body
     assert contents(cache) == ["checksums.txt", Path(results[0]["path"]).name]
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def test_a_token_as_the_user_and_query_tokens_are_never_shown(server: Server, cache: Path) -> None:
+    query = "?token=QTOK&access_token=ATOK&sig=SIG&X-Amz-Signature=AMZ&v=1"
+    server.files[PATH + query] = Served(status=503)
+    url = f"http://USERTOKEN@127.0.0.1:{server.port}" + "/{name}-{version}" + query
+    a = Artifact("loom-bridge", "v0.1.0", url=url, sha256={platform_tag(): sha256(GOOD)})
+    with pytest.raises(DownloadError) as caught:
+        resolve(a)
+    message = str(caught.value)
+    assert "answered HTTP 503" in message
+    for secret in ("USERTOKEN", "QTOK", "ATOK", "SIG", "AMZ"):
+        assert secret not in message
+    assert f"http://***@127.0.0.1:{server.port}/loom-bridge-v0.1.0?token=***" in message
+    assert "&v=1" in message
+    dead = Artifact("x", "1", url="http://127.0.0.1:9/x?token=DEAD", sha256=a.sha256)
+    with pytest.raises(DownloadError) as caught:
+        resolve(dead)
+    assert "DEAD" not in str(caught.value)
+
+
+def test_basic_credentials_follow_a_redirect_only_within_the_origin(
+    server: Server, cache: Path
+) -> None:
+    with serving() as other:
+        other.files[PATH] = Served(GOOD)
+        server.files["/moved"] = Served(GOOD, auth="ci:pw")
+        server.files[PATH] = Served(redirect="/moved")  # the same origin: keeps them
+        url = f"http://ci:pw@127.0.0.1:{server.port}" + "/{name}-{version}"
+        a = Artifact("loom-bridge", "v0.1.0", url=url, sha256={platform_tag(): sha256(GOOD)})
+        assert resolve(a).origin is Origin.DOWNLOAD
+        assert server.count("/moved") == 1
+        assert (server.auths[-1] or "").startswith("Basic ")
+        server.files[PATH] = Served(redirect=other.url(PATH))  # another port: drops them
+        assert resolve(a, force_download=True).origin is Origin.DOWNLOAD
+        assert other.count(PATH) == 1
+        assert other.auths == [None]

@@ -45,13 +45,13 @@ async def tick() -> None:
 
 @contextlib.asynccontextmanager
 async def dashboard(
-    root: Path, text: str = PROJECT, token: str | None = TOKEN
+    root: Path, text: str = PROJECT, token: str | None = TOKEN, allowed_hosts: tuple[str, ...] = ()
 ) -> AsyncIterator[tuple[Dashboard, httpx.AsyncClient]]:
     """The project in ``root`` up, with its dashboard on a free port, and a client for it."""
     (root / "treadle.toml").write_text(textwrap.dedent(text).lstrip())
     runtime = ProjectRuntime(root / "treadle.toml")
     manager = Manager(resolve(root / ".treadle" / "broker.db"), hosted=runtime)
-    board = Dashboard(manager, runtime, port=0, token=token)
+    board = Dashboard(manager, runtime, port=0, token=token, allowed_hosts=allowed_hosts)
     manager.services.append(board)
     up = asyncio.Event()
     task = asyncio.create_task(manager.run(up.set))

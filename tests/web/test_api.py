@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -224,3 +225,39 @@ async def test_a_token_is_generated_0600_and_other_hosts_need_one(tmp_path: Path
     manager = Manager(resolve(tmp_path / ".treadle" / "broker.db"), hosted=runtime)
     with pytest.raises(ConfigError, match=r"binding 0\.0\.0\.0 .* needs a configured token"):
         Dashboard(manager, runtime, host="0.0.0.0")
+
+
+async def test_a_host_header_naming_another_site_is_refused(tmp_path: Path) -> None:
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 sends
+    ``Host: evil.example``; the dashboard answers 400 to every route, control and all."""
+    async with dashboard(tmp_path, allowed_hosts=("board.internal",)) as (board, client):
+        port = board.port
+        for path in ("/", "/api/status", "/api/tasks", "/api/events", "/metrics"):
+            refused = await client.get(path, headers={"Host": f"evil.example:{port}"})
+            assert refused.status_code == 400, path
+        control = await client.post(
+            "/api/children/web/pause", headers={**AUTH, "Host": "evil.example"}
+        )
+        assert control.status_code == 400
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "board.internal"):
+            assert (await client.get("/api/status", headers={"Host": host})).status_code == 200
+
+
+async def test_a_non_ascii_bearer_token_is_a_401(tmp_path: Path) -> None:
+    async with dashboard(tmp_path) as (_, client):
+        odd = {b"Authorization": "Bearer tök€n".encode()}
+        answer = await client.post("/api/children/web/pause", headers=odd)
+        assert answer.status_code == 401
+
+
+def test_a_wildcard_address_accepts_this_machines_names(tmp_path: Path) -> None:
+    (tmp_path / "treadle.toml").write_text(PROJECT)
+    runtime = ProjectRuntime(tmp_path / "treadle.toml")
+    manager = Manager(resolve(tmp_path / ".treadle" / "broker.db"), hosted=runtime)
+    board = Dashboard(manager, runtime, host="0.0.0.0", token=TOKEN, allowed_hosts=("x.io",))
+    hosts = board.hosts()
+    assert {"localhost", "127.0.0.1", "[::1]", "0.0.0.0", "x.io"} <= set(hosts)
+    assert socket.gethostname().lower() in hosts
+    assert "evil.example" not in hosts
+    local = Dashboard(manager, runtime, host="127.0.0.1", token=TOKEN)
+    assert local.hosts() == ["127.0.0.1", "[::1]", "localhost"]

@@ -1,15 +1,19 @@
 """What a client asks a manager to run: :class:`TaskSpec`, immutable once submitted.
 
-Owns the shape and validation of a task and the redaction of its secrets. It does not run
-anything (``treadle.manager`` turns a spec into a child) and holds no state: a task's state
-lives in the task log.
+Owns the shape and validation of a task, the bounds of every number in it, and the
+redaction of its secrets. Validation here is the one gate: a spec that validates can be
+launched as far as its values go (finite numbers within what the runtime accepts, an
+environment, argv and cwd that ``execve`` and ``chdir`` take), so the client refuses what
+a manager would, and the runtime takes its limits from the constants below (``MAX_*``)
+instead of restating them. It does not run anything (``treadle.manager`` turns a spec
+into a child) and holds no state: a task's state lives in the task log.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,9 +27,33 @@ from pydantic import (
 )
 
 from .._exceptions import ConfigError
-from .._redact import REDACTED
+from .._redact import REDACTED, redact_text
 
-__all__ = ["REDACTED", "TaskLimits", "TaskSpec", "first_error", "is_secret", "redact_env"]
+__all__ = [
+    "MAX_CPU",
+    "MAX_MEMORY",
+    "MAX_RETRIES",
+    "MAX_RETRY_DELAY",
+    "MAX_STOP_TIMEOUT",
+    "MAX_TID",
+    "MAX_TIMEOUT",
+    "REDACTED",
+    "TaskLimits",
+    "TaskSpec",
+    "first_error",
+    "is_secret",
+    "redact_env",
+]
+
+# The bounds of a task's numbers, here once; the runtime uses these names.
+MAX_TID: Final = 2**63 - 1  # a broker message ID is a signed 64-bit integer
+MAX_TIMEOUT: Final = 366 * 86_400.0  # seconds an attempt may run: a year
+MAX_STOP_TIMEOUT: Final = 86_400.0  # seconds between the stop signal and SIGKILL: a day
+MAX_RETRY_DELAY: Final = 30.0  # the runner's backoff cap: the longest wait between attempts
+MAX_RETRIES: Final = 10_000
+MAX_CPU: Final = 2**31 - 1  # seconds of CPU (RLIMIT_CPU; the hard limit is 5 s above it)
+MAX_MEMORY: Final = 2**47  # bytes of RSS: x86_64's user address space
+_Seconds = Annotated[float, Field(allow_inf_nan=False)]
 
 _SECRET = re.compile(r"pass|secret|token|key|auth|credential|private|cookie|session", re.I)
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
@@ -37,8 +65,12 @@ def is_secret(variable: str) -> bool:
 
 
 def redact_env(env: Mapping[str, object]) -> dict[str, object]:
-    """``env`` with the values of secret-looking variables replaced by ``***``."""
-    return {k: REDACTED if is_secret(k) else v for k, v in env.items()}
+    """``env`` with the values of secret-looking variables replaced by ``***``, and the
+    credentials inside URL-shaped values of any other (``DB_URL=postgresql://u:pw@h/db``)."""
+    return {
+        k: REDACTED if is_secret(k) else redact_text(v) if isinstance(v, str) else v
+        for k, v in env.items()
+    }
 
 
 def first_error(exc: ValidationError) -> tuple[str, str]:
@@ -54,9 +86,9 @@ class TaskLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout: float | None = Field(default=None, gt=0)
-    memory: int | None = Field(default=None, ge=1)
-    cpu: int | None = Field(default=None, ge=1)
+    timeout: _Seconds | None = Field(default=None, gt=0, le=MAX_TIMEOUT)
+    memory: int | None = Field(default=None, ge=1, le=MAX_MEMORY)
+    cpu: int | None = Field(default=None, ge=1, le=MAX_CPU)
 
 
 class TaskSpec(BaseModel):
@@ -72,14 +104,15 @@ class TaskSpec(BaseModel):
         inbox: a first message, written to ``T{tid}.inbox`` before the task starts.
         restart: ``never``; ``on-failure`` (up to ``retries`` more attempts); ``always``
             (a service: restarted whenever it ends, until stopped).
-        retry_delay: the first delay between attempts (doubling, at most 30 s).
+        retry_delay: the first delay between attempts (doubling, at most
+            ``MAX_RETRY_DELAY``).
         capabilities: a manager takes the task only if it offers all of them.
         notify: a local socket path the manager pokes when the task ends (same host).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tid: int = Field(gt=0)
+    tid: int = Field(gt=0, le=MAX_TID)
     name: str = ""
     argv: tuple[str, ...] | None = None
     shell: bool = False
@@ -91,9 +124,9 @@ class TaskSpec(BaseModel):
     inbox: JsonValue = None
     limits: TaskLimits = TaskLimits()
     restart: Literal["never", "on-failure", "always"] = "never"
-    retries: int = Field(default=0, ge=0)
-    retry_delay: float = Field(default=0.5, ge=0)
-    stop_timeout: float = Field(default=10.0, ge=0)
+    retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
+    retry_delay: _Seconds = Field(default=0.5, ge=0, le=MAX_RETRY_DELAY)
+    stop_timeout: _Seconds = Field(default=10.0, ge=0, le=MAX_STOP_TIMEOUT)
     capabilities: tuple[str, ...] = ()
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     notify: str | None = None
@@ -104,6 +137,31 @@ class TaskSpec(BaseModel):
         if value is not None and not _TARGET.fullmatch(value):
             what = "Class" if info.field_name == "loop" else "function"
             raise ValueError(f"must be 'module:{what}', got {value!r}")
+        return value
+
+    @field_validator("argv")
+    @classmethod
+    def _argv(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for i, arg in enumerate(value or ()):
+            if "\0" in arg:
+                raise ValueError(f"argument {i} contains a NUL character (execve cannot pass it)")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, val in value.items():
+            if not key or "=" in key or "\0" in key:
+                raise ValueError(f"{key!r} is not a variable name (empty, '=' or NUL in it)")
+            if "\0" in val:
+                raise ValueError(f"the value of {key} contains a NUL character")
+        return value
+
+    @field_validator("cwd", "notify")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and (not value or "\0" in value):
+            raise ValueError("must be a non-empty path without NUL characters")
         return value
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ exit code. The root group is in ``_root``; the commands live in modules of their
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +19,16 @@ from .._exceptions import BrokerError, ClientTimeout, ConfigError, TaskNotFound,
 if TYPE_CHECKING:
     from ..client import Client
 
-__all__ = ["EPILOG", "Exit", "Session", "broker_option", "exit_code", "json_option", "session"]
+__all__ = [
+    "EPILOG",
+    "Exit",
+    "Session",
+    "broker_option",
+    "exit_code",
+    "expected_failure",
+    "json_option",
+    "session",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,14 +41,17 @@ class Exit(enum.IntEnum):
     USAGE = 2  # a bad option or a spec that does not validate
     NOT_FOUND = 3  # no task or manager with that TID
     TIMEOUT = 4  # no answer within --timeout
-    BROKER = 5  # the broker cannot be opened or used
+    BROKER = 5  # the broker cannot be opened or written (read-only, a full disk, gone)
+    SYSTEM = 6  # the system refused: a file, directory or socket (permissions, no space)
     INTERRUPTED = 130  # Ctrl-C
 
 
 EPILOG = """\b
 Exit codes:
   0 success; 1 the task failed or the request was refused; 2 usage or config error;
-  3 no such task or manager; 4 timed out; 5 broker error; 130 interrupted.
+  3 no such task or manager; 4 timed out; 5 broker error (cannot open or write it:
+  read-only, disk full); 6 system error (a file or socket: permissions, no space);
+  130 interrupted. Each failure is one line on stderr, never a traceback.
   `treadle run --wait` exits with the task's own status (128+N if killed by signal N).
 \b
 The broker is a SQLite file (default .treadle/broker.db in the current directory) or a
@@ -86,6 +99,24 @@ def session(broker: str | None, as_json: bool = False) -> Session:
     s = Session(broker, as_json)
     ctx.call_on_close(s.close)
     return s
+
+
+def expected_failure(exc: BaseException) -> tuple[str, Exit] | None:
+    """The one line and exit code of a failure a command may meet (a TreadleError, the
+    broker's database refusing a write, an OSError); None for a bug (a traceback is
+    due). Looks at simplebroker's and sqlite3's errors only if they were loaded."""
+    if isinstance(exc, TreadleError):
+        return str(exc), exit_code(exc)
+    cause: BaseException | None = exc  # simplebroker wraps some of its errors
+    while cause is not None:
+        for module, name in (("simplebroker._exceptions", "BrokerError"), ("sqlite3", "Error")):
+            kind = getattr(sys.modules.get(module), name, None)
+            if isinstance(kind, type) and isinstance(cause, kind):
+                return f"the broker failed: {exc}", Exit.BROKER
+        cause = cause.__cause__
+    if isinstance(exc, OSError):
+        return str(exc), Exit.SYSTEM
+    return None
 
 
 def exit_code(exc: TreadleError) -> Exit:

@@ -7,8 +7,7 @@ import importlib
 import click
 
 from .. import __version__
-from .._exceptions import TreadleError
-from ._app import EPILOG, Exit, exit_code
+from ._app import EPILOG, Exit, expected_failure
 
 __all__ = ["COMMANDS", "cli", "main_group"]
 
@@ -87,7 +86,10 @@ def cli(args: list[str]) -> int:
         return Exit.INTERRUPTED
     except KeyboardInterrupt:
         return Exit.INTERRUPTED
-    except TreadleError as exc:
-        click.echo(f"treadle: {exc}", err=True)
-        return exit_code(exc)
+    except Exception as exc:  # the command line's boundary: one line, not a traceback
+        failure = expected_failure(exc)
+        if failure is None:
+            raise  # a bug: its traceback is the report
+        click.echo(f"treadle: {failure[0]}", err=True)
+        return failure[1]
     return int(result) if isinstance(result, int) else Exit.OK

@@ -1,8 +1,10 @@
 """``treadle run``: hand one task to a manager, and optionally wait for it.
 
 Owns the options that make a TaskSpec from a command line, starting a manager in the
-background when none is alive, and following a task to its end through the broker (the
-local manager's stream is :mod:`treadle._main`'s, which this shares).
+background when none is alive, offering the task to the local manager and queueing it
+under the same request ID when that manager does not answer at once (never twice: see
+:mod:`treadle._wire`), and following a task to its end through the broker (the local
+manager's stream is :mod:`treadle._main`'s, which this shares).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..client import Client
 from ._app import Exit, broker_option, json_option, session
 from ._output import emit_json, errors
 
-__all__ = ["AUTOSTART_IDLE", "follow_task", "run"]
+__all__ = ["AUTOSTART_IDLE", "follow_task", "queue_request", "run"]
 
 AUTOSTART_IDLE = 600.0  # seconds a manager started by `treadle run` stays with nothing to do
 
@@ -95,9 +97,7 @@ def run(
     TaskSpec.build(tid=1, **fields)  # a bad option fails here, before a manager starts
     s = session(broker, as_json)
     client = s.client
-    if client.url.local and not client.managers():
-        record, proc = client.start_manager(idle_timeout=AUTOSTART_IDLE)
-        errors.print(f"treadle: started manager {record.tid} (pid {proc.pid})")
+    _ensure_manager(client)
     tid, submission = _submit(client, fields, wait and not as_json)
     if submission is not None:
         with submission:
@@ -115,25 +115,37 @@ def run(
     return follow_task(client, tid)
 
 
+def _ensure_manager(client: Client) -> None:
+    if client.url.local and not client.managers():
+        record, proc = client.start_manager(idle_timeout=AUTOSTART_IDLE)
+        errors.print(f"treadle: started manager {record.tid} (pid {proc.pid})")
+
+
 def _submit(
     client: Client, fields: dict[str, Any], stream: bool
 ) -> tuple[int, _wire.Submission | None]:
-    """Hand the task to the local manager if one serves the broker, else to the queue.
+    """Offer the task to the local manager if one serves the broker, else queue it; when
+    that manager does not answer at once, queue it under the same request ID.
 
     Returns the TID, and the open submission when its output comes that way.
     """
-    if client.url.local:
+    address = _paths.submit_address(client.url.location) if client.url.local else None
+    if address is not None:
         try:
-            submission = _wire.Submission(_paths.submit_address(client.url.location))
-        except OSError:
+            submission = _wire.Submission(address)
+        except OSError:  # none serves it, or another user's process does: nothing sent
             submission = None
         if submission is not None:
+            request = _wire.new_request()
             try:
-                accepted = submission.submit(fields, stream)
+                accepted = submission.submit(fields, stream, request)
             except _wire.Refused as exc:
                 submission.close()
                 field, _, message = str(exc).partition(": ")
                 raise ConfigError(field, message or field) from None
+            except OSError:  # no answer in time, a broken connection, not taken
+                submission.close()
+                return client.submit_request(fields, request).tid, None
             except BaseException:
                 submission.close()
                 raise
@@ -142,6 +154,19 @@ def _submit(
             submission.close()
             return int(accepted["tid"]), None
     return client.submit(**fields).tid, None
+
+
+def queue_request(location: str, fields: dict[str, Any], request: str, wait: bool) -> int:
+    """The fast path's way out (:mod:`treadle._main`): the local manager did not take
+    ``request`` at once, so it goes on the queue under that ID; print its TID, or follow
+    it when ``wait``. Its exit status."""
+    with Client(location) as client:
+        spec = client.submit_request(fields, request)
+        _ensure_manager(client)
+        if not wait:
+            print(spec.tid)
+            return Exit.OK
+        return follow_task(client, spec.tid)
 
 
 def follow_task(client: Client | str, tid: int) -> int:

@@ -1,7 +1,9 @@
 """The Python client: submit tasks, wait for results, follow output, control, list.
 
 Owns the caller's side of the task protocol: it mints TIDs with the broker's timestamp
-generator and writes each spawn request under its TID as message ID; it waits on the
+generator and writes each spawn request under its TID as message ID (one first offered to
+the local manager with its receipt, so that it is written once: see :mod:`treadle._wire`);
+it waits on the
 task's outbox; it sends control requests with a reply queue of their own, so concurrent
 clients never read each other's answers. It is synchronous (scripts and the CLI are); a
 manager nudges it when a task it waits on ends, so a wait costs no polling interval.
@@ -36,7 +38,7 @@ from ..broker import (
 from ..broker import names as q
 from ..broker._changes import Changes
 from ..broker._taskspec import first_error
-from ..manager import _registry
+from ..manager import _receipts, _registry
 from ..manager._nudge import CONTROL, SPAWN, Waiter, poke
 from ._tasks import TaskInfo, log_of, managers_of, tasks_of
 
@@ -78,6 +80,24 @@ class Client:
             self._notified.update(s.tid for s in specs if s.notify == self._waiter.address)
         self._nudge_managers()
         return specs
+
+    def submit_request(self, fields: Mapping[str, Any], request: str) -> TaskSpec:
+        """Queue a task first offered to the local manager as ``request``, which did not
+        answer in time (:mod:`treadle._wire`): it is written with the request's receipt,
+        unless the manager accepted it meanwhile; either way, the spec under the TID the
+        task has (never two tasks for one request)."""
+        spec = self.spec(**fields)
+        try:
+            tid = _receipts.record(self.broker, request, spec.tid, [(q.SPAWN, spec, spec.tid)])
+        except _receipts.Collision:  # no manager can ever accept that request: plain write
+            self.broker.insert(q.SPAWN, [(spec, spec.tid)])
+            tid = spec.tid
+        if tid != spec.tid:
+            return spec.model_copy(update={"tid": tid})
+        if self._waiter is not None and spec.notify == self._waiter.address:
+            self._notified.add(spec.tid)
+        self._nudge_managers()
+        return spec
 
     def _nudge_managers(self, kind: bytes = SPAWN) -> None:
         if not self.url.local:

@@ -1,35 +1,42 @@
 """The manager's side of local submission (see :mod:`treadle._wire` for the protocol).
 
-Owns the listening socket on the broker's submit address, the peer check (only the
-manager's own user, or root, may submit: an abstract socket has no file permissions), one
-conversation per connection, and the streams of output and results to waiting clients. It
-does not decide where a task runs: :meth:`Manager.accept` does, and writes it durably.
+Owns the listening socket on the broker's submit address (a socket file in a private
+directory, :func:`treadle._paths.submit_address`), who holds it (the manager that holds
+``<socket>.lock`` with ``flock``: a socket file left by a dead manager is stale, and the
+next holder removes it; the holder removes its own when it stops), the peer check (only
+the manager's own user, or root, may submit), one conversation per connection, the age
+check of a request ID and the pruning of old receipts (:mod:`._receipts`), and the streams
+of output and results to waiting clients. It does not decide where a task runs:
+:meth:`Manager.accept` does, and writes it durably.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import logging
 import os
 import socket
-import struct
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .._exceptions import TreadleError
 from .._paths import submit_address
-from .._wire import MAX_LINE, sockaddr
+from .._wire import MAX_LINE, peer_uid
 from ..broker import Output, Result
 from ..broker._taskspec import first_error
+from . import _receipts
 
 if TYPE_CHECKING:
     from ._manager import Manager
 
 __all__ = ["LocalSubmit"]
 
-_CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_log = logging.getLogger("treadle.manager")
+_PRUNE_EVERY = 1000  # accepted requests between two prunings of old receipts
 
 
 class LocalSubmit:
@@ -37,32 +44,52 @@ class LocalSubmit:
 
     def __init__(self, manager: Manager) -> None:
         self._manager = manager
-        self.address = submit_address(manager.url.location)
+        self.address = submit_address(manager.url.location, create=True)
         self._server: asyncio.Server | None = None
+        self._lock: int | None = None  # the lock file's descriptor, while this one serves
         self._watchers: dict[int, asyncio.StreamWriter] = {}
         self._conversations: set[asyncio.Task[None]] = set()
+        self._accepted = 0
 
     @property
     def serving(self) -> bool:
         return self._server is not None
 
     async def start(self) -> bool:
-        """Bind the address; False when another manager of this broker holds it."""
+        """Bind the address; False when another manager of this broker holds it (or
+        there is no private place for it: clients then use the queue)."""
         if self._server is not None:
             return True
+        if self.address is None or (lock := _hold(self.address + ".lock")) is None:
+            return False
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.bind(sockaddr(self.address))
-        except OSError:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.address)  # a dead holder's: the lock was free
+            sock.bind(self.address)
+            os.chmod(self.address, 0o600)
+            self._server = await asyncio.start_unix_server(
+                self._converse, sock=sock, limit=MAX_LINE
+            )
+        except OSError as exc:
             sock.close()
+            _release(self.address + ".lock", lock)
+            _log.warning("manager: cannot serve %s: %s", self.address, exc)
             return False
-        self._server = await asyncio.start_unix_server(self._converse, sock=sock, limit=MAX_LINE)
+        self._lock = lock
+        with contextlib.suppress(Exception):  # pruning is housekeeping: it can wait
+            await self._manager.ab.call(_receipts.prune, self._manager.ab.broker)
         return True
 
     async def aclose(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        lock, self._lock = self._lock, None
+        if lock is not None and self.address is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.address)
+            _release(self.address + ".lock", lock)
         for writer in self._watchers.values():
             writer.close()
         self._watchers.clear()
@@ -93,18 +120,26 @@ class LocalSubmit:
         self._conversations.add(task)
         tid: int | None = None
         try:
-            request = await _request(reader)  # read first: the client sees the answer
+            got = await _request(reader)  # read first: the client sees the answer
             if not _same_user(writer):
                 return _answer(writer, {"error": "only the manager's own user may submit"})
-            if request is None:
-                return _answer(writer, {"error": "expected {'submit': {...}, 'wait': bool}"})
-            fields, wait = request
+            if got is None:
+                return _answer(writer, {"error": _SHAPE})
+            fields, request, wait = got
             try:
-                spec, here = await self._manager.accept(fields)
+                if _receipts.age(request) > _receipts.MAX_AGE:
+                    return _answer(writer, {"unavailable": "the request is too old"})
+            except ValueError as exc:
+                return _answer(writer, {"error": f"request: {exc}"})
+            try:
+                spec, here = await self._manager.accept(fields, request)
             except ValidationError as exc:
                 return _answer(writer, {"error": ": ".join(first_error(exc))})
-            except TreadleError as exc:  # e.g. the manager is stopping
-                return _answer(writer, {"error": str(exc)})
+            except TreadleError as exc:  # stopping, a receipt collision: the client queues it
+                return _answer(writer, {"unavailable": str(exc)})
+            self._accepted += 1
+            if self._accepted % _PRUNE_EVERY == 0:
+                await self._manager.ab.call(_receipts.prune, self._manager.ab.broker)
             if wait and here:
                 tid = spec.tid
                 self._watchers[tid] = writer
@@ -125,7 +160,10 @@ class LocalSubmit:
             self._conversations.discard(task)
 
 
-async def _request(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bool] | None:
+_SHAPE = "expected {'submit': {...}, 'request': ID, 'wait': bool}"
+
+
+async def _request(reader: asyncio.StreamReader) -> tuple[dict[str, Any], str, bool] | None:
     line = await reader.readline()
     try:
         request = json.loads(line)
@@ -133,7 +171,9 @@ async def _request(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bool] 
         return None
     if not isinstance(request, dict) or not isinstance(request.get("submit"), dict):
         return None
-    return request["submit"], bool(request.get("wait"))
+    if not isinstance(request.get("request"), str):
+        return None
+    return request["submit"], request["request"], bool(request.get("wait"))
 
 
 def _answer(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
@@ -142,8 +182,34 @@ def _answer(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
 
 
 def _same_user(writer: asyncio.StreamWriter) -> bool:
-    sock = writer.get_extra_info("socket")
-    _pid, uid, _gid = _CRED.unpack(
-        sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size)
-    )
-    return uid in (os.getuid(), 0)
+    return peer_uid(writer.get_extra_info("socket")) in (os.getuid(), 0)
+
+
+def _hold(path: str) -> int | None:
+    """Lock ``path`` (created 0600) for as long as this process serves; its descriptor,
+    or None when another process holds it. The lock is taken on the file that is at
+    ``path`` once held (a holder that was stopping may have just removed the one opened)."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # removed or replaced while we locked it: take the one there now
+
+
+def _release(path: str, fd: int) -> None:
+    """Remove the lock file and let it go (removed first, while still held: whoever
+    opened it meanwhile sees it replaced, see :func:`_hold`)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    os.close(fd)

@@ -32,7 +32,7 @@ from ..broker import (
 )
 from ..broker import names as q
 from ..supervisor import ChildSpec, Restart, Supervisor
-from . import _claims, _control, _registry
+from . import _claims, _control, _receipts, _registry
 from ._hosted import Hosted
 from ._leasing import Leasing
 from ._local import LocalSubmit
@@ -359,9 +359,11 @@ class Manager:
             )
         )
 
-    async def accept(self, fields: dict[str, Any]) -> tuple[TaskSpec, bool]:
-        """A task handed over locally: mint its TID, write it durably, and run it here
-        when this manager can (else it goes on the spawn queue for any manager).
+    async def accept(self, fields: dict[str, Any], request: str) -> tuple[TaskSpec, bool]:
+        """A task handed over locally as ``request`` (see :mod:`._receipts`): mint its
+        TID, write it durably, and run it here when this manager can (else it goes on the
+        spawn queue for any manager). A request its client has meanwhile queued itself is
+        not written again: the spec comes back with the TID it was queued under.
 
         Returns the spec and whether it runs here. Raises pydantic's ValidationError for a
         bad spec, before anything is written.
@@ -371,7 +373,7 @@ class Manager:
         free = free and len(self.runners) + self._accepting < self.max_tasks
         self._accepting += 1  # a slot held while the spec is written
         try:
-            spec, here = await self.ab.call(self._accept_io, fields, free)
+            spec, here = await self.ab.call(self._accept_io, fields, request, free)
         finally:
             self._accepting -= 1
         if here:
@@ -379,17 +381,19 @@ class Manager:
             self.last_busy = time.monotonic()
         return spec, here
 
-    def _accept_io(self, fields: dict[str, Any], free: bool) -> tuple[TaskSpec, bool]:
+    def _accept_io(self, fields: dict[str, Any], request: str, free: bool) -> tuple[TaskSpec, bool]:
         """Broker thread: mint the TID, then reserve the task here (recovered like any
-        claim if this manager dies now) or queue it for any manager."""
+        claim if this manager dies now) or queue it for any manager, with its receipt."""
         broker = self.ab.broker
         self.leasing.check()
         spec = TaskSpec.model_validate({**fields, "tid": broker.timestamp()})
         here = free and set(spec.capabilities) <= set(self.capabilities)
+        queue = q.reserved(self.tid) if here else q.SPAWN
+        tid = _receipts.record(broker, request, spec.tid, [(queue, spec, spec.tid)])
+        if tid != spec.tid:  # its client gave up waiting and queued it itself
+            return spec.model_copy(update={"tid": tid}), False
         if here:
-            _claims.claim_new(broker, self.tid, spec)
-        else:
-            broker.insert(q.SPAWN, [(spec, spec.tid)])
+            _claims.write_inbox(broker, spec)
         return spec, here
 
     def stop_task(self, tid: int, reason: str) -> None:

@@ -24,6 +24,7 @@ from .._exceptions import ProcessExited, ProcessLimitExceeded, SpawnError, descr
 from .._runnable import Runnable
 from ..broker import Result, TaskSpec
 from ..broker._messages import EventKind
+from ..broker._taskspec import MAX_RETRY_DELAY
 from ..loop import Loop
 from ..process import Process, ProcessSpec
 
@@ -93,7 +94,7 @@ class TaskRunner:
     async def run(self, started: Callable[[], None]) -> None:
         spec = self.spec
         begin = time.monotonic()
-        backoff = Backoff(initial=spec.retry_delay, max=30.0, jitter=Jitter.EQUAL)
+        backoff = Backoff(initial=spec.retry_delay, max=MAX_RETRY_DELAY, jitter=Jitter.EQUAL)
         result: Result | None = None
         try:
             while True:
@@ -186,8 +187,12 @@ class TaskRunner:
             return Result(tid=spec.tid, state="stopped", error="its manager lost its lease")
         try:
             target = self._build()
-        except Exception as exc:  # noqa: BLE001 (a bad loop target fails its task, not the manager)
-            return Result(tid=spec.tid, state="failed", error=f"{type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 (what cannot launch fails its task, not the manager)
+            # SystemExit and KeyboardInterrupt included: a loop's module that calls
+            # sys.exit() on import must not stop the manager and every other task.
+            return Result(tid=spec.tid, state="failed", error=f"cannot launch: {_why(exc)}")
         self._target = target
         up = asyncio.Event()
         job = asyncio.ensure_future(target.run(up.set))
@@ -289,6 +294,12 @@ class TaskRunner:
 
     def __repr__(self) -> str:
         return f"<TaskRunner {self.name} {self.spec.label!r} attempt={self.attempt}>"
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}) raised while loading it"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _load_loop(spec: TaskSpec) -> Loop:

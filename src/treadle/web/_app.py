@@ -2,7 +2,10 @@
 
 Every route reads the live project (its runtime, in this process) or the broker (on the
 manager's broker thread); control routes need the bearer token. Responses are pydantic
-models, so that ``/api/openapi.json`` describes exactly what is served.
+models, so that ``/api/openapi.json`` describes exactly what is served. A request whose
+``Host`` names none of the dashboard's own names (:meth:`Dashboard.hosts`) is answered 400
+before any route sees it: a page on another site that rebinds its name to this address
+(DNS rebinding) reads nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
 from .._exceptions import ChildNotFound, ConfigError, TreadleError
@@ -62,6 +66,8 @@ def create_app(dash: Dashboard) -> FastAPI:
         redoc_url=None,
     )
     ab = dash.manager.ab
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=dash.hosts(), www_redirect=False)
+    expected = dash.token.encode()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -74,7 +80,8 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token, dash.token):
+        given = token.encode("utf-8", "surrogateescape")  # any header, ASCII or not: a 401
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
             raise HTTPException(401, "a bearer token is needed (in .treadle/token)")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -3,7 +3,8 @@
 Owns serving the app (uvicorn, in the manager's own event loop: no thread, no second
 process), the bearer token (the configured one, else one generated into
 ``.treadle/token`` with mode 0600), the rule that a non-loopback address needs a
-configured token, and the event recorder's lifetime. It is a Runnable: the manager's tree
+configured token, the names a request's ``Host`` may give (:meth:`Dashboard.hosts`), and
+the event recorder's lifetime. It is a Runnable: the manager's tree
 restarts it if it fails, and stops it with everything else.
 """
 
@@ -15,10 +16,11 @@ import ipaddress
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 import uvicorn
 
 from .._exceptions import ConfigError, NotPausable
@@ -49,6 +51,9 @@ class Dashboard:
         runtime: the project.
         token: the bearer token for control actions; None: read or create
             ``.treadle/token``. Binding a non-loopback ``host`` needs it given.
+        allowed_hosts: more names a request's ``Host`` header may give (a proxy's, a
+            DNS name of this machine; ``*.example.com`` for a domain), beside ``host``,
+            ``localhost``, ``127.0.0.1`` and ``[::1]``.
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class Dashboard:
         host: str = "127.0.0.1",
         port: int = 8765,
         token: str | None = None,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         if token is None and not _loopback(host):
             raise ConfigError(
@@ -72,6 +78,7 @@ class Dashboard:
         self.port = port
         self.pid = os.getpid()
         self.token = token or read_token(runtime.config.root / ".treadle" / "token")
+        self.allowed_hosts = tuple(allowed_hosts)
         self.events = EventLog(manager, runtime)
         self.metrics = Metrics(runtime.tree())
         self._server: _Server | None = None
@@ -127,6 +134,20 @@ class Dashboard:
     def status(self) -> dict[str, Any]:
         return {"kind": "dashboard", "url": self.url, "events": self.events.recorded}
 
+    def hosts(self) -> list[str]:
+        """The names a request's ``Host`` header may give: the bound address, this
+        machine's loopback names, and ``allowed_hosts``; for a wildcard address (``0.0.0.0``,
+        ``::``), also this machine's name and the addresses of its interfaces."""
+        names = {"localhost", "127.0.0.1", "[::1]", *self.allowed_hosts}
+        names.add(_bracketed(self.host))
+        if self.host in ("", "0.0.0.0", "::"):
+            names.update((socket.gethostname(), socket.getfqdn()))
+            for addresses in psutil.net_if_addrs().values():
+                for address in addresses:
+                    if address.family in (socket.AF_INET, socket.AF_INET6):
+                        names.add(_bracketed(address.address.split("%", 1)[0]))
+        return sorted(n.lower() for n in names if n)
+
 
 def read_token(path: Path) -> str:
     """The token in ``path``, or a new one written there (mode 0600)."""
@@ -142,6 +163,11 @@ def read_token(path: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
     return token
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 literal as a Host header writes it (``[::1]``); any other name as it is."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _loopback(host: str) -> bool:

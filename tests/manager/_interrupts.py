@@ -1,0 +1,3 @@
+"""A loop target whose module raises KeyboardInterrupt on import."""
+
+raise KeyboardInterrupt("raised by an import")
