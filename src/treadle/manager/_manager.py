@@ -91,6 +91,7 @@ class Manager:
         self.services = list(services)
         self.leasing = Leasing(self, lease or 3 * heartbeat, lead)
         self.reports = Reports(self)
+        self.claimer = _claims.Claimer(self.capabilities)
         self.presence = Presence(self)
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.fenced = False  # it lost its lease: it stops without the broker
@@ -281,7 +282,7 @@ class Manager:
                         self._control_nudged = False
                         self._last_scan = now
                     await _control.check(self, tasks=scan)
-                if changed and not self.paused and await self._take():
+                if (changed or self.claimer.due()) and not self.paused and await self._take():
                     self.last_busy = now
             except Exception as exc:  # noqa: BLE001 (the broker failed: its lease decides how long to try)
                 _log.warning("manager %s: the broker failed: %s", self.tid, exc)
@@ -380,7 +381,7 @@ class Manager:
 
     def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
         """Broker thread: claim up to ``free`` requests this manager can run."""
-        return _claims.claim(self.ab.broker, self.tid, self.capabilities, free)
+        return self.claimer.claim(self.ab.broker, self.tid, free)
 
     def __repr__(self) -> str:
         return f"<Manager {self.tid} tasks={len(self.runners)}>"
