@@ -5,6 +5,10 @@ Owns the Reporter every :class:`TaskRunner` of the manager speaks to: each attem
 output lines (to the task's outbox in batches, and to a local client streaming it), the
 result and the last event, and dropping the claims of ended tasks in batches. A write the
 broker refuses is tried again; a fenced manager writes nothing (its tasks are others').
+
+The outbox keeps a task's first ``broker_bytes`` of output (see :class:`OutputLimits`);
+what follows is not written, and when the task ends one line says how much there was
+and which log file has it all (the result keeps the last lines, as always).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..broker import Output, Result, TaskEvent
+from ..broker import Broker, Output, Result, TaskEvent
 from ..broker import names as q
 from ..broker._messages import EventKind
+from ..process._output import human_size
 from ._nudge import poke
 
 if TYPE_CHECKING:
@@ -30,6 +36,7 @@ __all__ = ["Reports"]
 
 _log = logging.getLogger("treadle.manager")
 _FLUSH = 0.05  # output lines reach the outbox in batches this often
+_MESSAGE_BYTES = 1024 * 1024  # of output lines in one outbox message (simplebroker: 10 MB)
 
 
 class Reports:
@@ -38,6 +45,8 @@ class Reports:
     def __init__(self, manager: Manager) -> None:
         self._m = manager
         self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self._kept: dict[int, int] = defaultdict(int)  # bytes of output sent to the outbox
+        self._over: dict[int, _Over] = {}  # tasks past their budget: what was not kept
         self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
 
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
@@ -67,7 +76,18 @@ class Reports:
         _log.error("manager %s: gave up a write to the broker", self._m.tid)
 
     def output(self, runner: TaskRunner, stream: str, line: str) -> None:
-        self._lines[runner.spec.tid][stream].append(line)
+        tid = runner.spec.tid
+        size = (len(line) if line.isascii() else len(line.encode())) + 1
+        kept = self._kept[tid] + size
+        if kept <= runner.output_limits.broker_bytes:
+            self._kept[tid] = kept
+            self._lines[tid][stream].append(line)
+        else:
+            over = self._over.get(tid)
+            if over is None:
+                over = self._over[tid] = _Over(stream)
+            over.lines += 1
+            over.size += size
         if self._m.local is not None:
             self._m.local.output(runner.spec.tid, stream, line)
 
@@ -75,6 +95,15 @@ class Reports:
         tid = runner.spec.tid
         _, mid = self._m.runners.pop(tid)
         lines = self._lines.pop(tid, {})
+        self._kept.pop(tid, None)
+        over = self._over.pop(tid, None)
+        if over is not None:
+            path = runner.output_limits.log_path(tid)
+            where = f"the full output is in {path}" if path else "no log file has it"
+            mark = (
+                f"[… {over.lines} lines, {human_size(over.size)} not kept in the broker; {where}]"
+            )
+            lines = {**lines, over.stream: [*lines.get(over.stream, []), mark]}
         event = self._event(
             runner,
             result.state,
@@ -95,8 +124,7 @@ class Reports:
         self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
     ) -> None:
         broker = self._m.ab.broker
-        for stream, chunk in lines.items():
-            broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+        _write_lines(broker, tid, lines)
         broker.write(q.outbox(tid), result)
         broker.write(q.TASK_LOG, event)
         self._done.append(mid)  # its claim is dropped with the next flush, in one batch
@@ -134,9 +162,34 @@ class Reports:
     def _flush_io(self, pending: dict[int, dict[str, list[str]]]) -> None:
         broker = self._m.ab.broker
         for tid, streams in pending.items():
-            for stream, chunk in streams.items():
-                broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
+            _write_lines(broker, tid, streams)
         # Claims of ended tasks, dropped in one transaction. Until then a claim outlives
         # its task; a recoverer that finds one sees the result in the outbox and drops it.
         done, self._done = self._done, []
         broker.delete_many(q.reserved(self._m.tid), done)
+
+
+@dataclass
+class _Over:
+    """Output of a task past its budget: where it started, how much, not kept."""
+
+    stream: str
+    lines: int = 0
+    size: int = 0
+
+
+def _write_lines(broker: Broker, tid: int, streams: dict[str, list[str]]) -> None:
+    """Output lines to the outbox, in messages of at most ``_MESSAGE_BYTES``."""
+    for stream, lines in streams.items():
+        start, size = 0, 0
+        for i, line in enumerate(lines):
+            size += len(line) + 8
+            if size > _MESSAGE_BYTES and i > start:
+                _write_output(broker, tid, stream, lines[start:i])
+                start, size = i, len(line) + 8
+        if start < len(lines):
+            _write_output(broker, tid, stream, lines[start:])
+
+
+def _write_output(broker: Broker, tid: int, stream: str, lines: list[str]) -> None:
+    broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=lines))  # type: ignore[arg-type]

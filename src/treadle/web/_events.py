@@ -4,8 +4,9 @@ project, recorded in the broker and served as server-sent events.
 Owns :class:`EventLog`. It records what happens (the tree's lifecycle events from its bus,
 output lines from the project's log directory) into the queue ``T{manager}.events``, one
 message per batch (so a chatty child costs one write per flush, not one per line), and
-drops batches older than ``keep`` seconds. A stream reads that queue, so a client that
-reconnects with ``Last-Event-ID`` gets everything since, as long as the broker holds it.
+drops batches older than ``keep`` seconds and the oldest past the newest ``keep_batches``.
+A stream reads that queue, so a client that reconnects with ``Last-Event-ID`` gets
+everything since, as long as the broker holds it.
 Event IDs are ``MESSAGE-INDEX``: the batch's broker ID and the event's place in it.
 """
 
@@ -56,12 +57,14 @@ class EventLog:
         flush: float = 0.1,
         poll_logs: float = 0.25,
         keep: float = 900.0,
+        keep_batches: int = 10_000,
     ) -> None:
         self._manager = manager
         self._runtime = runtime
         self._flush = flush
         self._poll_logs = poll_logs
         self._keep = keep
+        self._keep_batches = keep_batches
         self._pending: list[dict[str, Any]] = []
         self._written = asyncio.Condition()
         self._writes = 0  # batches written, for streams waiting on the next
@@ -124,13 +127,20 @@ class EventLog:
         return self._writes != writes
 
     async def _trim(self) -> None:
-        """Drop batches older than ``keep`` (message IDs are broker timestamps: ~ns)."""
+        """Drop batches older than ``keep`` (message IDs are broker timestamps: ~ns), and
+        the oldest past the newest ``keep_batches``."""
         cutoff = int((time.time() - self._keep) * _NS)
-        ab = self._manager.ab
-        old = await ab.call(partial(ab.broker.peek_raw, self.queue))
-        stale = [mid for _, mid in old if mid < cutoff]
-        if stale:
-            await ab.call(ab.broker.delete_many, self.queue, stale)
+        await self._manager.ab.call(self._trim_io, cutoff)
+
+    def _trim_io(self, cutoff: int) -> None:
+        broker = self._manager.ab.broker
+        while stale := broker.peek_raw(self.queue, before=cutoff, limit=1000):
+            broker.delete_many(self.queue, [mid for _, mid in stale])
+        stats = broker.stats(prefix=self.queue)
+        excess = sum(s.pending for s in stats if s.queue == self.queue) - self._keep_batches
+        if excess > 0:
+            oldest = broker.peek_raw(self.queue, limit=excess)
+            broker.delete_many(self.queue, [mid for _, mid in oldest])
 
     # -- streaming ------------------------------------------------------------------------
 
