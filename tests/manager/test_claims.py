@@ -72,7 +72,7 @@ def test_the_last_seconds_are_read_again_for_a_tid_minted_before_it_was_written(
     early = submit(broker, 1)
     claimer = Claimer((), lag=60)
     assert tids(claimer.claim(broker, MANAGER, free=8)) == early
-    spec = TaskSpec(tid=late, argv=["true"])
+    spec = TaskSpec(tid=late, argv=("true",))
     broker.insert(names.SPAWN, [(spec, late)])  # ...and written after a newer one was taken
     assert tids(claimer.claim(broker, MANAGER, free=8)) == [late]
 
@@ -107,7 +107,7 @@ def test_a_batch_with_bad_requests_in_it_claims_every_good_one(broker: Broker) -
     bad = [
         broker.write(names.SPAWN, "not json"),
         broker.write(names.SPAWN, '{"tid": 1, "argv": ["' + '"' * 6_000_000 + '"]}'),
-        broker.write(names.SPAWN, TaskSpec(tid=first[0], argv=["true"]).model_dump_json()),
+        broker.write(names.SPAWN, TaskSpec(tid=first[0], argv=("true",)).model_dump_json()),
     ]
     last = submit(broker, 3)
     taken = Claimer((), lag=0).claim(broker, MANAGER, free=32)

@@ -65,7 +65,7 @@ def malformed(tid: Callable[[], int]) -> list[str]:
         f'{{"tid": {tid()}, "argv": ["\\ud800"]}}',  # lone surrogates
         f'{{"tid": {tid()}, "argv": ["true"], "name": "\\udfff"}}',
         f'{{"tid": {tid()}, "function": "m:f", "args": ' + "[" * 100_000 + "]" * 100_000 + "}",
-        TaskSpec(tid=tid(), argv=["true"]).model_dump_json(),  # valid, but another's TID
+        TaskSpec(tid=tid(), argv=("true",)).model_dump_json(),  # valid, but another's TID
     ]
 
 
@@ -83,7 +83,7 @@ def test_poison_in_every_queue_costs_only_itself(client: Client) -> None:
 
     def good() -> None:
         tid = db.generate_timestamp()
-        spec = TaskSpec(tid=tid, argv=["sh", "-c", "echo ran"], name="good")
+        spec = TaskSpec(tid=tid, argv=("sh", "-c", "echo ran"), name="good")
         db.insert_messages([(names.SPAWN, spec.model_dump_json(), tid)])
         valid.append(tid)
 
@@ -110,7 +110,7 @@ def test_poison_in_every_queue_costs_only_itself(client: Client) -> None:
     )
     db.write(names.REGISTRY, record.model_dump_json())
     requeued = db.generate_timestamp()
-    spec = TaskSpec(tid=requeued, argv=["true"], name="claimed by the dead")
+    spec = TaskSpec(tid=requeued, argv=("true",), name="claimed by the dead")
     db.insert_messages([(names.reserved(dead), spec.model_dump_json(), requeued)])
     valid.append(requeued)
     for queue in (names.reserved(dead), names.TASK_LOG, names.REGISTRY):
