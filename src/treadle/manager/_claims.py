@@ -79,11 +79,16 @@ class Claimer:
         self.sweep: int | None = None  # how far the sweep under way has come (0: the head)
         self._sweep_at = clock() + sweep
         self._swept: set[int] = set()  # unrunnable requests the sweep found still queued
+        self._rescan = False  # a sweep from the head is wanted now
         self.read = 0  # requests read, all passes together (what passes cost)
 
     def due(self) -> bool:
         """Whether a pass has work even if the broker did not change (a sweep)."""
-        return self.sweep is not None or self._clock() >= self._sweep_at
+        return self._rescan or self.sweep is not None or self._clock() >= self._sweep_at
+
+    def rescan(self) -> None:
+        """Sweep from the head now (this manager put a dead one's requests back)."""
+        self._rescan = True
 
     def claim(self, broker: Broker, manager: int, free: int) -> list[tuple[TaskSpec, int]]:
         """Claim up to ``free`` requests manager ``manager`` can run, oldest first.
@@ -93,7 +98,8 @@ class Claimer:
         """
         p = _Pass(broker, q.reserved(manager), free)
         try:
-            if self.sweep is None and self._clock() >= self._sweep_at:
+            if self._rescan or (self.sweep is None and self._clock() >= self._sweep_at):
+                self._rescan = False
                 self.sweep, self._swept = 0, set()
             if self.sweep is not None:
                 self._sweep_page(p)

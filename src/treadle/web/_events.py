@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._lifecycle import Transition
+from ..process._output import LINE_LIMIT, human_size
 from ..project._logfiles import LogDir
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class EventLog:
                                 "ts": e.ts,
                                 "child": e.child,
                                 "stream": e.stream,
-                                "text": e.text,
+                                "text": _cut(e.text),
                             }
                             for e in logs.poll()
                             if e.event is None and e.stream in ("stdout", "stderr")
@@ -177,6 +178,13 @@ class EventLog:
                         await self._written.wait_for(partial(self._wrote_since, writes))
                 except TimeoutError:
                     yield None
+
+
+def _cut(text: str) -> str:
+    """A log line as an event: a long one cut, with a mark (its log file has it all)."""
+    if len(text) <= LINE_LIMIT:
+        return text
+    return f"{text[:LINE_LIMIT]} [… {human_size(len(text) - LINE_LIMIT)} cut]"
 
 
 def _lifecycle(t: Transition, prefix: str, project: str) -> dict[str, Any]:
