@@ -21,10 +21,10 @@ from simplebroker.ext import BrokerConnection
 
 from .._exceptions import BrokerError
 from . import _names as names
-from ._messages import DeadLetter
+from ._messages import ERROR_KEPT, DeadLetter
 from ._target import BrokerURL, resolve
 
-__all__ = ["Broker", "Parser"]
+__all__ = ["Broker", "Parser", "invalid"]
 
 M = TypeVar("M")
 Parser = Callable[[str], M]  # e.g. TaskSpec.model_validate_json
@@ -92,20 +92,48 @@ class Broker:
         """Append messages under IDs minted by :meth:`timestamp`, in one transaction."""
         self.db.insert_messages([(queue, encode(m), mid) for m, mid in records])
 
-    def dead_letter(self, queue: str, message_id: int | None, raw: str, error: str) -> None:
-        _log.warning("dead-lettered message %s from %s: %s", message_id, queue, error)
-        letter = DeadLetter(queue=queue, message_id=message_id, error=error, raw=raw)
-        self.write(names.DEADLETTER, letter)
+    def dead_letter(self, queue: str, message_id: int | None, raw: str, error: str) -> bool:
+        """Write the (bounded) letter of a message that failed validation; whether it was
+        written. It never raises: a message's letter failing is that message's problem,
+        and whoever handles a batch goes on with the others (leaving it where it is when
+        this returns False)."""
+        letter = DeadLetter.of(queue, message_id, raw, error)
+        _log.warning(
+            "dead-lettered message %s from %s (%d bytes): %s",
+            message_id,
+            queue,
+            letter.raw_bytes,
+            letter.error[:500],
+        )
+        try:
+            self.write(names.DEADLETTER, letter)
+            return True
+        except Exception as exc:  # noqa: BLE001 (one letter: try without its text, then give up)
+            first = exc
+        try:  # the text is what could be wrong with it; its size and digest still say which
+            error = f"{letter.error} (its text is not kept: {_one_line(first)})"
+            self.write(names.DEADLETTER, letter.model_copy(update={"raw": "", "error": error}))
+            return True
+        except Exception as exc:  # noqa: BLE001 (the broker refuses writes: the caller decides)
+            _log.error("message %s from %s not dead-lettered: %s", message_id, queue, exc)
+            return False
 
     # -- reading ----------------------------------------------------------------------------
 
     def parse(self, queue: str, raw: str, message_id: int | None, parse: Parser[M]) -> M | None:
         """``parse(raw)``, or None after dead-lettering a message that fails validation."""
-        try:
-            return parse(raw)
-        except ValueError as exc:  # pydantic's ValidationError, bad JSON included
-            self.dead_letter(queue, message_id, raw, _one_line(exc))
-            return None
+        message, _ = self._parse(queue, raw, message_id, parse)
+        return message
+
+    def _parse(
+        self, queue: str, raw: str, message_id: int | None, parse: Parser[M]
+    ) -> tuple[M | None, bool]:
+        """``parse(raw)`` and True; or None and whether the message's letter is written
+        (then whoever holds the message may drop it)."""
+        error = invalid(raw, parse)
+        if isinstance(error, str):
+            return None, self.dead_letter(queue, message_id, raw, error)
+        return error[0], True
 
     def claim(self, queue: str, parse: Parser[M]) -> tuple[M, int] | None:
         """Take the oldest valid message off ``queue`` (invalid ones are dead-lettered)."""
@@ -125,15 +153,22 @@ class Broker:
         return [(m, mid) for raw, mid in got if (m := self.parse(queue, raw, mid, parse))]
 
     def peek_raw(
-        self, queue: str, *, after: int | None = None, limit: int = 1000, newest: bool = False
+        self,
+        queue: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 1000,
+        newest: bool = False,
     ) -> list[tuple[str, int]]:
-        """Messages newer than ``after``, oldest first (``newest``: newest first), as
-        texts, left in place."""
+        """Messages newer than ``after`` (and older than ``before``), oldest first
+        (``newest``: newest first), as texts, left in place."""
         got = self.db.peek_many(
             queue,
             limit,
             with_timestamps=True,
             after_timestamp=after,
+            before_timestamp=before,
             order="newest" if newest else "oldest",
         )
         return cast("list[tuple[str, int]]", got)
@@ -141,15 +176,26 @@ class Broker:
     def peek(
         self, queue: str, parse: Parser[M], *, after: int | None = None, limit: int = 1000
     ) -> list[tuple[M, int]]:
-        """Valid messages newer than ``after``, oldest first, left in place; invalid ones
-        are moved to the dead-letter queue so that nobody trips on them again."""
+        """Up to ``limit`` valid messages newer than ``after``, oldest first, left in
+        place. Invalid ones are moved to the dead-letter queue so that nobody trips on
+        them again (one whose letter cannot be written is left, and passed over): however
+        many there are, they cost only themselves, and a caller that pages on with the
+        last ID it got sees every valid message."""
         out: list[tuple[M, int]] = []
-        for raw, mid in self.peek_raw(queue, after=after, limit=limit):
-            message = self.parse(queue, raw, mid, parse)
-            if message is None:
-                self.delete(queue, mid)
-            else:
-                out.append((message, mid))
+        while len(out) < limit:
+            want = limit - len(out)
+            page = self.peek_raw(queue, after=after, limit=want)
+            dead: list[int] = []
+            for raw, mid in page:
+                message, lettered = self._parse(queue, raw, mid, parse)
+                if message is not None:
+                    out.append((message, mid))
+                elif lettered:
+                    dead.append(mid)
+            self.delete_many(queue, dead)
+            if len(page) < want:
+                break
+            after = page[-1][1]
         return out
 
     def has_pending(self, queue: str) -> bool:
@@ -162,9 +208,25 @@ class Broker:
         got = self.db.move_one(source, destination, exact_timestamp=message_id)
         return None if got is None else cast("tuple[str, int]", got)[0]
 
-    def move_many(self, source: str, destination: str, limit: int) -> list[tuple[str, int]]:
-        """Move up to ``limit`` of the oldest messages; their texts and IDs."""
-        got = self.db.move_many(source, destination, limit, with_timestamps=True)
+    def move_many(
+        self,
+        source: str,
+        destination: str,
+        limit: int,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+    ) -> list[tuple[str, int]]:
+        """Move up to ``limit`` of the oldest messages (newer than ``after``, older than
+        ``before``); their texts and IDs."""
+        got = self.db.move_many(
+            source,
+            destination,
+            limit,
+            with_timestamps=True,
+            after_timestamp=after,
+            before_timestamp=before,
+        )
         return cast("list[tuple[str, int]]", got)
 
     def delete(self, queue: str, message_id: int) -> bool:
@@ -231,5 +293,14 @@ def _target(url: BrokerURL) -> str | BrokerTarget:
     )
 
 
-def _one_line(exc: ValueError) -> str:
-    return " ".join(str(exc).split())
+def invalid(raw: str, parse: Parser[M]) -> tuple[M] | str:
+    """``(parse(raw),)``, or why ``raw`` is not a valid message (one line, bounded)."""
+    try:
+        return (parse(raw),)
+    except Exception as exc:  # noqa: BLE001 (whatever a message does to its parser costs only it)
+        return _one_line(exc)
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc)[: 4 * ERROR_KEPT].split())
+    return text if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"

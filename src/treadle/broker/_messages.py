@@ -6,6 +6,7 @@ outbox records and dead letters. :class:`~treadle.broker.TaskSpec` has its own m
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,11 @@ __all__ = [
     "WorkerRecord",
 ]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
+_STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+# A TID is a broker timestamp (SQLite's and PostgreSQL's 64-bit integers); a pid is
+# positive. Bounded here so that a forged message fails validation, not a query later.
+_TID = Annotated[int, Field(gt=0, lt=1 << 63)]
+_PID = Annotated[int, Field(gt=0, lt=1 << 31)]
 
 Op = Literal[
     "STOP",
@@ -77,7 +82,7 @@ class Reply(BaseModel):
 
     model_config = _STRICT
 
-    tid: int
+    tid: _TID
     op: Op
     ok: bool
     reply: str = ""
@@ -91,12 +96,12 @@ class TaskEvent(BaseModel):
 
     model_config = _STRICT
 
-    tid: int
+    tid: _TID
     event: EventKind
     name: str = ""
     at: float = Field(default_factory=time.time)
-    manager: int | None = None
-    pid: int | None = None
+    manager: _TID | None = None
+    pid: _PID | None = None
     attempt: int = 0
     exit_code: int | None = None
     reason: str = ""
@@ -108,15 +113,15 @@ class WorkerRecord(BaseModel):
 
     model_config = _STRICT
 
-    tid: int
+    tid: _TID
     status: Literal["active", "stopped", "dead"]
-    pid: int
+    pid: _PID
     host: str
     queues: dict[str, str] = Field(default_factory=dict)
     capabilities: tuple[str, ...] = ()
     started_at: float
     heartbeat_at: float
-    heartbeat_interval: float = 2.0
+    heartbeat_interval: float = Field(default=2.0, gt=0)
     tasks: int = 0
     socket: str | None = None
     reason: str = ""
@@ -132,7 +137,7 @@ class Result(BaseModel):
     model_config = _STRICT
 
     kind: Literal["result"] = "result"
-    tid: int
+    tid: _TID
     state: Literal["completed", "failed", "stopped", "rejected"]
     exit_code: int | None = None
     value: JsonValue = None
@@ -153,7 +158,7 @@ class Output(BaseModel):
     model_config = _STRICT
 
     kind: Literal["output"] = "output"
-    tid: int
+    tid: _TID
     stream: Literal["stdout", "stderr"]
     lines: list[str]
 
@@ -162,8 +167,18 @@ OutboxMessage = Annotated[Result | Output, Field(discriminator="kind")]
 OutboxAdapter: TypeAdapter[Result | Output] = TypeAdapter(OutboxMessage)
 
 
+RAW_KEPT = 64 * 1024  # characters of a dead message's text kept in its letter
+ERROR_KEPT = 4 * 1024  # characters of the error
+
+
 class DeadLetter(BaseModel):
-    """A message that failed validation, with the error and its original text."""
+    """A message that failed validation, with the error and its original text.
+
+    A letter is bounded whatever the message was (a letter too big for the broker would
+    be a poison of its own): ``raw`` keeps the first ``RAW_KEPT`` characters of the text,
+    ``raw_bytes`` and ``raw_sha256`` describe the whole of it (UTF-8), and ``error`` is cut
+    to ``ERROR_KEPT`` characters. Older letters lack the last two (None).
+    """
 
     model_config = _STRICT
 
@@ -171,4 +186,35 @@ class DeadLetter(BaseModel):
     message_id: int | None
     error: str
     raw: str
+    raw_bytes: int | None = None
+    raw_sha256: str | None = None
     at: float = Field(default_factory=time.time)
+
+    @classmethod
+    def of(cls, queue: str, message_id: int | None, raw: str, error: str) -> DeadLetter:
+        """The bounded letter of ``raw`` (any text: lone surrogates are kept escaped)."""
+        whole = raw.encode("utf-8", "surrogatepass")
+        return cls(
+            queue=_text(queue, 1024),
+            message_id=message_id,
+            error=_text(error, ERROR_KEPT),
+            raw=_text(raw, RAW_KEPT),
+            raw_bytes=len(whole),
+            raw_sha256=hashlib.sha256(whole).hexdigest(),
+        )
+
+    @property
+    def cut(self) -> bool:
+        """Whether ``raw`` is only the start of the message."""
+        return self.raw_bytes is not None and len(self.raw.encode()) < self.raw_bytes
+
+
+def _text(text: str, keep: int) -> str:
+    """``text`` cut to ``keep`` characters, encodable as UTF-8 (simplebroker refuses lone
+    surrogates: they are written as ``\\udXXX``)."""
+    text = text[:keep]
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode()
+    return text

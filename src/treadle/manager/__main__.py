@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capability", action="append", default=[])
     parser.add_argument("--lease", type=float, default=None, help="seconds (3 heartbeats)")
     parser.add_argument("--no-lead", action="store_true", help="never be the fleet's leader")
+    parser.add_argument("--output-limit", type=int, default=4 * 1024 * 1024, help="bytes a task")
+    parser.add_argument("--line-limit", type=int, default=64 * 1024, help="bytes a line")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     manager = Manager(
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat=args.heartbeat,
         lease=args.lease,
         lead=not args.no_lead,
+        output_limit=args.output_limit,
+        line_limit=args.line_limit,
     )
     code = run(manager)
     if manager.fenced:  # its broker thread may be stuck on a database out of reach

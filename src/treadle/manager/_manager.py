@@ -39,7 +39,7 @@ from ._local import LocalSubmit
 from ._nudge import CONTROL, Nudge
 from ._presence import Presence
 from ._reports import Reports
-from ._runner import TaskRunner
+from ._runner import OutputLimits, TaskRunner
 
 __all__ = ["Manager"]
 
@@ -66,6 +66,9 @@ class Manager:
         lease: seconds its leases last (default three heartbeats): its claims are taken
             back that long after it died; a manager that cannot renew its own in time stops.
         lead: take part in the fleet's leader election (``is_leader()``).
+        output_limit: bytes of each task's output kept in the broker (its outbox); all
+            of it is in ``<state dir>/logs/tasks/T{tid}.log``.
+        line_limit: bytes of one output line kept (a mark says how much was cut).
     """
 
     def __init__(
@@ -81,6 +84,8 @@ class Manager:
         services: Sequence[Runnable] = (),
         lease: float | None = None,
         lead: bool = True,
+        output_limit: int = 4 * 1024 * 1024,
+        line_limit: int = 64 * 1024,
     ) -> None:
         self.url = broker if isinstance(broker, BrokerURL) else resolve(broker)
         self.tid = tid or 0
@@ -92,6 +97,9 @@ class Manager:
         self.services = list(services)
         self.leasing = Leasing(self, lease or 3 * heartbeat, lead)
         self.reports = Reports(self)
+        self.claimer = _claims.Claimer(self.capabilities)
+        logs = self.url.state_dir / "logs" / "tasks"
+        self.output = OutputLimits(logs, broker_bytes=output_limit, line_bytes=line_limit)
         self.presence = Presence(self)
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.fenced = False  # it lost its lease: it stops without the broker
@@ -305,7 +313,7 @@ class Manager:
                         self._control_nudged = False
                         self._last_scan = now
                     await _control.check(self, tasks=scan)
-                if changed and not self.paused and await self._take():
+                if (changed or self.claimer.due()) and not self.paused and await self._take():
                     self.last_busy = now
             except Exception as exc:  # noqa: BLE001 (the broker failed: its lease decides how long to try)
                 _log.warning("manager %s: the broker failed: %s", self.tid, exc)
@@ -347,7 +355,9 @@ class Manager:
 
     def _launch(self, spec: TaskSpec, mid: int) -> None:
         """Start a reserved request as a child of the tree."""
-        runner = TaskRunner(spec, self.reports, self.state_dir / "results", self._record_dir)
+        runner = TaskRunner(
+            spec, self.reports, self.state_dir / "results", self._record_dir, self.output
+        )
         self.runners[spec.tid] = (runner, mid)
         self.supervisor.add(
             ChildSpec(
@@ -410,7 +420,7 @@ class Manager:
     def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
         """Broker thread: claim up to ``free`` requests this manager can run."""
         self.leasing.check()
-        return _claims.claim(self.ab.broker, self.tid, self.capabilities, free)
+        return self.claimer.claim(self.ab.broker, self.tid, free)
 
     def __repr__(self) -> str:
         return f"<Manager {self.tid} tasks={len(self.runners)}>"

@@ -58,6 +58,7 @@ class Presence:
                 continue
             if found:
                 _log.warning("recovered from dead managers: %s", found)
+                self._m.claimer.rescan()  # requests put back under their old IDs
                 ab.poke()
 
     async def publish(self, status: str) -> None:

@@ -11,6 +11,10 @@ manager thawed past its lease writes nothing of its tasks), and a write the brok
 refuses is tried again with backoff for as long as the manager holds its lease: a result
 is kept until the broker takes it, and a task goes on running meanwhile. A fenced
 manager writes nothing (its tasks are others' now).
+
+The outbox keeps a task's first ``broker_bytes`` of output (see :class:`OutputLimits`);
+what follows is not written, and when the task ends one line says how much there was
+and which log file has it all (the result keeps the last lines, as always).
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..broker import Output, Result, TaskEvent
+from ..broker import Broker, Output, Result, TaskEvent
 from ..broker import names as q
 from ..broker._messages import EventKind
+from ..process._output import human_size
 from ._nudge import poke
 
 if TYPE_CHECKING:
@@ -37,6 +43,7 @@ __all__ = ["Reports"]
 _log = logging.getLogger("treadle.manager")
 _FLUSH = 0.05  # output lines reach the outbox in batches this often
 _BACKOFF = (0.05, 5.0)  # first and longest wait between tries of a refused write
+_MESSAGE_BYTES = 1024 * 1024  # of output lines in one outbox message (simplebroker: 10 MB)
 
 
 class Reports:
@@ -45,6 +52,8 @@ class Reports:
     def __init__(self, manager: Manager) -> None:
         self._m = manager
         self._lines: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self._kept: dict[int, int] = defaultdict(int)  # bytes of output sent to the outbox
+        self._over: dict[int, _Over] = {}  # tasks past their budget: what was not kept
         self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
         self._finishing: set[asyncio.Task[None]] = set()  # results not yet in the broker
 
@@ -90,7 +99,18 @@ class Reports:
         return fn(*args)
 
     def output(self, runner: TaskRunner, stream: str, line: str) -> None:
-        self._lines[runner.spec.tid][stream].append(line)
+        tid = runner.spec.tid
+        size = (len(line) if line.isascii() else len(line.encode())) + 1
+        kept = self._kept[tid] + size
+        if kept <= runner.output_limits.broker_bytes:
+            self._kept[tid] = kept
+            self._lines[tid][stream].append(line)
+        else:
+            over = self._over.get(tid)
+            if over is None:
+                over = self._over[tid] = _Over(stream)
+            over.lines += 1
+            over.size += size
         if self._m.local is not None:
             self._m.local.output(runner.spec.tid, stream, line)
 
@@ -111,6 +131,15 @@ class Reports:
         tid = runner.spec.tid
         _, mid = self._m.runners.pop(tid)
         lines = self._lines.pop(tid, {})
+        self._kept.pop(tid, None)
+        over = self._over.pop(tid, None)
+        if over is not None:
+            path = runner.output_limits.log_path(tid)
+            where = f"the full output is in {path}" if path else "no log file has it"
+            mark = (
+                f"[… {over.lines} lines, {human_size(over.size)} not kept in the broker; {where}]"
+            )
+            lines = {**lines, over.stream: [*lines.get(over.stream, []), mark]}
         event = self._event(
             runner,
             result.state,
@@ -133,9 +162,7 @@ class Reports:
         self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
     ) -> None:
         broker = self._m.ab.broker
-        for stream, chunk in list(lines.items()):
-            broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
-            del lines[stream]  # tried again after a failure: each chunk is written once
+        _write_lines(broker, tid, lines)  # each stream once, were this tried again
         broker.write(q.outbox(tid), result)
         broker.write(q.TASK_LOG, event)  # recovery writes it if this manager dies first
         self._done.append(mid)  # its claim is dropped with the next flush, in one batch
@@ -185,14 +212,39 @@ class Reports:
 
     def _flush_io(self, pending: dict[int, dict[str, list[str]]]) -> None:
         broker = self._m.ab.broker
-        for tid in list(pending):
-            for stream, chunk in list(pending[tid].items()):
-                broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=chunk))  # type: ignore[arg-type]
-                del pending[tid][stream]  # written: not kept again if a later one fails
-            del pending[tid]
+        for tid, streams in pending.items():
+            _write_lines(broker, tid, streams)
         # Claims of ended tasks, dropped in one transaction, after their results. Until
         # then a claim outlives its task; a recoverer that finds one sees the result in
         # the outbox and drops it.
         if self._done:
             broker.delete_many(q.reserved(self._m.tid), self._done)
             self._done = []
+
+
+@dataclass
+class _Over:
+    """Output of a task past its budget: where it started, how much, not kept."""
+
+    stream: str
+    lines: int = 0
+    size: int = 0
+
+
+def _write_lines(broker: Broker, tid: int, streams: dict[str, list[str]]) -> None:
+    """Output lines to the outbox, in messages of at most ``_MESSAGE_BYTES``; each stream
+    written is taken out of ``streams`` (a write tried again does not repeat it)."""
+    for stream, lines in list(streams.items()):
+        start, size = 0, 0
+        for i, line in enumerate(lines):
+            size += len(line) + 8
+            if size > _MESSAGE_BYTES and i > start:
+                _write_output(broker, tid, stream, lines[start:i])
+                start, size = i, len(line) + 8
+        if start < len(lines):
+            _write_output(broker, tid, stream, lines[start:])
+        del streams[stream]
+
+
+def _write_output(broker: Broker, tid: int, stream: str, lines: list[str]) -> None:
+    broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=lines))  # type: ignore[arg-type]

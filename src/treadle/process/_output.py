@@ -1,12 +1,15 @@
 """A process's output: read from its pipes, timestamped into rotating log files and a ring.
 
 Owns :class:`Output`. Rotation is the stdlib's ``RotatingFileHandler``; the ring keeps the
-last lines for ``status()`` and ``logs``.
+last lines for ``status()`` and ``logs``. A line longer than ``line_limit`` bytes is never
+held whole: the ring and the listener get its first ``line_limit`` bytes and a mark of the
+cut (``[… 48.3 MB cut]``), the log file all of it, written as it comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import logging.handlers
 import os
@@ -15,14 +18,48 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["Output"]
+__all__ = ["LINE_LIMIT", "Output", "human_size"]
 
 _FORMAT = logging.Formatter("%(asctime)s %(stream)s %(message)s")
+LINE_LIMIT = 64 * 1024  # bytes of one line kept in the ring and handed to the listener
+_CHUNK = 64 * 1024  # bytes read from a pipe at a time
+
+
+def human_size(n: float) -> str:
+    """``48.3 MB``: bytes for people (powers of 1024)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} bytes"
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """A rotating log file that also takes a line in pieces (``begin``, ``more``,
+    ``end``): a long line is written as it is read, never held whole. It rolls over
+    only between lines."""
+
+    def begin(self, record: logging.LogRecord) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self.shouldRollover(record):
+                self.doRollover()
+            if self.stream is None:
+                self.stream = self._open()
+            self.stream.write(self.format(record))
+
+    def more(self, text: str) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self.stream is not None:
+                self.stream.write(text)
+
+    def end(self) -> None:
+        self.more(self.terminator)
+        self.flush()
 
 
 class Output:
-    def __init__(self, ring_lines: int) -> None:
+    def __init__(self, ring_lines: int, line_limit: int = LINE_LIMIT) -> None:
         self.ring: deque[tuple[float, str, str]] = deque(maxlen=ring_lines)
+        self.line_limit = line_limit
         self._files: dict[str, logging.Handler] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self.listener: Callable[[str, str], None] | None = None  # (stream, line), per line
@@ -36,13 +73,14 @@ class Output:
             ):
                 self._files[stream] = other
                 return
-        handler = logging.handlers.RotatingFileHandler(
+        handler = _LogFile(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
         )
         handler.setFormatter(_FORMAT)
         self._files[stream] = handler
 
-    def line(self, stream: str, text: str) -> None:
+    def line(self, stream: str, text: str, *, logged: bool = False) -> None:
+        """One line of output (``logged``: its log file has it already)."""
         now = time.time()
         self.ring.append((now, stream, text))
         waiters, self._waiters = self._waiters, []
@@ -52,27 +90,31 @@ class Output:
         if self.listener is not None:
             self.listener(stream, text)
         handler = self._files.get(stream)
-        if handler is not None:
-            record = logging.makeLogRecord({"msg": text, "created": now, "stream": stream})
-            record.msecs = (now % 1) * 1000
-            handler.handle(record)
+        if handler is not None and not logged:
+            handler.handle(_record(stream, text, now))
 
     async def pump(self, stream: str, pipe: IO[bytes]) -> None:
         """Read ``pipe`` line by line until EOF."""
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
+        reader = asyncio.StreamReader(limit=_CHUNK)
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), pipe
         )
+        long = _LongLine(self, stream)
         try:
-            while True:
-                try:
-                    raw = await reader.readline()
-                except ValueError:  # a line longer than the limit: take it in pieces
-                    raw = await reader.read(1 << 20)
-                if not raw:
-                    return
-                self.line(stream, raw.decode("utf-8", "replace").rstrip("\n"))
+            while chunk := await reader.read(_CHUNK):
+                start = 0
+                while (end := chunk.find(b"\n", start)) >= 0:
+                    if long.empty and end - start <= self.line_limit:  # the common case
+                        self.line(stream, chunk[start:end].decode("utf-8", "replace"))
+                    else:
+                        long.add(chunk[start:end])
+                        long.finish()
+                    start = end + 1
+                if start < len(chunk):
+                    long.add(chunk[start:])
+            if not long.empty:  # the last line had no newline
+                long.finish()
         finally:
             transport.close()
 
@@ -98,3 +140,56 @@ class Output:
         for handler in set(self._files.values()):
             handler.close()
         self._files.clear()
+
+
+def _record(stream: str, text: str, now: float) -> logging.LogRecord:
+    record = logging.makeLogRecord({"msg": text, "created": now, "stream": stream})
+    record.msecs = (now % 1) * 1000
+    return record
+
+
+class _LongLine:
+    """A line read in pieces: its first ``line_limit`` bytes kept, the rest counted and
+    written to the stream's log file (if any) as it comes."""
+
+    def __init__(self, output: Output, stream: str) -> None:
+        self._output = output
+        self._stream = stream
+        self._kept = bytearray()
+        self._cut = 0
+        self._logging = False  # the log file has its start already
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    @property
+    def empty(self) -> bool:
+        return not self._kept and not self._cut
+
+    def add(self, piece: bytes) -> None:
+        room = self._output.line_limit - len(self._kept)
+        if room >= len(piece) and not self._cut:
+            self._kept += piece
+            return
+        handler = self._output._files.get(self._stream)
+        if isinstance(handler, _LogFile):
+            if not self._logging:
+                self._logging = True
+                start = self._decoder.decode(bytes(self._kept))
+                handler.begin(_record(self._stream, start, time.time()))
+            handler.more(self._decoder.decode(piece))
+        if room > 0:
+            self._kept += piece[:room]
+        self._cut += len(piece) - max(room, 0)
+
+    def finish(self) -> None:
+        text = self._kept.decode("utf-8", "replace")
+        if self._cut:
+            text += f" [… {human_size(self._cut)} cut]"
+        handler = self._output._files.get(self._stream)
+        if self._logging and isinstance(handler, _LogFile):
+            handler.more(self._decoder.decode(b"", final=True))
+            handler.end()
+        self._output.line(self._stream, text, logged=self._logging)
+        self._kept = bytearray()
+        self._cut = 0
+        self._logging = False
+        self._decoder.reset()

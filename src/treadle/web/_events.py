@@ -4,8 +4,9 @@ project, recorded in the broker and served as server-sent events.
 Owns :class:`EventLog`. It records what happens (the tree's lifecycle events from its bus,
 output lines from the project's log directory) into the queue ``T{manager}.events``, one
 message per batch (so a chatty child costs one write per flush, not one per line), and
-drops batches older than ``keep`` seconds. A stream reads that queue, so a client that
-reconnects with ``Last-Event-ID`` gets everything since, as long as the broker holds it.
+drops batches older than ``keep`` seconds and the oldest past the newest ``keep_batches``.
+A stream reads that queue, so a client that reconnects with ``Last-Event-ID`` gets
+everything since, as long as the broker holds it.
 Event IDs are ``MESSAGE-INDEX``: the batch's broker ID and the event's place in it.
 """
 
@@ -21,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._lifecycle import Transition
+from ..process._output import LINE_LIMIT, human_size
 from ..project._logfiles import LogDir
 
 if TYPE_CHECKING:
@@ -56,12 +58,14 @@ class EventLog:
         flush: float = 0.1,
         poll_logs: float = 0.25,
         keep: float = 900.0,
+        keep_batches: int = 10_000,
     ) -> None:
         self._manager = manager
         self._runtime = runtime
         self._flush = flush
         self._poll_logs = poll_logs
         self._keep = keep
+        self._keep_batches = keep_batches
         self._pending: list[dict[str, Any]] = []
         self._written = asyncio.Condition()
         self._writes = 0  # batches written, for streams waiting on the next
@@ -96,7 +100,7 @@ class EventLog:
                                 "ts": e.ts,
                                 "child": e.child,
                                 "stream": e.stream,
-                                "text": e.text,
+                                "text": _cut(e.text),
                             }
                             for e in logs.poll()
                             if e.event is None and e.stream in ("stdout", "stderr")
@@ -124,13 +128,20 @@ class EventLog:
         return self._writes != writes
 
     async def _trim(self) -> None:
-        """Drop batches older than ``keep`` (message IDs are broker timestamps: ~ns)."""
+        """Drop batches older than ``keep`` (message IDs are broker timestamps: ~ns), and
+        the oldest past the newest ``keep_batches``."""
         cutoff = int((time.time() - self._keep) * _NS)
-        ab = self._manager.ab
-        old = await ab.call(partial(ab.broker.peek_raw, self.queue))
-        stale = [mid for _, mid in old if mid < cutoff]
-        if stale:
-            await ab.call(ab.broker.delete_many, self.queue, stale)
+        await self._manager.ab.call(self._trim_io, cutoff)
+
+    def _trim_io(self, cutoff: int) -> None:
+        broker = self._manager.ab.broker
+        while stale := broker.peek_raw(self.queue, before=cutoff, limit=1000):
+            broker.delete_many(self.queue, [mid for _, mid in stale])
+        stats = broker.stats(prefix=self.queue)
+        excess = sum(s.pending for s in stats if s.queue == self.queue) - self._keep_batches
+        if excess > 0:
+            oldest = broker.peek_raw(self.queue, limit=excess)
+            broker.delete_many(self.queue, [mid for _, mid in oldest])
 
     # -- streaming ------------------------------------------------------------------------
 
@@ -167,6 +178,13 @@ class EventLog:
                         await self._written.wait_for(partial(self._wrote_since, writes))
                 except TimeoutError:
                     yield None
+
+
+def _cut(text: str) -> str:
+    """A log line as an event: a long one cut, with a mark (its log file has it all)."""
+    if len(text) <= LINE_LIMIT:
+        return text
+    return f"{text[:LINE_LIMIT]} [… {human_size(len(text) - LINE_LIMIT)} cut]"
 
 
 def _lifecycle(t: Transition, prefix: str, project: str) -> dict[str, Any]:
