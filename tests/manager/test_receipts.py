@@ -57,7 +57,7 @@ def test_a_late_acceptance_runs_nothing_more(client: Client) -> None:
         assert (late["tid"], late["queued"]) == (queued.tid, True)
         assert client.wait(queued.tid, timeout=30).ok
     assert [t.tid for t in client.tasks()] == [queued.tid]
-    assert [e.event for e in client.events(queued.tid)] == ["started", "completed"]
+    assert [e.event for e in client.events(queued.tid)] == ["starting", "started", "completed"]
 
 
 def test_a_fallback_after_the_manager_accepted_reports_the_managers_tid(
