@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 from collections.abc import Iterator
@@ -107,3 +108,22 @@ def test_forged_registry_records_stop_neither_listing_nor_recovery(
     assert list(_registry.latest(broker)) == [record.tid]
     assert _registry.recover(broker, by=1, state_dir=str(tmp_path)) == []
     assert {d.message_id for d in letters(broker)} >= set(mids)
+
+
+def test_a_row_that_is_not_utf8_costs_only_itself(tmp_path: Path) -> None:
+    # simplebroker cannot write one; a program writing the SQLite file around it can
+    path = tmp_path / "broker.db"
+    with contextlib.closing(Broker(path)) as broker:
+        first = broker.write("q", "one")
+        bad = broker.timestamp()
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            db.execute(
+                "INSERT INTO messages (queue, body, ts, claimed) VALUES (?, CAST(? AS TEXT), ?, 0)",
+                ("q", b'{"x": "\xff\xfe"}', bad),
+            )
+        last = broker.write("q", "two")
+        assert broker.peek_raw("q") == [("one", first), ("two", last)]
+        [letter] = broker.peek(names.DEADLETTER, DeadLetter.model_validate_json)
+        assert letter[0].message_id == bad
+        assert "not UTF-8" in letter[0].error
+        assert broker.take("q") == ("one", first)

@@ -27,6 +27,7 @@ from ._target import BrokerURL, resolve
 __all__ = ["Broker", "Parser", "invalid"]
 
 M = TypeVar("M")
+T = TypeVar("T")
 Parser = Callable[[str], M]  # e.g. TaskSpec.model_validate_json
 _log = logging.getLogger("treadle.broker")
 
@@ -145,11 +146,16 @@ class Broker:
 
     def take(self, queue: str, message_id: int | None = None) -> tuple[str, int] | None:
         """Take the oldest message (or the one with ``message_id``) off ``queue``, as text."""
-        got = self.db.claim_one(queue, exact_timestamp=message_id, with_timestamps=True)
+        got = self._read(
+            queue,
+            lambda: self.db.claim_one(queue, exact_timestamp=message_id, with_timestamps=True),
+        )
         return cast("tuple[str, int] | None", got)
 
     def claim_many(self, queue: str, parse: Parser[M], limit: int) -> list[tuple[M, int]]:
-        got = cast("list[tuple[str, int]]", self.db.claim_many(queue, limit))
+        got = cast(
+            "list[tuple[str, int]]", self._read(queue, lambda: self.db.claim_many(queue, limit))
+        )
         return [(m, mid) for raw, mid in got if (m := self.parse(queue, raw, mid, parse))]
 
     def peek_raw(
@@ -163,13 +169,16 @@ class Broker:
     ) -> list[tuple[str, int]]:
         """Messages newer than ``after`` (and older than ``before``), oldest first
         (``newest``: newest first), as texts, left in place."""
-        got = self.db.peek_many(
+        got = self._read(
             queue,
-            limit,
-            with_timestamps=True,
-            after_timestamp=after,
-            before_timestamp=before,
-            order="newest" if newest else "oldest",
+            lambda: self.db.peek_many(
+                queue,
+                limit,
+                with_timestamps=True,
+                after_timestamp=after,
+                before_timestamp=before,
+                order="newest" if newest else "oldest",
+            ),
         )
         return cast("list[tuple[str, int]]", got)
 
@@ -205,7 +214,9 @@ class Broker:
 
     def move(self, source: str, destination: str, message_id: int) -> str | None:
         """Move one message by ID (atomically: exactly one mover wins); its text, or None."""
-        got = self.db.move_one(source, destination, exact_timestamp=message_id)
+        got = self._read(
+            source, lambda: self.db.move_one(source, destination, exact_timestamp=message_id)
+        )
         return None if got is None else cast("tuple[str, int]", got)[0]
 
     def move_many(
@@ -219,15 +230,55 @@ class Broker:
     ) -> list[tuple[str, int]]:
         """Move up to ``limit`` of the oldest messages (newer than ``after``, older than
         ``before``); their texts and IDs."""
-        got = self.db.move_many(
+        got = self._read(
             source,
-            destination,
-            limit,
-            with_timestamps=True,
-            after_timestamp=after,
-            before_timestamp=before,
+            lambda: self.db.move_many(
+                source,
+                destination,
+                limit,
+                with_timestamps=True,
+                after_timestamp=after,
+                before_timestamp=before,
+            ),
         )
         return cast("list[tuple[str, int]]", got)
+
+    def _read(self, queue: str, read: Callable[[], T]) -> T:
+        """``read()``; once more after quarantining what made it fail, if it was a row
+        that is not UTF-8 text."""
+        try:
+            return read()
+        except Exception as exc:  # re-raised unless it is a row that is not UTF-8
+            if "could not decode to utf-8" not in str(exc).lower() or not self._quarantine(queue):
+                raise
+        return read()
+
+    def _quarantine(self, queue: str) -> int:
+        """Dead-letter and delete the messages of ``queue`` that are not UTF-8 text; how
+        many. simplebroker cannot write such a message, nor PostgreSQL store one, but a
+        program writing the SQLite file around them can, and one such row makes every
+        read of its queue fail (sqlite3 decodes whole pages): it must cost only itself.
+        Reads simplebroker's own table (``messages``), as bytes, a page at a time."""
+        if self.url.kind != "sqlite":
+            return 0
+        found, after = 0, -1
+        statement = (
+            "SELECT ts, CAST(body AS BLOB) FROM messages WHERE queue = ? AND ts > ? "
+            "ORDER BY ts LIMIT 500"
+        )
+        while rows := self.sql(statement, (queue, after)):
+            bad = []
+            for ts, body in rows:
+                data = bytes(body)
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raw = data.decode("utf-8", "replace")
+                    if self.dead_letter(queue, int(ts), raw, f"not UTF-8 text: {exc}"):
+                        bad.append(int(ts))
+            found += self.delete_many(queue, bad)
+            after = int(rows[-1][0])
+        return found
 
     def delete(self, queue: str, message_id: int) -> bool:
         return self.db.delete_message_ids(queue, [message_id]) > 0
