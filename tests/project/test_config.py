@@ -85,7 +85,9 @@ def test_fingerprints_are_stable_and_follow_the_config(tmp_path: Path) -> None:
 
 
 def test_secrets_are_redacted_in_reprs_and_in_redacted(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("DB_PASSWORD=hunter2\nLEVEL=debug\n")
+    (tmp_path / ".env").write_text(
+        "DB_PASSWORD=hunter2\nLEVEL=debug\nDB_URL=postgresql://u:urlsecret@db/x\n"
+    )
     text = FULL.replace(
         '"${TREADLE_BROKER:-.treadle/broker.db}"', '"postgresql://app:pgsecret@db/shop"'
     )
@@ -94,13 +96,17 @@ def test_secrets_are_redacted_in_reprs_and_in_redacted(tmp_path: Path) -> None:
     shown = [repr(config), repr(config.processes["web"]), repr(config.dashboard), repr(config.file)]
     dumped = json.dumps(config.redacted())
     assert config.redacted()["artifacts"]["tool"]["url"] == "https://ci:***@example.org/{name}"  # type: ignore[index]
-    for secret in ("s3cret", "dash-secret", "hunter2", "pgsecret", "artsecret"):
+    for secret in ("s3cret", "dash-secret", "hunter2", "pgsecret", "artsecret", "urlsecret"):
         assert all(secret not in s for s in shown), secret
         assert secret not in dumped, secret
     redacted = config.redacted()
     assert redacted["processes"]["web"]["env"] == {"A": "1", "API_TOKEN": "***"}  # type: ignore[index]
     assert redacted["broker"] == "postgresql://app:***@db/shop"
-    assert redacted["dotenv"] == {"DB_PASSWORD": "***", "LEVEL": "debug"}
+    assert redacted["dotenv"] == {
+        "DB_PASSWORD": "***",
+        "LEVEL": "debug",
+        "DB_URL": "postgresql://u:***@db/x",  # a URL's password, whatever the name
+    }
     assert redacted["dashboard"]["token"] == "***"  # type: ignore[index]
     # the values themselves are intact for the build
     assert config.processes["web"].env["API_TOKEN"] == "s3cret"

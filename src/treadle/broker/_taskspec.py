@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -28,6 +28,8 @@ from pydantic import (
 
 from .._exceptions import ConfigError
 from .._redact import REDACTED, redact_text
+
+_V = TypeVar("_V")
 
 __all__ = [
     "MAX_CPU",
@@ -64,9 +66,10 @@ def is_secret(variable: str) -> bool:
     return _SECRET.search(variable) is not None
 
 
-def redact_env(env: Mapping[str, object]) -> dict[str, object]:
-    """``env`` with the values of secret-looking variables replaced by ``***``, and the
-    credentials inside URL-shaped values of any other (``DB_URL=postgresql://u:pw@h/db``)."""
+def redact_env(env: Mapping[str, _V]) -> dict[str, _V | str]:
+    """``env`` (or options) with the values of secret-looking names replaced by ``***``,
+    and the credentials inside URL-shaped values of any other
+    (``DB_URL=postgresql://u:pw@h/db``)."""
     return {
         k: REDACTED if is_secret(k) else redact_text(v) if isinstance(v, str) else v
         for k, v in env.items()
