@@ -261,3 +261,12 @@ def test_a_wildcard_address_accepts_this_machines_names(tmp_path: Path) -> None:
     assert "evil.example" not in hosts
     local = Dashboard(manager, runtime, host="127.0.0.1", token=TOKEN)
     assert local.hosts() == ["127.0.0.1", "[::1]", "localhost"]
+
+
+def test_the_projects_dashboard_table_names_the_hosts_it_answers(tmp_path: Path) -> None:
+    text = PROJECT + '\n[dashboard]\nenabled = true\nallowed_hosts = ["board.internal"]\n'
+    (tmp_path / "treadle.toml").write_text(text)
+    runtime = ProjectRuntime(tmp_path / "treadle.toml")
+    manager = Manager(resolve(tmp_path / ".treadle" / "broker.db"), hosted=runtime)
+    board = Dashboard.of(manager, runtime)
+    assert board.hosts() == ["127.0.0.1", "[::1]", "board.internal", "localhost"]

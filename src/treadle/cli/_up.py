@@ -77,7 +77,7 @@ def up(
     if board.enabled and not no_dashboard:
         from ..web import Dashboard
 
-        dashboard = Dashboard(manager, runtime, host=board.host, port=board.port, token=board.token)
+        dashboard = Dashboard.of(manager, runtime)
         manager.services.append(dashboard)
         errors.print(f"[bold]{runtime.name}[/]: dashboard on {dashboard.url}")
     runtime.start_logging()

@@ -179,10 +179,7 @@ class Orchestrator:
         if board.enabled:  # as `treadle up` serves it
             from ..web import Dashboard
 
-            dashboard = Dashboard(
-                manager, runtime, host=board.host, port=board.port, token=board.token
-            )
-            manager.services.append(dashboard)
+            manager.services.append(Dashboard.of(manager, runtime))
         self.manager = manager
         return manager
 

@@ -236,12 +236,16 @@ class ProjectSection(_Table):
 
 
 class DashboardConfig(_Table):
-    """``[dashboard]``: the web dashboard; control actions need ``token``."""
+    """``[dashboard]``: the web dashboard; control actions need ``token``; it answers
+    requests whose ``Host`` names ``host``, this machine's loopback names or one of
+    ``allowed_hosts`` (a proxy's name, ``*.example.com``): a page of another site that
+    points its name at this machine reads nothing (DNS rebinding)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     token: Annotated[str | None, BeforeValidator(lambda v: v or None)] = None
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     def __repr_args__(self) -> list[tuple[str | None, object]]:
         return [(k, REDACTED if k == "token" and v else v) for k, v in super().__repr_args__()]

@@ -83,6 +83,19 @@ class Dashboard:
         self.metrics = Metrics(runtime.tree())
         self._server: _Server | None = None
 
+    @classmethod
+    def of(cls, manager: Manager, runtime: ProjectRuntime) -> Dashboard:
+        """The dashboard the project's ``[dashboard]`` table asks for."""
+        board = runtime.config.dashboard
+        return cls(
+            manager,
+            runtime,
+            host=board.host,
+            port=board.port,
+            token=board.token,
+            allowed_hosts=board.allowed_hosts,
+        )
+
     @property
     def name(self) -> str:
         return "dashboard"
