@@ -20,7 +20,7 @@ import psutil
 
 from ..broker import Broker, OutboxAdapter, Result, TaskEvent, TaskSpec, WorkerRecord
 from ..broker import names as q
-from ..process import reap_leftovers
+from ..process import clear_leftovers, reap_leftovers
 from . import _leases
 
 __all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason"]
@@ -105,9 +105,12 @@ def recover(broker: Broker, by: int, state_dir: str) -> list[Recovered]:
             continue
         # take the work back first: if this recoverer dies half-way, the record is still
         # active and stale, and the next one finishes the job
+        records = f"{state_dir}/procs/{record.tid}"
         if record.host == HOST:
-            reap_leftovers(f"{state_dir}/procs/{record.tid}")
+            reap_leftovers(records)  # kills what is left; its exits are not used yet
         out.append(_take_back(broker, record.tid, by, reason))
+        if record.host == HOST:
+            clear_leftovers(records)
         if broker.delete(q.REGISTRY, mid):
             broker.write(q.REGISTRY, record.model_copy(update={"status": "dead", "reason": reason}))
     return out
