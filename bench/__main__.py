@@ -12,6 +12,7 @@ from . import (
     fleet,
     foundation,
     processes,
+    spawn,
 )
 
 print("== foundation (issue 6)")
@@ -20,6 +21,8 @@ print("== coordination (issue 7)")
 coordination.main()
 print("== process children (issue 8)")
 processes.main()
+print("== the spawner (issue 14)")
+spawn.main()
 print("== control plane (issue 2)")
 control.main()
 print("== dashboard (issue 4)")

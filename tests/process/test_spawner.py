@@ -99,20 +99,14 @@ async def test_a_setsid_grandchild_dies_when_its_task_ends_normally(mode: str) -
     await _until(lambda: psutil.Process(sp.pid).children() == [])  # every orphan reaped
 
 
-async def test_each_task_gets_a_cgroup_of_its_own_removed_after_it(mode: str) -> None:
+async def test_each_task_gets_a_cgroup_of_its_own_and_a_tag(mode: str) -> None:
+    sp = await spawner()
     proc = Process(ProcessSpec(argv=["sleep", "1000"], name="sleeper"))
     run = asyncio.ensure_future(proc.run(lambda: None))
     try:
         await _until(lambda: proc.pid is not None)
         assert proc.pid is not None
         cgroup = _cgroup_of(proc.pid)
-        if mode == "cgroup":
-            assert cgroup.rsplit("/", 2)[-2:] == [
-                f"treadle-{(await spawner()).pid}",
-                f"sleeper-{proc.pid}",
-            ]
-        else:
-            assert "treadle-" not in cgroup
         env = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
         assert f"TREADLE_OWNER=|sleeper|{proc.pid}".encode() in env
         proc.request_stop()
@@ -120,10 +114,16 @@ async def test_each_task_gets_a_cgroup_of_its_own_removed_after_it(mode: str) ->
             await run
     finally:
         run.cancel()
+    if mode == "tag":
+        assert f"/treadle-{sp.pid}/" not in cgroup
+        return
+    assert cgroup.rsplit("/", 2)[-2] == f"treadle-{sp.pid}"
     mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    if mode == "cgroup":
-        mount = next(m[4] for m in mounts if "cgroup2" in m[m.index("-") + 1])
-        await _until(lambda: not os.path.exists(f"{mount}{cgroup}"))  # removed after the exit
+    mount = next(m[4] for m in mounts if "cgroup2" in m[m.index("-") + 1])
+    events = Path(f"{mount}{cgroup}/cgroup.events")
+    await _until(lambda: not events.exists() or "populated 0" in events.read_text())
+    await sp.aclose()  # the spawner's cgroups go with it
+    assert not os.path.exists(f"{mount}{cgroup.rsplit('/', 1)[0]}")
 
 
 async def test_cpu_limit_out_of_range_fails_the_spawn_and_leaves_nothing(mode: str) -> None:

@@ -45,7 +45,8 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _MAX_FD = 2**31 - 1
 _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
-_SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
+_SWEEPS = (0.01, 0.1, 1.0)
+_FREE_CGROUPS = 64  # empty cgroups kept for reuse  # seconds after a kill to look for orphans again
 _TICK = os.sysconf("SC_CLK_TCK")
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = (
@@ -163,10 +164,6 @@ def tag_of(pid: int) -> str | None:
     return env[start : end if end >= 0 else len(env)].decode("utf-8", "replace")
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64] or "_"
-
-
 class _Child:
     __slots__ = ("cgroup", "journal", "kill_group", "pid", "tag")
 
@@ -198,7 +195,10 @@ class Spawner:
         self.children: dict[int, _Child] = {}
         self.journals: dict[str, Journal] = {}
         self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
-        self.stale_cgroups: set[str] = set()  # to remove once empty
+        # A task's cgroup is used again once empty (a mkdir and an rmdir less per spawn).
+        self.free_cgroups: list[str] = []
+        self.stale_cgroups: set[str] = set()  # not empty yet: freed when they are
+        self.cgroup_seq = 0
         # Without a cgroup, a killed process's descendants are adopted with no signal to
         # say so: look for them again a little later (monotonic times, in order).
         self.sweeps: list[float] = []
@@ -329,7 +329,7 @@ class Spawner:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC) if not req["merge"] else (-1, -1)
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
-        prefix = f"{self.cgroups}/{_safe(req['name'])}-" if self.cgroups else None
+        cgroup = self._cgroup()
         failure = b""
         try:
             pid = os.fork()
@@ -337,7 +337,7 @@ class Spawner:
             pid = -1
             failure = f"fork\0{exc.errno}\0{exc.strerror}".encode()
         if pid == 0:
-            _exec_child(req, out_w, err_w, report_w, prefix, self.devnull, self.me)
+            _exec_child(req, out_w, err_w, report_w, cgroup, self.devnull, self.me)
         for fd in (out_w, err_w, report_w):
             if fd >= 0:
                 os.close(fd)
@@ -347,13 +347,14 @@ class Spawner:
         if failure:
             if pid > 0:
                 os.waitpid(pid, 0)
+            if cgroup is not None:
+                self.free_cgroups.append(cgroup)
             for fd in (out_r, err_r):
                 if fd >= 0:
                     os.close(fd)
             stage, err, text = failure.decode("utf-8", "replace").split("\0", 2)
             self.send(("failed", seq, stage, int(err), text))
             return
-        cgroup = f"{prefix}{pid}" if prefix and os.path.isdir(f"{prefix}{pid}") else None
         tag = f"{req['tag']}|{pid}"
         journal = None
         start = created(pid)
@@ -394,20 +395,37 @@ class Spawner:
             if child.journal is not None:
                 child.journal.ended(pid, rc)  # durable before anyone is told
             if child.cgroup is not None:
-                self.stale_cgroups.add(child.cgroup)
+                self.stale_cgroups.add(child.cgroup)  # freed below once empty
             if not child.kill_group:
                 self.loose.add(child.tag)
             self.send(("exit", pid, rc))
         if ended:
             self._orphans()
         for path in list(self.stale_cgroups):
-            try:
-                os.rmdir(path)
-            except FileNotFoundError:
-                pass
-            except OSError:  # still populated (a spared or dying process): later
+            populated = _populated(path)
+            if populated:  # a spared or a dying process: later
                 continue
             self.stale_cgroups.discard(path)
+            if populated is None:  # gone
+                continue
+            if len(self.free_cgroups) < _FREE_CGROUPS:
+                self.free_cgroups.append(path)
+            else:
+                _rmdir(path)
+
+    def _cgroup(self) -> str | None:
+        """An empty cgroup for a new task, or None (cgroup v2 not usable)."""
+        if self.cgroups is None:
+            return None
+        if self.free_cgroups:
+            return self.free_cgroups.pop()
+        self.cgroup_seq += 1
+        path = f"{self.cgroups}/{self.cgroup_seq}"
+        try:
+            os.mkdir(path, 0o755)
+        except OSError:
+            return None
+        return path
 
     def _kill_remains(self, child: _Child) -> None:
         _kill(child.pid, signal.SIGKILL, group=True)
@@ -500,7 +518,12 @@ class Spawner:
                 os.read(self.wake_r, 512)
         for journal in self.journals.values():
             journal.close()
-        for path in [*self.stale_cgroups, *(c.cgroup for c in self.children.values())]:
+        stale = [
+            *self.stale_cgroups,
+            *self.free_cgroups,
+            *(c.cgroup for c in self.children.values()),
+        ]
+        for path in stale:
             if path is not None:
                 _rmdir(path)
         if self.cgroups is not None:
@@ -533,6 +556,17 @@ def _pgid(pid: int) -> int:
         return -1
 
 
+def _populated(path: str) -> bool | None:
+    """Whether processes are in the cgroup; None if it is gone."""
+    try:
+        with open(f"{path}/cgroup.events", "rb") as f:
+            return b"populated 0" not in f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return True
+
+
 def _rmdir(path: str) -> None:
     with contextlib.suppress(OSError):
         os.rmdir(path)
@@ -543,7 +577,7 @@ def _exec_child(
     out_w: int,
     err_w: int,
     report_w: int,
-    cgroup_prefix: str | None,
+    cgroup: str | None,
     devnull: int,
     spawner: int,
 ) -> NoReturn:
@@ -555,10 +589,9 @@ def _exec_child(
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
         me = os.getpid()
-        if cgroup_prefix is not None:
+        if cgroup is not None:
             try:
-                os.mkdir(f"{cgroup_prefix}{me}", 0o755)
-                fd = os.open(f"{cgroup_prefix}{me}/cgroup.procs", os.O_WRONLY)
+                fd = os.open(f"{cgroup}/cgroup.procs", os.O_WRONLY)
                 os.write(fd, b"0")
                 os.close(fd)
             except OSError:
