@@ -55,6 +55,12 @@ class Entry:
     event: Mapping[str, Any] | None = None
 
 
+def _order(entry: Entry) -> tuple[float, bool]:
+    """Time order; within one timestamp (they have milliseconds) a lifecycle line first:
+    a child is started before its first output line, even in the same millisecond."""
+    return entry.ts, entry.event is None
+
+
 @lru_cache(maxsize=1024)
 def _seconds(stamp: str) -> float:
     """``2024-05-01 12:00:00`` in local time (logging's asctime) as a Unix time."""
@@ -226,7 +232,7 @@ class LogDir:
         streams = [
             self._child_history(child, paths, final) for child, paths in self.files().items()
         ]
-        return heapq.merge(*streams, key=lambda e: e.ts)
+        return heapq.merge(*streams, key=_order)
 
     def _child_history(self, child: str, paths: list[Path], final: bool) -> Iterator[Entry]:
         parse = _Parser(child)
@@ -256,7 +262,7 @@ class LogDir:
                 if path.exists():
                     self._current[child] = current = _Current(path, _Parser(child))
                     out += current.poll()
-        out.sort(key=lambda e: e.ts)
+        out.sort(key=_order)
         return out
 
     def close(self) -> None:
