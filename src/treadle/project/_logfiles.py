@@ -55,10 +55,14 @@ class Entry:
     event: Mapping[str, Any] | None = None
 
 
-def _order(entry: Entry) -> tuple[float, bool]:
-    """Time order; within one timestamp (they have milliseconds) a lifecycle line first:
-    a child is started before its first output line, even in the same millisecond."""
-    return entry.ts, entry.event is None
+def _order(entry: Entry) -> tuple[int, int]:
+    """Time order to the millisecond (what an output line's stamp keeps; a lifecycle
+    line's is finer); within one millisecond a child's start, then its output, then its
+    end (a process can start, print and exit in less)."""
+    event = entry.event
+    if event is None:
+        return int(entry.ts * 1000), 1
+    return int(entry.ts * 1000), 0 if event.get("to") in ("pending", "starting", "running") else 2
 
 
 @lru_cache(maxsize=1024)
