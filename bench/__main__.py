@@ -21,12 +21,14 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
         fleet,
         foundation,
         processes,
+        spawn,
     )
 
     return {
         "foundation": ("foundation (issue 6)", [foundation.main]),
         "coordination": ("coordination (issue 7)", [coordination.main]),
         "processes": ("process children (issue 8)", [processes.main]),
+        "spawn": ("the spawner (issue 14)", [spawn.main]),
         "control": ("control plane (issue 2)", [control.main]),
         "dashboard": ("dashboard (issue 4)", [dashboard.main]),
         "fleet": ("fleet on PostgreSQL (issue 5)", [fleet.main]),

@@ -339,7 +339,7 @@ def test_start_runtime_programmatically(project: Path) -> None:
         started(project, "bridge", "core")  # each binary writes its marker once it runs
         assert (project / "bridge.started").read_text() == "--port 50051\n"
         assert (project / "core.started").read_text() == "--dashboard-port 3030\n"
-        binaries = psutil.Process(proc.pid).children(recursive=True)
+        binaries = _no_spawner(psutil.Process(proc.pid).children(recursive=True))
         assert len(binaries) == 2
         proc.send_signal(signal.SIGINT)  # the shutdown signal the example waits for
         proc.communicate(timeout=40)
@@ -510,7 +510,7 @@ async def test_an_orchestrator_starts_and_stops_in_this_process(project: Path) -
             "bridge": State.RUNNING,
             "researcher": State.RUNNING,
         }
-        pids = psutil.Process().children(recursive=True)  # the bridge and the agent
+        pids = _no_spawner(psutil.Process().children(recursive=True))  # the bridge and the agent
         assert len(pids) >= 2
         with pytest.raises(TreadleError, match="already started"):
             await orchestrator.start()
@@ -533,3 +533,8 @@ def test_an_unknown_mode_and_an_unresolvable_runtime_fail_before_anything_runs(
         asyncio.run(run_orchestrator(OrchestratorConfig(project_dir=project)))
     assert not (project / "bridge.started").exists()
     assert not (project / ".treadle" / "broker.db").exists()
+
+
+def _no_spawner(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Leave out the spawner that starts the processes (it lives as long as its loop)."""
+    return [p for p in procs if "treadle.process._spawnerd" not in " ".join(p.cmdline())]

@@ -127,9 +127,10 @@ def test_secrets_in_env_are_redacted_in_status_and_reach_the_task(client: Client
 def test_a_task_process_gets_the_parent_death_signal(client: Client) -> None:
     with manager(client) as (record, proc):
         spec = client.submit(["sleep", "30"])
-        status = client.status(spec.tid)
-        pid = status["target"]["pid"]
-        assert psutil.Process(pid).parent().pid == proc.pid
+        until(client, lambda: client.task(spec.tid).state == "running")
+        pid = client.status(spec.tid)["target"]["pid"]
+        spawner = psutil.Process(pid).parent()  # the manager's spawner: it reaps and kills
+        assert spawner.parent().pid == proc.pid
         client.stop(spec.tid)
         assert client.wait(spec.tid, timeout=20).state == "stopped"
     assert not client.broker.has_pending(names.reserved(record.tid))

@@ -31,6 +31,7 @@ from ..broker import (
     resolve,
 )
 from ..broker import names as q
+from ..process import spawner as process_spawner
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _claims, _control, _receipts, _registry
 from ._hosted import Hosted
@@ -149,6 +150,11 @@ class Manager:
                 self.local = LocalSubmit(self)
                 await self.local.start()
             await ab.call(_registry.recover, broker, self.tid, str(self.state_dir))
+            # The spawner's watchdog kills this manager's task processes when its lease
+            # runs out unrenewed: a manager frozen (SIGSTOP, a paused VM) cannot stop them
+            # itself, and another manager may run them from then on. Thawed, the manager
+            # renews (nobody took its tasks: they end by their restart policy) or fences.
+            self.leasing.on_deadline = (await process_spawner()).deadline
             await self.leasing.start()
             if self.hosted is not None:
                 self.hosted.set_leader(self.is_leader)

@@ -25,7 +25,7 @@ from pydantic import JsonValue
 from .._exceptions import describe_exit
 from ..broker import TERMINAL, Broker, OutboxAdapter, Result, TaskEvent, TaskSpec, WorkerRecord
 from ..broker import names as q
-from ..process import reap_leftovers
+from ..process import clear_leftovers, reap_leftovers
 from . import _leases
 
 __all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason", "take_back"]
@@ -124,10 +124,15 @@ def recover(broker: Broker, by: int, state_dir: str, held_for: float = 0.0) -> l
             continue  # another recoverer has it, or it renewed after all
         # take the work back first: if this recoverer dies half-way, the record is still
         # active and stale, and the next one finishes the job
+        records = f"{state_dir}/procs/{record.tid}"
         exits: dict[str, int] = {}
         if record.host == HOST:
-            reap_leftovers(f"{state_dir}/procs/{record.tid}")  # XXX-SPAWNER: exits
+            # a gone manager's spawner may still be journaling its last exits: wait for
+            # it; a frozen one's is alive (its deadline killed the tasks): read it as is
+            exits = reap_leftovers(records, patience=10.0 if gone else 0.0).exits
         out.append(take_back(broker, record.tid, by, reason, exits, f"{state_dir}/results"))
+        if gone:
+            clear_leftovers(records)  # those exits are durable now, as results
         if broker.delete(q.REGISTRY, mid):
             broker.write(q.REGISTRY, record.model_copy(update={"status": "dead", "reason": reason}))
     return out

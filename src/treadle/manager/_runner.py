@@ -128,7 +128,7 @@ class TaskRunner:
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": _Tail(), "stderr": _Tail()}
         self.attempt = 0
-        self._pids: list[int] = []  # of its attempts' processes, whose exits are kept
+        self._processes: list[Process] = []  # its attempts', whose exits are journaled
         self.paused = False
         self.started_at: float | None = None
 
@@ -193,8 +193,11 @@ class TaskRunner:
         await self.reporter.finished(self, final)  # shielded: written however long it takes
 
     async def forget(self) -> None:
-        """The task's result is durable: the exits its processes left are not needed."""
-        self._pids = []  # XXX-SPAWNER: the journal keeps exits until forgotten
+        """The task's result is durable: the exits its processes left in the spawner's
+        journal (what recovery would read, had the manager died first) are not needed."""
+        processes, self._processes = self._processes, []
+        for process in processes:
+            process.forget()
         if self.spec.kind == "function":
             for attempt in range(1, self.attempt + 1):
                 (self._work_dir / f"{self.spec.tid}.{attempt}.json").unlink(missing_ok=True)
@@ -254,8 +257,6 @@ class TaskRunner:
             if up.is_set():
                 self.started_at = time.time()
                 pid = target.pid if isinstance(target, Process) else None
-                if pid is not None:
-                    self._pids.append(pid)
                 await self.reporter.started(self, self.attempt, pid)
                 if self.attempt == 1:
                     started()
@@ -331,10 +332,13 @@ class TaskRunner:
             memory_limit=spec.limits.memory,
             cpu_limit=spec.limits.cpu,
             record_dir=self._record_dir,
+            keep_exit=True,  # until the result is durable: see forget()
+            leased=True,  # another manager may run it once this one's lease is gone
             ring_lines=0,
             **self._log_file(),
         )
         process = pspec()
+        self._processes.append(process)
         process.output.line_limit = self.output_limits.line_bytes
         tails, reporter = self._tails, self.reporter
 

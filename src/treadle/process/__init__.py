@@ -6,7 +6,11 @@ from ._checks import HealthCheck as HealthCheck
 from ._checks import HttpCheck as HttpCheck
 from ._checks import TcpCheck as TcpCheck
 from ._process import Process as Process
+from ._records import Leftovers as Leftovers
+from ._records import clear_leftovers as clear_leftovers
 from ._records import reap_leftovers as reap_leftovers
+from ._spawner import Spawner as Spawner
+from ._spawner import spawner as spawner
 from ._spec import ProcessSpec as ProcessSpec
 
 __all__ = [
@@ -14,8 +18,12 @@ __all__ = [
     "FileHeartbeat",
     "HealthCheck",
     "HttpCheck",
+    "Leftovers",
     "Process",
     "ProcessSpec",
+    "Spawner",
     "TcpCheck",
+    "clear_leftovers",
     "reap_leftovers",
+    "spawner",
 ]

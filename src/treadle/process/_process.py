@@ -1,26 +1,26 @@
 """Process: one OS process as a supervised child.
 
-Owns :class:`Process`, a Runnable: spawn in a session of its own (so its process group can
-be signalled as one), notice the exit the moment it happens (a pidfd on the event loop, no
-polling and no thread), stop with ``stop_signal`` then SIGKILL after ``stop_timeout``, kill
-what is left of the group, reap, and report the exit precisely. Pause and resume are SIGSTOP
-and SIGCONT to the group. Restart policy is the supervisor's.
+Owns :class:`Process`, a Runnable: spawn through the loop's spawner (``_spawner.py``) in a
+session of its own (so its process group can be signalled as one), learn of the exit the
+moment the spawner reaps it (its message, no polling), stop with ``stop_signal`` then
+SIGKILL after ``stop_timeout``, and report the exit precisely; the spawner kills what is
+left of the group and journals the exit. Pause and resume are SIGSTOP and SIGCONT to the
+group. Restart policy is the supervisor's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import grp
 import hashlib
 import json
 import os
-import resource
+import pwd
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import psutil
 
@@ -33,12 +33,11 @@ from .._exceptions import (
 )
 from ..health._health import Health
 from ._output import Output
-from ._records import remove_record, write_record
+from ._spawner import Child, spawner
 from ._spec import ProcessSpec
 
 __all__ = ["Process"]
 
-_SETPRIV = shutil.which("setpriv")  # util-linux: a parent-death signal without preexec_fn
 _REAP_GRACE = 5.0  # seconds to wait for a SIGKILLed process to be reaped
 
 
@@ -48,7 +47,8 @@ class Process:
     def __init__(self, spec: ProcessSpec) -> None:
         self.spec = spec
         self.output = Output(spec.ring_lines)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
+        self._kept: list[tuple[Child, str]] = []  # keep_exit: exits not forgotten yet
         self._stopping = False
         self._stop_early = False  # stop asked before run() began: it returns at once
         self._kill_timer: asyncio.TimerHandle | None = None
@@ -67,8 +67,8 @@ class Process:
 
     @property
     def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None and proc.returncode is None else None
+        child = self._child
+        return child.pid if child is not None and not child.exited.done() else None
 
     def argv(self) -> list[str]:
         spec = self.spec
@@ -88,62 +88,61 @@ class Process:
             return
         self._stopping = False
         self._over_limit = None
-        proc = self._spawn()
+        request = self._request()
+        child = await (await spawner()).spawn(request)
+        self._child = child
+        self._ps = None
+        if self._stop_early:  # asked while the spawner was starting it
+            self._stop_early = False
+            self.request_stop()
         loop = asyncio.get_running_loop()
-        exited: asyncio.Future[int] = loop.create_future()
-        pidfd = os.pidfd_open(proc.pid)
-
-        def on_exit() -> None:
-            if proc.poll() is not None and not exited.done():
-                exited.set_result(proc.returncode)
-
-        loop.add_reader(pidfd, on_exit)
-        if spec.record_dir is not None:
-            write_record(spec.record_dir, spec.name, proc.pid)
-        if spec.cpu_limit is not None:
-            resource.prlimit(proc.pid, resource.RLIMIT_CPU, (spec.cpu_limit, spec.cpu_limit + 5))
-        watcher = loop.create_task(self._watch_memory(proc)) if spec.memory_limit else None
+        watcher = loop.create_task(self._watch_memory(child)) if spec.memory_limit else None
         pumps = [
             loop.create_task(self.output.pump(stream, pipe), name=f"{spec.name}:{stream}")
-            for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
-            if pipe is not None
+            for stream, pipe in _pipes(child)
         ]
         try:
             started()
             try:
-                returncode = await exited
+                returncode = await asyncio.shield(child.exited)
             except asyncio.CancelledError:
                 # Cancelled (the supervisor's patience ran out): no grace left, kill and reap.
-                self._signal(signal.SIGKILL)
-                await asyncio.wait({exited}, timeout=_REAP_GRACE)
+                child.signal(signal.SIGKILL, spec.kill_group)
+                await asyncio.wait({child.exited}, timeout=_REAP_GRACE)
                 raise
         finally:
             if watcher is not None:
                 watcher.cancel()
-            loop.remove_reader(pidfd)
-            os.close(pidfd)
             if self._kill_timer is not None:
                 self._kill_timer.cancel()
                 self._kill_timer = None
-            if spec.kill_group:
-                _killpg(proc.pid, signal.SIGKILL)  # what is left of the group goes with it
-            if proc.returncode is None:
-                proc.kill()
-                proc.wait()
+            if not child.exited.done():  # a cancel whose grace ran out: it goes anyway
+                child.signal(signal.SIGKILL, spec.kill_group)
+            # The spawner killed what was left of the group (kill_group) when it reaped it.
             await asyncio.wait(pumps, timeout=1.0)  # drain the pipes; a stray writer is cut
             for pump in pumps:
                 pump.cancel()
             self.output.close()  # log files are reopened by the next run's spawn
-            if spec.record_dir is not None:
-                remove_record(spec.record_dir, proc.pid)
-            self.returncode = proc.returncode
-            self._last_exit = describe_exit(proc.returncode)
-            self._proc = None
+            if request["record_dir"] is not None:
+                if spec.keep_exit:
+                    self._kept.append((child, request["record_dir"]))
+                else:
+                    child.forget(request["record_dir"])
+            self.returncode = child.exited.result() if child.exited.done() else -signal.SIGKILL
+            self._last_exit = describe_exit(self.returncode)
+            self._child = None
         if self._over_limit is not None:
             raise ProcessLimitExceeded(f"process {spec.name!r} {self._over_limit}; killed")
         if self._stopping or returncode in spec.normal_exit_codes:
             return
         raise ProcessExited(spec.name, returncode)
+
+    def forget(self) -> None:
+        """With ``keep_exit``: the exits of this process's runs are durable elsewhere now;
+        drop them from the spawner's journal (call it from the process's event loop)."""
+        kept, self._kept = self._kept, []
+        for child, record_dir in kept:
+            child.forget(record_dir)
 
     async def health(self) -> Health:
         """The spec's check; without one, healthy while the process runs."""
@@ -153,11 +152,11 @@ class Process:
             return Health.unhealthy("not running")
         return Health.healthy()
 
-    async def _watch_memory(self, proc: subprocess.Popen[bytes]) -> None:
+    async def _watch_memory(self, child: Child) -> None:
         limit = self.spec.memory_limit
         assert limit is not None
-        while proc.returncode is None:
-            rss = _resources(self, proc.pid).get("rss_bytes", 0)
+        while not child.exited.done():
+            rss = _resources(self, child.pid).get("rss_bytes", 0)
             if rss > limit:
                 self._over_limit = f"used {rss} bytes of memory, over its limit of {limit}"
                 self._signal(signal.SIGKILL)
@@ -165,11 +164,11 @@ class Process:
             await asyncio.sleep(self.spec.sample_interval)
 
     def request_stop(self) -> None:
-        proc = self._proc
-        if proc is None:
-            self._stop_early = True  # the task has not run yet: it will not spawn
+        child = self._child
+        if child is None:
+            self._stop_early = True  # not spawned yet: it will not run (or stops at once)
             return
-        if proc.returncode is not None or self._stopping:
+        if child.exited.done() or self._stopping:
             return
         self._stopping = True
         self._signal(self.spec.stop_signal)
@@ -200,60 +199,80 @@ class Process:
 
     # -- mechanism --------------------------------------------------------------------------
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _request(self) -> dict[str, Any]:
+        """What the spawner needs to start it; SpawnError/IntegrityError if it cannot be."""
         spec = self.spec
         argv = self.argv()
-        env: dict[str, str] | None = None  # ours, inherited as it is: nothing to copy
-        if spec.env or not spec.inherit_env:
-            env = {**os.environ, **spec.env} if spec.inherit_env else dict(spec.env)
-        executable = _resolve(argv[0], (os.environ if env is None else env).get("PATH"), spec.name)
+        env = {**os.environ, **spec.env} if spec.inherit_env else dict(spec.env)
+        path = (os.environ if spec.inherit_env else spec.env).get("PATH")
+        executable = _resolve(argv[0], path, spec.name)
         if spec.sha256 is not None:
             _verify(executable, spec.sha256, spec.name)
         if spec.cwd is not None and not os.path.isdir(spec.cwd):
             raise SpawnError(f"process {spec.name!r}: cwd {spec.cwd!r} is not a directory")
-        argv[0] = executable
-        if spec.parent_death_signal is not None and _SETPRIV is not None:
-            argv = [_SETPRIV, f"--pdeathsig={spec.parent_death_signal.name}", "--", *argv]
-        for stream, path in (("stdout", spec.stdout), ("stderr", spec.stderr)):
-            if path is not None:
-                self.output.to_file(stream, path, spec.log_max_bytes, spec.log_backups)
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT if spec.merge_output else subprocess.PIPE,
-                cwd=spec.cwd,
-                env=env,
-                start_new_session=True,  # its own session and process group
-                umask=spec.umask,
-                user=spec.user,
-                group=spec.group,
-                close_fds=True,
-            )
-        except OSError as exc:
-            raise SpawnError(f"process {spec.name!r}: cannot start {argv[0]!r}: {exc}") from exc
-        self._proc = proc
-        self._ps = None
-        return proc
+        uid, gid, groups = _ids(spec)
+        for stream, log in (("stdout", spec.stdout), ("stderr", spec.stderr)):
+            if log is not None:
+                self.output.to_file(stream, log, spec.log_max_bytes, spec.log_backups)
+        record_dir = os.path.abspath(spec.record_dir) if spec.record_dir is not None else None
+        return {
+            "name": spec.name,
+            "exe": os.path.abspath(executable),
+            "argv": argv,
+            "env": env,
+            "cwd": os.path.abspath(spec.cwd) if spec.cwd is not None else None,
+            "umask": spec.umask,
+            "uid": uid,
+            "gid": gid,
+            "groups": groups,
+            "merge": spec.merge_output,
+            "pdeathsig": int(spec.parent_death_signal or 0),
+            "cpu": spec.cpu_limit,
+            "kill_group": spec.kill_group,
+            "leased": spec.leased,
+            "record_dir": record_dir,
+            "tag": f"{record_dir or ''}|{spec.name}",
+        }
 
     def _signal(self, sig: signal.Signals) -> None:
-        proc = self._proc
-        if proc is None or proc.returncode is not None:
-            return
-        if self.spec.kill_group:
-            _killpg(proc.pid, sig)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(sig)
+        child = self._child
+        if child is not None:
+            child.signal(sig, self.spec.kill_group)
 
     def __repr__(self) -> str:
         return f"<Process {self.spec.name!r} pid={self.pid}>"
 
 
-def _killpg(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
-        os.killpg(pgid, sig)
+def _pipes(child: Child) -> list[tuple[str, IO[bytes]]]:
+    """The output pipes the spawner handed over, as files (their pumps close them)."""
+    fds = (("stdout", child.stdout), ("stderr", child.stderr))
+    return [(stream, open(fd, "rb", buffering=0)) for stream, fd in fds if fd is not None]
+
+
+def _ids(spec: ProcessSpec) -> tuple[int | None, int | None, list[int] | None]:
+    """uid, gid and supplementary groups to switch to (initgroups for a user)."""
+    uid = gid = groups = None
+    try:
+        if spec.group is not None:
+            group = spec.group
+            gid = grp.getgrnam(group).gr_gid if isinstance(group, str) else int(group)
+        if spec.user is not None:
+            user = spec.user
+            if isinstance(user, str):
+                entry = pwd.getpwnam(user)
+            else:
+                try:
+                    entry = pwd.getpwuid(int(user))
+                except KeyError:  # a bare uid with no passwd entry: its own group only
+                    return int(user), gid, None if gid is None else [gid]
+            uid = entry.pw_uid
+            gid = entry.pw_gid if gid is None else gid
+            groups = os.getgrouplist(entry.pw_name, gid)
+    except KeyError:
+        raise SpawnError(
+            f"process {spec.name!r}: no such user or group ({spec.user!r}, {spec.group!r})"
+        ) from None
+    return uid, gid, groups
 
 
 _found: dict[tuple[str, str | None], str] = {}  # (program, PATH) → where it was found

@@ -1,139 +1,223 @@
-"""Records of running processes, so a new manager can reap what a dead one left behind.
+"""Recovery: what a dead host's spawner left in a record directory.
 
-Owns :func:`write_record`, :func:`remove_record` and :func:`reap_leftovers`. Each process
-that starts children with a ``record_dir`` keeps one journal there, ``{its pid}.records``:
-a line ``+ {"name", "pid", "pgid", "created"}`` when a child starts, ``- pid`` when it has
-been reaped. A line is one append (a file created per child costs a hundred times more); a
-line cut short by a crash is skipped. The journal is emptied when no child is left, and
-rewritten without the ended ones when they pile up. The start time guards against a reused
-pid: a group is killed only if its leader is the very process that was recorded.
+Owns :func:`reap_leftovers`, :func:`clear_leftovers` and :class:`Leftovers`, the reading
+side of the journals that spawners write (``_journal.py`` says the format). A new manager
+calls ``reap_leftovers`` on a dead manager's directory: it waits for each journal's lock
+(the dying spawner may still be killing and journaling), kills what is still alive of it
+(a recorded group whose leader is the very process recorded, a recorded cgroup, and any
+process anywhere that carries the directory's tag), and returns the exits the journals
+kept. The journals stay until ``clear_leftovers``: the caller makes those exits durable
+first. The start time guards against a reused pid; a pidfd against one reused meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
-import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-__all__ = ["reap_leftovers", "remove_record", "write_record"]
+from ._journal import SUFFIX
+from ._spawnerd import tag_of
 
-_SUFFIX = ".records"
-_COMPACT = 1024  # ended lines kept before the journal is rewritten without them
+__all__ = ["Leftovers", "clear_leftovers", "reap_leftovers"]
 
-
-class _Journal:
-    """This process's journal in one directory (appended to by one thread at a time)."""
-
-    def __init__(self, directory: str) -> None:
-        self.path = os.path.join(directory, f"{os.getpid()}{_SUFFIX}")
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        self._fd = self._open(self.path)
-        self._live: dict[int, bytes] = {}  # pid → its line
-        self._ended = 0
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _open(path: str) -> int:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-
-    def add(self, name: str, pid: int, created: float) -> None:
-        record = {"name": name, "pid": pid, "pgid": pid, "created": created}
-        line = b"+ " + json.dumps(record).encode() + b"\n"
-        with self._lock:
-            os.write(self._fd, line)
-            self._live[pid] = line
-
-    def remove(self, pid: int) -> None:
-        with self._lock:
-            if self._live.pop(pid, None) is None:
-                return
-            if not self._live:  # the common case of a quiet moment: start afresh
-                os.ftruncate(self._fd, 0)
-                self._ended = 0
-                return
-            os.write(self._fd, b"- %d\n" % pid)
-            self._ended += 1
-            if self._ended >= _COMPACT:
-                self._rewrite()
-
-    def _rewrite(self) -> None:
-        tmp = self.path + ".tmp"
-        fd = self._open(tmp)
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, b"".join(self._live.values()))
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)  # whole, old or new: never the live lines lost
-        os.close(self._fd)
-        self._fd = self._open(self.path)
-        self._ended = 0
+_LOCK_PATIENCE = 10.0  # seconds to wait for a dying spawner to finish its journal
 
 
-_journals: dict[tuple[int, str], _Journal] = {}  # (pid, directory): a forked child starts its own
-_journals_lock = threading.Lock()
+@dataclass
+class Leftovers:
+    """What ``reap_leftovers`` found: the pids it killed, and ``exits``: for each name,
+    the returncode of its last recorded exit that was not forgotten (< 0: a signal), if
+    that run ended on its own (not killed by its spawner when its host died or fenced)."""
+
+    killed: list[int] = field(default_factory=list)
+    exits: dict[str, int] = field(default_factory=dict)
 
 
-def _journal(record_dir: str) -> _Journal:
-    key = (os.getpid(), record_dir)
-    journal = _journals.get(key)
-    if journal is None:
-        with _journals_lock:
-            journal = _journals.get(key) or _journals.setdefault(key, _Journal(record_dir))
-    return journal
-
-
-def write_record(record_dir: str, name: str, pid: int) -> None:
-    """Record a child just started (its process group is its pid)."""
-    _journal(record_dir).add(name, pid, psutil.Process(pid).create_time())
-
-
-def remove_record(record_dir: str, pid: int) -> None:
-    """The child has been reaped, its group killed: nothing of it is left to reap."""
-    _journal(record_dir).remove(pid)
-
-
-def _recorded(path: Path) -> list[dict[str, Any]]:
-    """The records of a journal still live at its end (lines cut short are skipped)."""
-    live: dict[int, dict[str, Any]] = {}
-    for line in path.read_bytes().splitlines():
-        with contextlib.suppress(ValueError, KeyError, TypeError):
+def _entries(data: bytes) -> list[dict[str, Any]]:
+    """The entries of a journal not forgotten, in order (lines cut short are skipped)."""
+    entries: list[dict[str, Any]] = []
+    by_pid: dict[int, list[dict[str, Any]]] = {}
+    for line in data.splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
             if line.startswith(b"+ "):
-                record = json.loads(line[2:])
-                live[int(record["pid"])] = record
+                entry = json.loads(line[2:])
+                entry["pid"] = int(entry["pid"])
+                entries.append(entry)
+                by_pid.setdefault(entry["pid"], []).append(entry)
+            elif line.startswith(b"= "):
+                pid_s, returncode_s, *flags = line[2:].split()
+                running = [e for e in by_pid[int(pid_s)] if "exit" not in e]
+                running[-1]["exit"] = int(returncode_s)
+                running[-1]["killed"] = flags == [b"k"]
             elif line.startswith(b"- "):
-                live.pop(int(line[2:]), None)
-    return list(live.values())
+                pid = int(line[2:])
+                ended = next(e for e in by_pid[pid] if "exit" in e)
+                by_pid[pid].remove(ended)
+                entries.remove(ended)
+    return entries
 
 
-def reap_leftovers(record_dir: str) -> list[int]:
-    """Kill the process groups recorded in ``record_dir`` whose leader still runs; return
-    their pids. The journals are removed either way (they belong to dead processes)."""
-    killed: list[int] = []
+def _locked(path: Path, patience: float) -> int | None:
+    """An fd of the journal at ``path``, its lock held (or not, past ``patience``: the
+    writer is taken for dead all the same); None if the journal is gone."""
+    give_up = time.monotonic() + patience
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= give_up:
+                return fd
+            os.close(fd)
+            time.sleep(0.02)  # a lock has no event to await; bounded by ``patience``
+            continue
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            os.close(fd)
+            return None
+        os.close(fd)  # rewritten meanwhile (compaction): lock the new one
+
+
+def _read(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def reap_leftovers(record_dir: str, patience: float = _LOCK_PATIENCE) -> Leftovers:
+    """Kill what the spawners that journaled in ``record_dir`` left running; return that
+    and the exits they recorded (see :class:`Leftovers`). Call it only for a directory
+    whose host is dead. Journals with nothing left to tell are removed."""
+    found = Leftovers()
     directory = Path(record_dir)
     if not directory.is_dir():
-        return killed
-    for path in sorted(directory.glob(f"*{_SUFFIX}")):
+        return found
+    killed: set[int] = set()
+    bases: set[str] = set()
+    held: list[tuple[Path, int, bool]] = []
+    try:
+        for path in sorted(directory.glob(f"*{SUFFIX}")):
+            fd = _locked(path, patience)
+            if fd is None:
+                continue
+            entries = _entries(_read(fd))
+            held.append((path, fd, any("exit" in e for e in entries)))
+            for entry in entries:
+                if entry.get("killed"):  # by its spawner: how its last run ended is unknown
+                    found.exits.pop(str(entry["name"]), None)
+                elif "exit" in entry:
+                    found.exits[str(entry["name"])] = int(entry["exit"])
+                else:
+                    killed.update(_kill_recorded(entry))
+                cgroup = entry.get("cgroup")
+                if isinstance(cgroup, str) and os.path.basename(
+                    base := os.path.dirname(cgroup)
+                ).startswith("treadle-"):
+                    bases.add(base)
+        for base in bases:  # its spawner's cgroups, a child's not yet journaled included
+            killed.update(_kill_cgroups(base))
+        killed.update(_kill_tagged(os.path.abspath(record_dir)))
+    finally:
+        for path, fd, keep in held:
+            if not keep:
+                path.unlink(missing_ok=True)
+            os.close(fd)
+    found.killed = sorted(killed)
+    return found
+
+
+def clear_leftovers(record_dir: str) -> None:
+    """Remove the journals in ``record_dir`` whose writer is gone (their exits are durable
+    elsewhere now); a journal still locked by a live spawner is left alone."""
+    for path in Path(record_dir).glob(f"*{SUFFIX}"):
+        fd = _locked(path, 0.0)
+        if fd is None:
+            continue
         try:
-            records = _recorded(path)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink(missing_ok=True)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _kill_recorded(entry: dict[str, Any]) -> list[int]:
+    killed = []
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, psutil.Error):
+        pid, pgid, created = int(entry["pid"]), int(entry["pgid"]), float(entry["created"])
+        leader = psutil.Process(pid)
+        if abs(leader.create_time() - created) < 0.01 and leader.status() != "zombie":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+            killed.append(pid)
+    cgroup = entry.get("cgroup")
+    if isinstance(cgroup, str) and os.path.isdir(cgroup):
+        killed.extend(_kill_cgroup(cgroup))
+    return killed
+
+
+def _kill_cgroup(path: str) -> list[int]:
+    try:
+        with open(f"{path}/cgroup.procs", "rb") as f:
+            pids = [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+    try:
+        with open(f"{path}/cgroup.kill", "wb") as f:
+            f.write(b"1")
+    except OSError:  # no cgroup.kill (kernel < 5.14)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)  # empty already if its processes were zombies
+    return pids
+
+
+def _kill_cgroups(base: str) -> list[int]:
+    killed = []
+    with contextlib.suppress(OSError):
+        for sub in os.scandir(base):
+            if sub.is_dir():
+                killed.extend(_kill_cgroup(sub.path))
+        os.rmdir(base)
+    return killed
+
+
+def _kill_tagged(record_dir: str) -> list[int]:
+    """Every process carrying ``record_dir``'s tag, wherever it is now."""
+    prefix = f"{record_dir}|"
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            pidfd = os.pidfd_open(int(entry))
         except OSError:
-            records = []
-        for record in records:
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError, psutil.Error):
-                pid, pgid, created = int(record["pid"]), int(record["pgid"]), record["created"]
-                leader = psutil.Process(pid)
-                if (
-                    abs(leader.create_time() - float(created)) < 0.01
-                    and leader.status() != "zombie"
-                ):
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(pgid, signal.SIGKILL)
-                    killed.append(pid)
-        path.unlink(missing_ok=True)
+            continue
+        try:  # the pidfd pins this very process: read its tag, then signal that one
+            tag = tag_of(int(entry))
+            if tag is not None and tag.startswith(prefix):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                killed.append(int(entry))
+        except OSError:
+            pass
+        finally:
+            os.close(pidfd)
     return killed

@@ -45,16 +45,24 @@ class ProcessSpec:
         normal_exit_codes: exits that count as normal (``transient`` children are then not
             restarted).
         sha256: the executable's expected digest; a mismatch refuses to start.
-        parent_death_signal: what the kernel sends the process if its parent (the manager)
-            dies, even by SIGKILL; None to allow it to outlive the manager.
+        parent_death_signal: what the kernel sends the process if its parent (the spawner)
+            dies, even by SIGKILL; None to let it outlive a killed spawner (the manager's
+            death still kills it: the spawner sees to that, and ``reap_leftovers``).
         health: a check (``TcpCheck``, ``HttpCheck``, ``CommandCheck``, ``FileHeartbeat``)
             run as the process's ``health()``; set the child's ``health_interval``.
         memory_limit: bytes of RSS (the process and its descendants, sampled every
             ``sample_interval``) past which the group is killed and the child fails.
         cpu_limit: seconds of CPU time (RLIMIT_CPU: the kernel sends SIGXCPU, then SIGKILL).
-        record_dir: keep a record of the running process there, so that
-            ``reap_leftovers(record_dir)`` at a manager's start-up kills what a dead manager
-            left behind (belt and braces with ``parent_death_signal``).
+        record_dir: the spawner keeps a journal of the process there (its start, its
+            exit), so that ``reap_leftovers(record_dir)`` at a manager's start-up kills what
+            a dead manager left behind and returns the exits it never heard of.
+        keep_exit: keep the exit in the journal after the run ends, until
+            :meth:`Process.forget` (a manager's task, whose result is not durable yet);
+            False: the run forgets it itself.
+        leased: the process runs on its host's lease: the spawner's watchdog
+            (:meth:`Spawner.deadline`) kills it when the lease runs out unrenewed, and
+            refuses to start it meanwhile (a manager's task, which another manager may
+            run from then on). Other processes (a project's) are left alone.
     """
 
     argv: Sequence[str] = ()
@@ -85,6 +93,8 @@ class ProcessSpec:
     cpu_limit: int | None = None
     sample_interval: float = 1.0
     record_dir: str | None = None
+    keep_exit: bool = False
+    leased: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.argv, str) and not self.shell:

@@ -55,6 +55,16 @@ class Entry:
     event: Mapping[str, Any] | None = None
 
 
+def _order(entry: Entry) -> tuple[int, int]:
+    """Time order to the millisecond (what an output line's stamp keeps; a lifecycle
+    line's is finer); within one millisecond a child's start, then its output, then its
+    end (a process can start, print and exit in less)."""
+    event = entry.event
+    if event is None:
+        return int(entry.ts * 1000), 1
+    return int(entry.ts * 1000), 0 if event.get("to") in ("pending", "starting", "running") else 2
+
+
 @lru_cache(maxsize=1024)
 def _seconds(stamp: str) -> float:
     """``2024-05-01 12:00:00`` in local time (logging's asctime) as a Unix time."""
@@ -226,7 +236,7 @@ class LogDir:
         streams = [
             self._child_history(child, paths, final) for child, paths in self.files().items()
         ]
-        return heapq.merge(*streams, key=lambda e: e.ts)
+        return heapq.merge(*streams, key=_order)
 
     def _child_history(self, child: str, paths: list[Path], final: bool) -> Iterator[Entry]:
         parse = _Parser(child)
@@ -256,7 +266,7 @@ class LogDir:
                 if path.exists():
                     self._current[child] = current = _Current(path, _Parser(child))
                     out += current.poll()
-        out.sort(key=lambda e: e.ts)
+        out.sort(key=_order)
         return out
 
     def close(self) -> None:

@@ -1,0 +1,662 @@
+"""The spawner program: a small single-threaded process that starts, reaps and, when its
+host is gone or frozen past its deadline, kills every OS process of the host that runs it.
+
+Owns the spawner's side of the protocol (the client is ``_spawner.py``). It is started by
+the client with its end of a Unix socketpair, sets a parent-death signal (SIGTERM) and makes
+itself a child subreaper, so every orphaned descendant of a task becomes its child. Being
+single-threaded, it forks and execs itself (setsid, cgroup, limits, user, pipes, pdeathsig
+in the child; a close-on-exec pipe reports a failure before exec), reaps on SIGCHLD, and:
+
+- when a spawned process ends, kills what is left of it (its process group, its cgroup,
+  adopted orphans that carry its tag) while the zombie still holds its pid, journals
+  ``= pid returncode`` and only then tells the client; adopted orphans are reaped silently;
+- signals a pid only while it is its own unreaped child (never a reused pid);
+- on its parent's death (SIGTERM) or EOF: reaps what already ended (an exit 0 stays 0),
+  kills everything else, reaps it all, journals every exit, exits 0;
+- on a ``deadline`` passing unrenewed (CLOCK_BOOTTIME: it counts through a freeze): kills
+  every *leased* process (a manager's tasks), says ``fenced``, refuses to start a leased
+  one until the next ``deadline``; the others (a project's) run on.
+
+Frames both ways: 4-byte little-endian length, then a ``marshal``-ed tuple (both ends run
+the same interpreter). Requests: ``("spawn", seq, dict)``, ``("signal", pid, sig, group)``,
+``("forget", record_dir, pid)``, ``("deadline", seconds | None)``. Replies: ``("spawned",
+seq, pid, created)`` with the pipes' read ends (SCM_RIGHTS), ``("failed", seq, stage, errno,
+text)``, ``("exit", pid, returncode)``, ``("fenced",)``. Only light modules are imported
+(start-up time counts); see ``_spawner.py`` for how it is started.
+"""
+
+from __future__ import annotations
+
+import _socket
+import contextlib
+import ctypes
+import marshal
+import os
+import resource
+import select
+import signal
+import sys
+import time
+from typing import Any, NoReturn
+
+from ._journal import Journal
+
+TAG = "TREADLE_OWNER"  # in every spawned process's environment: "record_dir|name|pid"
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_MAX_FD = 2**31 - 1
+_SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
+_SWEEPS = (0.01, 0.1, 1.0)
+_FREE_CGROUPS = 64  # empty cgroups kept for reuse  # seconds after a kill to look for orphans again
+_TICK = os.sysconf("SC_CLK_TCK")
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl.argtypes = (
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+)
+
+
+def prctl(option: int, value: int) -> None:
+    if _libc.prctl(option, value, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _boottime() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def _boot_time() -> float:
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime"):
+                return float(line.split()[1])
+    return 0.0
+
+
+_BOOT = _boot_time()
+
+
+def created(pid: int) -> float:
+    """The process's start time as psutil's ``create_time()`` gives it (pid-reuse check)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2 :].split()[19]) / _TICK + _BOOT
+
+
+def _json_str(text: str) -> str:
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    if any(c < " " for c in text):
+        text = "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in text)
+    return f'"{text}"'
+
+
+def _cgroup_base() -> str | None:
+    """``<our cgroup v2>/treadle-<pid>``, made; None when cgroup v2 cannot be used here."""
+    try:
+        mount = None
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if right.split(" ", 1)[0] == "cgroup2" and fields[3] == "/":
+                    mount = fields[4]
+                    break
+        with open("/proc/self/cgroup") as f:
+            ours = next((line[3:].strip() for line in f if line.startswith("0::")), None)
+        if mount is None or ours is None:
+            return None
+        base = f"{mount}{ours.rstrip('/')}/treadle-{os.getpid()}"
+        os.mkdir(base, 0o755)
+        return base
+    except OSError:
+        return None
+
+
+def _kill_cgroup(path: str) -> None:
+    try:
+        fd = os.open(f"{path}/cgroup.kill", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"1")
+        finally:
+            os.close(fd)
+        return
+    except FileNotFoundError:
+        if not os.path.isdir(path):
+            return
+    except OSError:
+        pass
+    for _ in range(3):  # no cgroup.kill (kernel < 5.14): one by one, again for late forks
+        try:
+            with open(f"{path}/cgroup.procs", "rb") as f:
+                pids = [int(p) for p in f.read().split()]
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            _kill(pid)
+
+
+def _kill(pid: int, sig: int = signal.SIGKILL, group: bool = False) -> None:
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except OSError:  # gone, or not ours to signal
+        pass
+
+
+def tag_of(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = b"\0" + f.read()
+    except OSError:
+        return None
+    start = env.find(b"\0" + TAG.encode() + b"=")
+    if start < 0:
+        return None
+    start += len(TAG) + 2
+    end = env.find(b"\0", start)
+    return env[start : end if end >= 0 else len(env)].decode("utf-8", "replace")
+
+
+class _Child:
+    __slots__ = ("cgroup", "journal", "kill_group", "killed", "leased", "pid", "tag")
+
+    def __init__(
+        self,
+        pid: int,
+        tag: str,
+        kill_group: bool,
+        journal: Journal | None,
+        cgroup: str | None,
+        leased: bool,
+    ) -> None:
+        self.pid, self.tag, self.kill_group = pid, tag, kill_group
+        self.journal, self.cgroup = journal, cgroup
+        self.leased = leased  # killed when the deadline passes
+        self.killed = False  # by the spawner itself: its host died, or its deadline passed
+
+
+class Spawner:
+    def __init__(self, fd: int, cgroups: bool) -> None:
+        self.me = os.getpid()
+        os.set_inheritable(fd, False)
+        self.sock = _socket.socket(fileno=fd)
+        self.sock.setblocking(False)
+        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)  # the wakeup fd says which arrived
+        self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        self.cgroups = _cgroup_base() if cgroups else None
+        self.poll = select.epoll()
+        self.poll.register(self.wake_r, select.EPOLLIN)
+        self.poll.register(fd, select.EPOLLIN)
+        self.rbuf = bytearray()
+        self.out: list[tuple[bytes, list[int]]] = []
+        self.writing = False
+        self.children: dict[int, _Child] = {}
+        self.journals: dict[str, Journal] = {}
+        self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
+        # A task's cgroup is used again once empty (a mkdir and an rmdir less per spawn).
+        self.free_cgroups: list[str] = []
+        self.stale_cgroups: set[str] = set()  # not empty yet: freed when they are
+        self.cgroup_seq = 0
+        # Without a cgroup, a killed process's descendants are adopted with no signal to
+        # say so: look for them again a little later (monotonic times, in order).
+        self.sweeps: list[float] = []
+        self.deadline: float | None = None
+        self.fenced = False
+        self.closing = False  # everything still running is to die
+        self.running = True
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        ctrl = self.sock.fileno()
+        while self.running:
+            waits = [] if self.deadline is None else [self.deadline - _boottime()]
+            if self.sweeps:
+                waits.append(self.sweeps[0] - time.monotonic())
+            timeout = max(0.0, min(waits)) if waits else -1.0
+            for fd, events in self.poll.poll(timeout):
+                if fd == self.wake_r:
+                    self._signals()
+                elif fd == ctrl:
+                    if events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+                        self._receive()
+                    if events & select.EPOLLOUT:
+                        self._flush()
+            if self.deadline is not None and _boottime() >= self.deadline:
+                self.fence()
+            if self.sweeps and self.sweeps[0] <= time.monotonic():
+                del self.sweeps[0]
+                self._orphans()
+        self.shutdown()
+
+    def _signals(self) -> None:
+        try:
+            got = os.read(self.wake_r, 512)
+        except BlockingIOError:
+            return
+        if signal.SIGTERM in got:  # the parent died (or we are told to go): close down
+            self.running = False
+        if signal.SIGCHLD in got:
+            self.reap()
+
+    def _receive(self) -> None:
+        eof = False
+        while True:
+            try:
+                data = self.sock.recv(1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                eof = True
+                break
+            self.rbuf += data
+        while len(self.rbuf) >= 4:
+            n = int.from_bytes(self.rbuf[:4], "little")
+            if len(self.rbuf) < 4 + n:
+                break
+            msg = marshal.loads(self.rbuf[4 : 4 + n])
+            del self.rbuf[: 4 + n]
+            self._handle(msg)
+        if eof:
+            self.running = False
+
+    def _handle(self, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "spawn":
+            self.spawn(msg[1], msg[2])
+        elif kind == "signal":
+            _, pid, sig, group = msg
+            if pid in self.children:  # unreaped: the pid (and group) cannot be another's
+                _kill(pid, sig, group)
+        elif kind == "forget":
+            journal = self.journals.get(msg[1])
+            if journal is not None:
+                journal.forget(msg[2])
+        elif kind == "deadline":
+            seconds = msg[1]
+            self.fenced = False
+            if seconds is None:
+                self.deadline = None
+            else:
+                self.deadline = _boottime() + seconds - max(0.2, 0.05 * seconds)
+
+    def send(self, msg: tuple[Any, ...], fds: list[int] | None = None) -> None:
+        data = marshal.dumps(msg)
+        self.out.append((len(data).to_bytes(4, "little") + data, fds or []))
+        self._flush()
+
+    def _flush(self) -> None:
+        while self.out:
+            frame, fds = self.out[0]
+            try:
+                if fds:
+                    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+                    rights_msg = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)]
+                    n = self.sock.sendmsg([frame], rights_msg)
+                else:
+                    n = self.sock.send(frame)
+            except BlockingIOError:
+                break
+            except OSError:  # the client is gone: nobody to tell
+                for _, dropped in self.out:
+                    for fd in dropped:
+                        os.close(fd)
+                self.out.clear()
+                self.running = False
+                break
+            for fd in fds:
+                os.close(fd)
+            if n < len(frame):
+                self.out[0] = (frame[n:], [])
+            else:
+                del self.out[0]
+        if bool(self.out) != self.writing:
+            self.writing = bool(self.out)
+            mask = select.EPOLLIN | (select.EPOLLOUT if self.writing else 0)
+            self.poll.modify(self.sock.fileno(), mask)
+
+    # -- spawning ----------------------------------------------------------------------------
+
+    def spawn(self, seq: int, req: dict[str, Any]) -> None:
+        if (self.fenced and req["leased"]) or not self.running:
+            why = "fenced: its deadline passed" if self.fenced else "closing"
+            self.send(("failed", seq, "spawner", 0, f"the spawner is {why}"))
+            return
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC) if not req["merge"] else (-1, -1)
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        cgroup = self._cgroup()
+        failure = b""
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            pid = -1
+            failure = f"fork\0{exc.errno}\0{exc.strerror}".encode()
+        if pid == 0:
+            _exec_child(req, out_w, err_w, report_w, cgroup, self.devnull, self.me)
+        for fd in (out_w, err_w, report_w):
+            if fd >= 0:
+                os.close(fd)
+        while pid > 0 and (chunk := os.read(report_r, 4096)):  # EOF: exec'd, or failed
+            failure += chunk
+        os.close(report_r)
+        if failure:
+            if pid > 0:
+                os.waitpid(pid, 0)
+            if cgroup is not None:
+                self.free_cgroups.append(cgroup)
+            for fd in (out_r, err_r):
+                if fd >= 0:
+                    os.close(fd)
+            stage, err, text = failure.decode("utf-8", "replace").split("\0", 2)
+            self.send(("failed", seq, stage, int(err), text))
+            return
+        tag = f"{req['tag']}|{pid}"
+        journal = None
+        start = created(pid)
+        if req["record_dir"] is not None:
+            journal = self.journals.get(req["record_dir"])
+            if journal is None:
+                journal = self.journals[req["record_dir"]] = Journal(req["record_dir"])
+            where = f', "cgroup": {_json_str(cgroup)}' if cgroup else ""
+            record = (
+                f'+ {{"name": {_json_str(req["name"])}, "pid": {pid}, "pgid": {pid}, '
+                f'"created": {start!r}{where}}}\n'
+            )
+            journal.started(pid, record.encode())
+        self.children[pid] = _Child(pid, tag, req["kill_group"], journal, cgroup, req["leased"])
+        self.send(("spawned", seq, pid, start), [out_r] + ([err_r] if err_r >= 0 else []))
+
+    # -- reaping and killing -----------------------------------------------------------------
+
+    def reap(self) -> None:
+        ended = False
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                break
+            if info is None:
+                break
+            pid = info.si_pid
+            child = self.children.pop(pid, None)
+            if child is not None and (child.kill_group or self.closing):
+                self._kill_remains(child)  # before the reap: the zombie holds pid and group
+            done = os.waitid(os.P_PID, pid, os.WEXITED)
+            ended = True
+            if child is None:  # an adopted orphan: reaped, nothing to say
+                continue
+            assert done is not None
+            rc = done.si_status if done.si_code == os.CLD_EXITED else -done.si_status
+            if child.journal is not None:
+                child.journal.ended(pid, rc, child.killed)  # durable before anyone is told
+            if child.cgroup is not None:
+                self.stale_cgroups.add(child.cgroup)  # freed below once empty
+            if not child.kill_group:
+                self.loose.add(child.tag)
+            self.send(("exit", pid, rc))
+        if ended:
+            self._orphans()
+        for path in list(self.stale_cgroups):
+            populated = _populated(path)
+            if populated:  # a spared or a dying process: later
+                continue
+            self.stale_cgroups.discard(path)
+            if populated is None:  # gone
+                continue
+            if len(self.free_cgroups) < _FREE_CGROUPS:
+                self.free_cgroups.append(path)
+            else:
+                _rmdir(path)
+
+    def _cgroup(self) -> str | None:
+        """An empty cgroup for a new task, or None (cgroup v2 not usable)."""
+        if self.cgroups is None:
+            return None
+        if self.free_cgroups:
+            return self.free_cgroups.pop()
+        self.cgroup_seq += 1
+        path = f"{self.cgroups}/{self.cgroup_seq}"
+        try:
+            os.mkdir(path, 0o755)
+        except OSError:
+            return None
+        return path
+
+    def _kill_remains(self, child: _Child) -> None:
+        _kill(child.pid, signal.SIGKILL, group=True)
+        if child.cgroup is not None:
+            _kill_cgroup(child.cgroup)
+        else:
+            self._sweep_later()
+
+    def _sweep_later(self) -> None:
+        now = time.monotonic()
+        for delay in _SWEEPS:
+            if not any(abs(t - now - delay) < delay / 2 for t in self.sweeps):
+                self.sweeps.append(now + delay)
+        self.sweeps.sort()
+
+    def _orphans(self) -> None:
+        """Kill adopted orphans whose task has ended (all of them when closing or fenced)."""
+        seen: set[str] = set()
+        for pid in self._my_children():
+            if pid in self.children:
+                continue
+            tag = tag_of(pid)
+            if not self.closing:
+                if tag is None:
+                    continue  # whose it is cannot be told; it dies when the spawner closes
+                owner = self.children.get(_tag_pid(tag))
+                if (owner is not None and owner.tag == tag) or tag in self.loose:
+                    seen.add(tag)
+                    continue
+            _kill(pid)
+            if _pgid(pid) == pid:
+                _kill(pid, signal.SIGKILL, group=True)
+        self.loose &= seen
+
+    def _my_children(self) -> list[int]:
+        try:
+            with open(f"/proc/{self.me}/task/{self.me}/children", "rb") as f:
+                return [int(p) for p in f.read().split()]
+        except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN: every stat
+            found = []
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat", "rb") as f:
+                            stat = f.read()
+                    except OSError:
+                        continue
+                    if int(stat[stat.rindex(b")") + 2 :].split()[1]) == self.me:
+                        found.append(int(entry))
+            return found
+
+    def _kill_everything(self) -> None:
+        self.reap()  # what ended already is journaled with its own status, not as killed
+        for child in self.children.values():
+            self._kill_child(child)
+        self.loose.clear()
+        closing, self.closing = self.closing, True
+        self._orphans()
+        self.closing = closing
+        self._sweep_later()
+
+    def _kill_child(self, child: _Child) -> None:
+        child.killed = True
+        _kill(child.pid, signal.SIGKILL, group=True)
+        _kill(child.pid)
+        if child.cgroup is not None:
+            _kill_cgroup(child.cgroup)
+
+    def fence(self) -> None:
+        """The deadline passed: kill every leased process (what it leaves dies with it at
+        its reap), say so, start none until renewed. Others (a project's) run on."""
+        self.deadline = None
+        self.fenced = True
+        self.reap()  # what ended already is journaled with its own status, not as killed
+        for child in self.children.values():
+            if child.leased:
+                self._kill_child(child)
+        self._sweep_later()
+        self.send(("fenced",))
+
+    def shutdown(self) -> None:
+        """Kill everything, reap it all, journal every exit, release the journals."""
+        # Going already: a second SIGTERM (a parent-death signal comes again each time the
+        # thread it was reparented to exits) must not cut this short, nor the exit after it.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self._kill_everything()
+        self.closing = True
+        give_up = time.monotonic() + _SHUTDOWN_PATIENCE
+        while time.monotonic() < give_up:
+            self.reap()
+            self._orphans()  # adopted since, with no signal to say so
+            try:
+                if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    continue
+            except ChildProcessError:
+                break  # nobody left
+            self.poll.poll(0.05)
+            with contextlib.suppress(BlockingIOError):
+                os.read(self.wake_r, 512)
+        for journal in self.journals.values():
+            journal.close()
+        stale = [
+            *self.stale_cgroups,
+            *self.free_cgroups,
+            *(c.cgroup for c in self.children.values()),
+        ]
+        for path in stale:
+            if path is not None:
+                _rmdir(path)
+        if self.cgroups is not None:
+            _rmdir(self.cgroups)
+        self._drain()
+
+    def _drain(self) -> None:
+        """The last exits, if the client still listens (a second at most)."""
+        self.sock.settimeout(1.0)
+        try:
+            for frame, fds in self.out:
+                if fds:
+                    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+                    self.sock.sendmsg([frame], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+                else:
+                    self.sock.sendall(frame)
+        except OSError:
+            pass
+
+
+def _tag_pid(tag: str) -> int:
+    tail = tag.rpartition("|")[2]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return -1
+
+
+def _populated(path: str) -> bool | None:
+    """Whether processes are in the cgroup; None if it is gone."""
+    try:
+        with open(f"{path}/cgroup.events", "rb") as f:
+            return b"populated 0" not in f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return True
+
+
+def _rmdir(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _exec_child(
+    req: dict[str, Any],
+    out_w: int,
+    err_w: int,
+    report_w: int,
+    cgroup: str | None,
+    devnull: int,
+    spawner: int,
+) -> NoReturn:
+    """In the forked child: set it up and exec; a failure is written to ``report_w``."""
+    stage = "setup"
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setsid()
+        me = os.getpid()
+        if cgroup is not None:
+            try:
+                fd = os.open(f"{cgroup}/cgroup.procs", os.O_WRONLY)
+                os.write(fd, b"0")
+                os.close(fd)
+            except OSError:
+                pass  # the tag and the subreaper still find its descendants
+        stage = "cpu_limit"
+        if req["cpu"] is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (req["cpu"], req["cpu"] + 5))
+        stage = "cwd"
+        if req["cwd"] is not None:
+            os.chdir(req["cwd"])
+        if req["umask"] >= 0:
+            os.umask(req["umask"])
+        stage = "user"
+        if req["groups"] is not None:
+            os.setgroups(req["groups"])
+        if req["gid"] is not None:
+            os.setresgid(req["gid"], req["gid"], req["gid"])
+        if req["uid"] is not None:
+            os.setresuid(req["uid"], req["uid"], req["uid"])
+        stage = "parent_death_signal"  # after the user switch, which clears it
+        if req["pdeathsig"]:
+            prctl(_PR_SET_PDEATHSIG, req["pdeathsig"])
+            if os.getppid() != spawner:
+                os._exit(128 + signal.SIGKILL)
+        stage = "output"
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w if err_w >= 0 else out_w, 2)
+        os.closerange(3, report_w)
+        os.closerange(report_w + 1, _MAX_FD)
+        env = req["env"]
+        env[TAG] = f"{req['tag']}|{me}"
+        stage = "exec"
+        os.execve(req["exe"], req["argv"], env)
+    except BaseException as exc:  # noqa: BLE001 (reported to the spawner, then _exit)
+        err = getattr(exc, "errno", None) or 0
+        text = str(exc) or type(exc).__name__
+        os.write(report_w, f"{stage}\0{err}\0{text}".encode("utf-8", "replace"))
+    finally:
+        os._exit(255)
+
+
+def main(argv: list[str]) -> int:
+    fd, parent, cgroups = int(argv[0]), int(argv[1]), argv[2] == "1"
+    prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above: nobody to serve
+        return 0
+    prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    Spawner(fd, cgroups).serve()
+    return 0

@@ -1,0 +1,402 @@
+"""The spawner with real processes: descendants never outlive their task or host (setsid'd
+ones included), every exit is journaled before anyone is told (an exit 0 survives its host's
+SIGKILL), the watchdog fences a frozen host. Each test runs with cgroup v2 and without
+(the tag and the subreaper alone). Hosts are scripts started here; where a host is killed,
+this test process is a child subreaper for the test, so whatever is orphaned becomes its
+child and the suite's guard sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import random
+import signal
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from treadle import ProcessExited, SpawnError
+from treadle.process import Leftovers, Process, ProcessSpec, reap_leftovers, spawner
+
+from .test_process import _until
+
+PY = sys.executable
+ROOT = str(Path(__file__).resolve().parents[2])
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _cgroups_usable() -> bool:
+    return os.geteuid() == 0 and any(
+        line.split(" - ")[1].startswith("cgroup2 ")
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if " - " in line
+    )
+
+
+@pytest.fixture(params=["cgroup", "tag"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "cgroup" and not _cgroups_usable():
+        pytest.skip("cgroup v2 needs root and a cgroup2 mount")
+    monkeypatch.setenv("TREADLE_CGROUPS", "1" if request.param == "cgroup" else "0")
+    return str(request.param)
+
+
+@pytest.fixture
+def subreaper() -> Iterator[None]:
+    """This process adopts what is orphaned below it during the test."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    try:
+        yield
+    finally:
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+async def _gone(*pids: int) -> None:
+    """Each pid has exited (a pidfd says so, no polling) and been reaped by someone."""
+    for pid in pids:
+        await _exited(pid)
+    await _until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids))  # no zombie
+
+
+def _cgroup_of(pid: int) -> str:
+    return next(
+        line[3:]
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        if line[:3] == "0::"
+    )
+
+
+# M starts C (its own group) which starts G in a session of its own; M prints "C G".
+FAMILY = textwrap.dedent(
+    """
+    import subprocess, sys, time
+    inner = ("import subprocess, time; g = subprocess.Popen(['sleep', '1000'], "
+             "start_new_session=True); print(g.pid, flush=True); time.sleep(1000)")
+    c = subprocess.Popen([sys.executable, "-c", inner], stdout=subprocess.PIPE, text=True)
+    print(c.pid, c.stdout.readline().strip(), flush=True)
+    if sys.argv[1] == "exit":
+        sys.exit(0)
+    time.sleep(1000)
+    """
+)
+
+
+async def test_a_setsid_grandchild_dies_when_its_task_ends_normally(mode: str) -> None:
+    proc = Process(ProcessSpec(argv=[PY, "-c", FAMILY, "exit"], name="family"))
+    async with asyncio.timeout(30):
+        await proc.run(lambda: None)
+    assert proc.returncode == 0
+    child, grandchild = map(int, proc.output.tail()[-1].split()[-2:])
+    await _gone(child, grandchild)
+    sp = await spawner()
+    assert sp.pid is not None
+    await _until(lambda: psutil.Process(sp.pid).children() == [])  # every orphan reaped
+
+
+async def test_each_task_gets_a_cgroup_of_its_own_and_a_tag(mode: str) -> None:
+    sp = await spawner()
+    proc = Process(ProcessSpec(argv=["sleep", "1000"], name="sleeper"))
+    run = asyncio.ensure_future(proc.run(lambda: None))
+    try:
+        await _until(lambda: proc.pid is not None)
+        assert proc.pid is not None
+        cgroup = _cgroup_of(proc.pid)
+        env = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        assert f"TREADLE_OWNER=|sleeper|{proc.pid}".encode() in env
+        proc.request_stop()
+        async with asyncio.timeout(10):
+            await run
+    finally:
+        run.cancel()
+    if mode == "tag":
+        assert f"/treadle-{sp.pid}/" not in cgroup
+        return
+    assert cgroup.rsplit("/", 2)[-2] == f"treadle-{sp.pid}"
+    mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    mount = next(m[4] for m in mounts if "cgroup2" in m[m.index("-") + 1])
+    events = Path(f"{mount}{cgroup}/cgroup.events")
+    await _until(lambda: not events.exists() or "populated 0" in events.read_text())
+    await sp.aclose()  # the spawner's cgroups go with it
+    assert not os.path.exists(f"{mount}{cgroup.rsplit('/', 1)[0]}")
+
+
+async def test_cpu_limit_out_of_range_fails_the_spawn_and_leaves_nothing(mode: str) -> None:
+    proc = Process(ProcessSpec(argv=["sleep", "1000"], name="greedy", cpu_limit=10**30))
+    with pytest.raises(SpawnError, match="'greedy': cpu_limit 1000000000000000000000000000000"):
+        await proc.run(lambda: None)
+    sp = await spawner()
+    assert sp.pid is not None
+    assert psutil.Process(sp.pid).children() == []  # reaped before the error was sent
+
+
+async def test_exec_failure_is_a_clean_spawn_error(tmp_path: Path, mode: str) -> None:
+    script = tmp_path / "no-interpreter"
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    proc = Process(ProcessSpec(argv=[str(script)], name="broken"))
+    with pytest.raises(SpawnError, match=r"'broken': cannot start .*No such file or directory"):
+        await proc.run(lambda: None)
+
+
+async def test_the_watchdog_fences_leased_processes_when_the_deadline_passes(
+    mode: str,
+) -> None:
+    sp = await spawner()
+    sp.deadline(60)  # armed, then renewed short: the last call counts
+    leased = Process(ProcessSpec(argv=["sleep", "1000"], name="fenced", leased=True))
+    other = Process(ProcessSpec(argv=["sleep", "1000"], name="project's"))
+    run = asyncio.ensure_future(leased.run(lambda: None))
+    runs_on = asyncio.ensure_future(other.run(lambda: None))
+    await _until(lambda: leased.pid is not None and other.pid is not None)
+    sp.deadline(0.3)
+    async with asyncio.timeout(10):
+        await sp.fenced.wait()
+        with pytest.raises(ProcessExited, match="killed by SIGKILL"):
+            await run
+    with pytest.raises(SpawnError, match="fenced: its deadline passed"):
+        await Process(ProcessSpec(argv=["true"], leased=True)).run(lambda: None)
+    await Process(ProcessSpec(argv=["true"])).run(lambda: None)  # not on the lease
+    assert not runs_on.done()  # a process not on the lease runs on
+    sp.deadline(None)  # disarmed: it spawns again
+    assert not sp.fenced.is_set()
+    await Process(ProcessSpec(argv=["true"], leased=True)).run(lambda: None)
+    other.request_stop()
+    async with asyncio.timeout(10):
+        await runs_on
+
+
+async def test_a_spawner_that_died_is_started_again(mode: str) -> None:
+    sp = await spawner()
+    proc = Process(ProcessSpec(argv=["sleep", "1000"], name="orphan"))
+    run = asyncio.ensure_future(proc.run(lambda: None))
+    await _until(lambda: proc.pid is not None)
+    first, child = sp.pid, proc.pid
+    assert first is not None
+    assert child is not None
+    os.kill(first, signal.SIGKILL)  # its children get their parent-death signal
+    async with asyncio.timeout(10):
+        with pytest.raises(ProcessExited):
+            await run
+    await _gone(child)
+    await Process(ProcessSpec(argv=["true"])).run(lambda: None)
+    assert sp.pid not in (None, first)
+
+
+async def test_kept_exits_stay_in_the_journal_until_forgotten(tmp_path: Path, mode: str) -> None:
+    records = tmp_path / "records"
+    proc = Process(ProcessSpec(argv=["true"], name="kept", record_dir=str(records), keep_exit=True))
+    await proc.run(lambda: None)
+    (journal,) = records.iterdir()
+    lines = journal.read_bytes().splitlines()
+    assert lines[0].startswith(b'+ {"name": "kept"')
+    assert lines[1] == f"= {lines[0].split()[4].decode().rstrip(',')} 0".encode()
+    proc.forget()
+    await Process(ProcessSpec(argv=["true"], record_dir=str(records))).run(lambda: None)
+    await Process(ProcessSpec(argv=["true"])).run(lambda: None)  # requests are served in order
+    assert journal.read_bytes() == b""  # both forgotten: nothing to tell
+
+
+# -- hosts killed or frozen --------------------------------------------------------------------
+
+HOST = textwrap.dedent(
+    """
+    import asyncio, sys
+    from treadle.process import Process, ProcessSpec, spawner
+
+    async def run(argv, name):
+        spec = ProcessSpec(
+            argv=argv, name=name, record_dir=sys.argv[2], keep_exit=True, leased=True
+        )
+        proc = Process(spec)
+        proc.output.listener = lambda stream, line: print("out", name, line, flush=True)
+        try:
+            await proc.run(lambda: print("started", name, proc.pid, flush=True))
+        except Exception:
+            pass
+        print("exit", name, proc.returncode, flush=True)
+
+    async def main():
+        mode, sp = sys.argv[1], await spawner()
+        if mode == "watchdog":
+            sp.deadline(float(sys.argv[3]))
+        await Process(ProcessSpec(argv=["true"])).run(lambda: None)  # the spawner is up
+        print("spawner", sp.pid, flush=True)
+        if mode == "family":
+            await run([sys.executable, "-c", sys.argv[3], "stay"], "family")
+        elif mode == "fifo":
+            await run(["sh", "-c", f"read x < {sys.argv[3]}"], "fifo")
+        elif mode == "quick":
+            codes = [int(c) for c in sys.argv[3:]]
+            runs = [run(["sh", "-c", f"exit {c}"], f"q{i}") for i, c in enumerate(codes)]
+            await asyncio.gather(*runs)
+            await asyncio.Event().wait()
+        elif mode == "watchdog":
+            task = asyncio.ensure_future(run(["sleep", "1000"], "watched"))
+            await sp.fenced.wait()
+            print("fenced", flush=True)
+            await task
+            try:
+                await Process(ProcessSpec(argv=["true"], leased=True)).run(lambda: None)
+            except Exception as exc:
+                print("refused", type(exc).__name__, flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+class Host:
+    """A manager-like script with its spawner; this test process is its subreaper."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def line(self, prefix: str) -> list[str]:
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(30):
+            while True:
+                raw = await self.proc.stdout.readline()
+                assert raw, f"the host ended before saying {prefix!r}"
+                if raw.startswith(prefix.encode()):
+                    return raw.decode().split()[1:]
+
+    def spawner(self) -> int:
+        (child,) = psutil.Process(self.proc.pid).children()
+        return int(child.pid)
+
+    async def kill(self) -> None:
+        """SIGKILL the host; its spawner (adopted here) must clean up and exit 0."""
+        spawner_pid = self.spawner()
+        self.proc.kill()
+        await self.proc.wait()
+        await _reaped(spawner_pid, expect=0)
+
+
+async def _exited(pid: int) -> None:
+    """``pid`` has exited (reaped or not): a pidfd says so."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        async with asyncio.timeout(30):
+            await ready
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+async def _reaped(pid: int, expect: int) -> None:
+    """``pid`` was adopted by this process (a subreaper): await its end and reap it."""
+    await _exited(pid)
+    _, status = os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 (it has exited: no wait)
+    assert os.waitstatus_to_exitcode(status) == expect
+
+
+StartHost = Callable[..., Awaitable[Host]]
+
+
+@pytest.fixture
+async def host(subreaper: None) -> AsyncIterator[StartHost]:
+    started: list[Host] = []
+
+    async def start(*args: str) -> Host:
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}/src"}
+        proc = await asyncio.create_subprocess_exec(
+            PY, "-c", HOST, *args, stdout=asyncio.subprocess.PIPE, env=env
+        )
+        started.append(Host(proc))
+        return started[-1]
+
+    yield start
+    for h in started:
+        if h.proc.returncode is None:
+            h.proc.send_signal(signal.SIGCONT)
+            await h.kill()
+
+
+async def test_a_killed_host_leaves_no_descendant_and_its_kill_is_journaled(
+    host: StartHost, tmp_path: Path, mode: str
+) -> None:
+    records = str(tmp_path / "records")
+    h = await host("family", records, FAMILY)
+    _, main = await h.line("started")
+    _, child, grandchild = await h.line("out")
+    await h.kill()
+    await _gone(int(main), int(child), int(grandchild))
+    # killed by its spawner as its host died: how it would have ended is nobody's to say
+    assert reap_leftovers(records) == Leftovers(killed=[], exits={})
+
+
+@pytest.mark.parametrize("spawner_frozen", [False, True])
+async def test_an_exit_0_just_before_the_host_is_killed_is_journaled_as_0(
+    host: StartHost, tmp_path: Path, mode: str, spawner_frozen: bool
+) -> None:
+    records, fifo = str(tmp_path / "records"), tmp_path / "fifo"
+    os.mkfifo(fifo)
+    h = await host("fifo", records, str(fifo))
+    _, task = await h.line("started")
+    h.proc.send_signal(signal.SIGSTOP)  # the host will never hear of the exit
+    spawner_pid = h.spawner()
+    if spawner_frozen:  # nor reap it before its host is gone
+        os.kill(spawner_pid, signal.SIGSTOP)
+    fd = await asyncio.to_thread(os.open, fifo, os.O_WRONLY)  # the task reads it, exits 0
+    os.write(fd, b"go\n")
+    os.close(fd)
+    await _exited(int(task))
+    h.proc.kill()
+    await h.proc.wait()
+    if spawner_frozen:
+        os.kill(spawner_pid, signal.SIGCONT)  # it finds its parent dead, and the zombie
+    await _reaped(spawner_pid, expect=0)
+    assert reap_leftovers(records) == Leftovers(killed=[], exits={"fifo": 0})
+
+
+async def test_quick_exits_racing_a_host_kill_are_each_journaled_as_they_ended(
+    host: StartHost, tmp_path: Path, mode: str
+) -> None:
+    rng = random.Random(14)
+    for attempt in range(4):
+        records = str(tmp_path / f"records{attempt}")
+        codes = [rng.randrange(6) for _ in range(6)]
+        h = await host("quick", records, *map(str, codes))
+        await h.line("spawner")
+        heard: dict[str, int] = {}
+        for _ in range(rng.randrange(len(codes) + 1)):  # the host is killed at a random point
+            name, said = await h.line("exit")
+            heard[name] = int(said)
+        await h.kill()
+        exits = reap_leftovers(records).exits
+        assert heard.items() <= exits.items()  # what the host heard is what was journaled
+        for name, returncode in exits.items():  # each as it ended itself (not the killed)
+            assert returncode == codes[int(name[1:])]
+
+
+async def test_the_watchdog_kills_a_frozen_hosts_tasks_then_tells_it(
+    host: StartHost, tmp_path: Path, mode: str
+) -> None:
+    records = str(tmp_path / "records")
+    h = await host("watchdog", records, "1.0")
+    _, task = await h.line("started")
+    h.proc.send_signal(signal.SIGSTOP)  # frozen past its lease: its tasks must not run on
+    await _gone(int(task))
+    h.proc.send_signal(signal.SIGCONT)
+    await h.line("fenced")
+    assert await h.line("exit") == ["watched", "-9"]
+    assert await h.line("refused") == ["SpawnError"]
+    assert await h.proc.wait() == 0
+    assert reap_leftovers(records).exits == {}  # killed by the fence, not ended on its own
