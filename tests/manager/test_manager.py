@@ -148,7 +148,10 @@ def test_a_loop_task_runs_inside_the_manager_until_stopped(
         assert status["kind"] == "loop"
         assert status["target"]["name"] == "ticker"
         assert "pid" not in status["target"]  # in-process: no process of its own
-        assert psutil.Process(proc.pid).children() == []
+        # in-process: the manager's one child is its spawner (no process runs the task)
+        [spawner] = psutil.Process(proc.pid).children()
+        assert "treadle.process._spawnerd" in " ".join(spawner.cmdline())
+        assert spawner.children() == []
         assert client.pause(spec.tid).ok
         paused_at = client.status(spec.tid)["target"]["runs"]
         assert client.status(spec.tid)["target"]["paused"] is True
