@@ -80,16 +80,27 @@ def count_tasks(
         completed = [
             c for c in ledger.finished(task.token) if reaper.exited_ok(c.pid) in (None, True)
         ]
+        found = []
         if result is None or (task.restart != "never" and not completed):
             figures.lost += 1
+            found.append("lost")
         if task.restart == "never" and ledger.started(task.token) > 1:
             figures.started_twice += 1
+            found.append("started twice")
         if completed and (result is None or not result.ok):
             figures.completed_failed += 1
+            found.append("completed, reported failed")
         if completed and task.token in ledger.redone:
             figures.completed_redone += 1
+            found.append("completed, redone")
         if ledger.overlapping(task.token):
             figures.concurrent_duplicates += 1
+            found.append("two copies at once")
+        if found:  # which task, for a post-mortem (the managers' logs: CHAOS_KEEP=1)
+            why = "" if result is None else f" ({result.state}: {result.error})"
+            figures.notes.append(
+                f"{task.token} T{task.tid} {task.restart}: {', '.join(found)}{why}"
+            )
 
 
 def count_census(figures: Figures, census: Census) -> None:

@@ -70,10 +70,11 @@ def test_a_run_out_lease_nobody_seized_is_renewed_by_its_holder(broker: Broker) 
     assert renewed.token == lease.token
 
 
-def test_a_gone_holders_lease_is_seized_at_once_when_forced(broker: Broker) -> None:
+def test_a_gone_holders_lease_is_seized_at_once_by_one_recoverer(broker: Broker) -> None:
     lease = _leases.acquire(broker, "manager:1", 1, 60.0)
     assert lease is not None
-    assert _leases.seize(broker, "manager:1", 2, 5.0, force=True)
+    assert _leases.seize(broker, "manager:1", 2, 5.0, gone=1)
+    assert not _leases.seize(broker, "manager:1", 3, 5.0, gone=1)  # 2 has it: not the dead
     assert _leases.renew(broker, lease, 5.0) is None
 
 

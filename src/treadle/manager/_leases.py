@@ -114,14 +114,18 @@ def renew(broker: Broker, lease: Lease, seconds: float) -> Lease | None:
     return Lease(lease.name, lease.holder, lease.token, sent + seconds)
 
 
-def seize(broker: Broker, name: str, by: int, seconds: float, *, force: bool = False) -> bool:
+def seize(broker: Broker, name: str, by: int, seconds: float, *, gone: int | None = None) -> bool:
     """Take lease ``name`` over for ``by`` (moving its token on, so that its holder can
-    no longer renew it), if it has run out, or whatever its state with ``force`` (its
-    holder's process is known to be gone). Whether ``by`` got it: two recoverers of the
-    same dead manager never both act."""
+    no longer renew it) once it has run out; or at once from holder ``gone``, whose
+    process is known to have ended. Whether ``by`` got it: of two recoverers of the same
+    dead manager, one does (the other finds the lease held, and not by the dead)."""
     now = _ready(broker)
-    condition = "1 = 1" if force else f"treadle_leases.expires_at < {now}"
-    rows = broker.sql(_SEIZE.format(now=now, condition=condition), (name, by, seconds))
+    condition = f"treadle_leases.expires_at < {now}"
+    params: tuple[object, ...] = (name, by, seconds)
+    if gone is not None:
+        condition += " OR treadle_leases.holder = ?"
+        params += (gone,)
+    rows = broker.sql(_SEIZE.format(now=now, condition=condition), params)
     return bool(rows)
 
 

@@ -120,7 +120,8 @@ def recover(broker: Broker, by: int, state_dir: str, held_for: float = 0.0) -> l
         lease = record.lease_s or 3 * record.heartbeat_interval
         if not gone and held_for <= lease:
             continue
-        if not _leases.seize(broker, _leases.manager(record.tid), by, lease, force=gone):
+        held = _leases.manager(record.tid)
+        if not _leases.seize(broker, held, by, lease, gone=record.tid if gone else None):
             continue  # another recoverer has it, or it renewed after all
         # take the work back first: if this recoverer dies half-way, the record is still
         # active and stale, and the next one finishes the job
@@ -171,15 +172,15 @@ def take_back(
             if broker.delete(claimed, mid) and tid not in seen.ended:
                 _log(broker, spec, result.state, by, result.error or "", result.exit_code)
             continue
-        if tid not in seen.started:
+        code = exits.get(f"T{tid}")  # its process ran, even if the log never said so
+        if tid not in seen.started and code is None:
             if broker.move(claimed, q.SPAWN, mid) is not None:  # None: another took it
                 _log(broker, spec, "requeued", by, f"manager {manager} ended before starting it")
                 done.requeued += 1
             continue
         if not settle:
             continue
-        code = exits.get(f"T{tid}")
-        attempt = seen.started[tid]
+        attempt = seen.started.get(tid, 1)
         why = f"manager {manager} died while it ran ({reason})"
         returned = _returned(results_dir, tid, attempt) if spec.kind == "function" else None
         if (code == 0 or returned is not None) and spec.restart != "always":

@@ -402,7 +402,10 @@ class Spawner:
             assert done is not None
             rc = done.si_status if done.si_code == os.CLD_EXITED else -done.si_status
             if child.journal is not None:
-                child.journal.ended(pid, rc, child.killed)  # durable before anyone is told
+                # durable before anyone is told; "killed" only if our SIGKILL ended it (one
+                # that exited on its own meanwhile ended as it says)
+                killed = child.killed and rc == -signal.SIGKILL
+                child.journal.ended(pid, rc, killed)
             if child.cgroup is not None:
                 self.stale_cgroups.add(child.cgroup)  # freed below once empty
             if not child.kill_group:
