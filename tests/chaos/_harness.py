@@ -87,6 +87,8 @@ def run(name: str, backend: str, seed: int, size: int) -> Figures:
                         raise
                     figures.notes.append(f"harness error: {type(exc).__name__}: {exc}")
                     figures.extra["harness_error"] = 1
+            if os.environ.get("CHAOS_KEEP") and where != root:  # a tmpfs: gone once unmounted
+                shutil.copytree(where / "managers", root / "kept", dirs_exist_ok=True)
     except Skip as skip:
         figures.skipped = str(skip)
     finally:

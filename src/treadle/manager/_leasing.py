@@ -119,8 +119,6 @@ class Leasing:
                 return
             if failure is None:
                 continue
-            if time.monotonic() < self.own.deadline:
-                continue
             if refused_by_everyone(self._manager.url.kind, failure):
                 if not self.refused:
                     _log.error(
@@ -130,8 +128,13 @@ class Leasing:
                         failure,
                     )
                 self.refused = True
-                self.held_since = None
-                self._tell(self.seconds / 2)  # bounded: a manager frozen now still fences
+                if time.monotonic() >= self.own.deadline:
+                    self.held_since = None
+                # Nobody can take its tasks over while nobody can write: they go on (the
+                # watchdog's deadline moved on, bounded: a manager frozen now still fences)
+                self._tell(self.seconds / 2)
+                continue
+            if time.monotonic() < self.own.deadline:
                 continue
             self.own = None
             self._manager.fence("its lease ran out before it could renew it")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -200,7 +201,10 @@ class TaskRunner:
             process.forget()
         if self.spec.kind == "function":
             for attempt in range(1, self.attempt + 1):
-                (self._work_dir / f"{self.spec.tid}.{attempt}.json").unlink(missing_ok=True)
+                path = self._work_dir / f"{self.spec.tid}.{attempt}.json"
+                for name in (path, f"{path}.part"):  # .part: reserved, never written
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(name)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -319,7 +323,7 @@ class TaskRunner:
             return _load_loop(spec)
         env = dict(spec.env)
         if spec.kind == "function":
-            env["TREADLE_RESULT_FILE"] = str(self._result_path())
+            env["TREADLE_RESULT_FILE"] = str(_reserved(self._result_path()))
         pspec = ProcessSpec(
             argv=spec.argv or (),
             function=spec.function,
@@ -370,6 +374,22 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit({exc.code!r}) raised while loading it"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+_RESERVE = 64 * 1024  # bytes of disk held for a function task's return value
+
+
+def _reserved(path: Path) -> Path:
+    """``path``, with the space of its ``.part`` reserved (a return value up to
+    ``_RESERVE`` bytes is written whatever the disk's state by then); on a disk already
+    full, nothing is reserved and the task's own write tells."""
+    with contextlib.suppress(OSError):
+        fd = os.open(f"{path}.part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, _RESERVE)
+        finally:
+            os.close(fd)
+    return path
 
 
 def _load_loop(spec: TaskSpec) -> Loop:

@@ -3,7 +3,10 @@
 A list of arguments is passed positionally, an object as keywords; a coroutine function is
 run with ``asyncio.run``. An exception prints its traceback and exits 1. With
 ``TREADLE_RESULT_FILE`` set, the return value is written there as JSON (a manager's task
-result) and the exit is 0; without it, an int return value is the exit code.
+result) and the exit is 0; without it, an int return value is the exit code. The value goes
+to ``FILE.part`` first, then is renamed: whole or absent. A manager reserves the space of
+``FILE.part`` before the process starts, so that a disk that fills meanwhile does not cost
+a function that completed its result (written over the reserved space, then cut to size).
 """
 
 from __future__ import annotations
@@ -35,8 +38,13 @@ def main(argv: list[str]) -> int:
         result = asyncio.run(result)
     path = os.environ.get("TREADLE_RESULT_FILE")
     if path:
-        with open(path + ".part", "w", encoding="utf-8") as f:
-            json.dump(result, f, default=repr)
+        data = json.dumps(result, default=repr).encode()
+        fd = os.open(path + ".part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)  # over the reserved space: no new block while it fits
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
         os.replace(path + ".part", path)  # whole or absent, never half-written
         return 0
     return result if isinstance(result, int) else 0

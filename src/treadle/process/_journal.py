@@ -52,6 +52,7 @@ class Journal:
         self._fd = self._open(self.path)
         self._entries: dict[int, list[_Entry]] = {}
         self._forgotten = 0  # '-' lines since the last rewrite
+        self._backlog = b""  # lines a full disk refused, written before the next one
 
     @staticmethod
     def _open(path: str) -> int:
@@ -64,7 +65,7 @@ class Journal:
 
     def started(self, pid: int, line: bytes) -> None:
         """``line`` is the whole ``+ {...}\\n`` line."""
-        os.write(self._fd, line)
+        self._append(line)
         self._entries.setdefault(pid, []).append(_Entry(line))
 
     def ended(self, pid: int, returncode: int, killed: bool = False) -> None:
@@ -72,7 +73,7 @@ class Journal:
         if entry is None:
             return
         entry.ended = b"= %d %d%s\n" % (pid, returncode, b" k" if killed else b"")
-        os.write(self._fd, entry.ended)
+        self._append(entry.ended)
         if entry.forget:
             self._drop(pid, entry)
 
@@ -90,10 +91,12 @@ class Journal:
         if not entries:
             del self._entries[pid]
         if not self._entries:  # the common case of a quiet moment: start afresh
-            os.ftruncate(self._fd, 0)
+            self._backlog = b""
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
             self._forgotten = 0
             return
-        os.write(self._fd, b"- %d\n" % pid)
+        self._append(b"- %d\n" % pid)
         self._forgotten += 1
         if self._forgotten >= COMPACT:
             self._rewrite()
@@ -107,17 +110,36 @@ class Journal:
             if line is not None
         ]
         tmp = self.path + ".tmp"
-        fd = self._open(tmp)
+        try:
+            fd = self._open(tmp)
+        except OSError:
+            return  # a full disk: compacted later
         try:
             os.ftruncate(fd, 0)
-            os.write(fd, b"".join(lines))
+            data = b"".join(lines)
+            if os.write(fd, data) != len(data):
+                raise OSError("short write")
             os.replace(tmp, self.path)  # whole, old or new: never a kept line lost
-        except BaseException:
+        except OSError:
             os.close(fd)
-            raise
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            return  # a full disk: the old journal stands, compacted later
         os.close(self._fd)  # a reaper waiting on the old file sees it replaced and reopens
         self._fd = fd
         self._forgotten = 0
+        self._backlog = b""  # its lines are in the new file
+
+    def _append(self, line: bytes) -> None:
+        """Append ``line`` after whatever a full disk held back, in order; what the disk
+        refuses now waits for the next line that gets through (the spawner goes on: its
+        children and their exits matter more than the journal's being up to date)."""
+        self._backlog += line
+        try:
+            written = os.write(self._fd, self._backlog)
+        except OSError:
+            return
+        self._backlog = self._backlog[written:]
 
     def close(self) -> None:
         """Release the lock; the file goes if nothing is left in it."""

@@ -254,7 +254,7 @@ def _describe(req: dict[str, Any], stage: str, err: int, text: str) -> str:
         return f"process {name!r}: cpu_limit {req['cpu']} cannot be set: {text}"
     if stage == "user":
         return f"process {name!r}: cannot switch user or group: {reason}"
-    if stage == "spawner":
+    if stage in ("spawner", "journal"):
         return f"process {name!r}: {text}"
     return f"process {name!r}: cannot start {req['exe']!r} ({stage}): {reason}"
 

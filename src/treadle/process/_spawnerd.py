@@ -335,6 +335,16 @@ class Spawner:
             why = "fenced: its deadline passed" if self.fenced else "closing"
             self.send(("failed", seq, "spawner", 0, f"the spawner is {why}"))
             return
+        journal = None
+        if req["record_dir"] is not None:  # before the fork: nothing runs unjournaled
+            journal = self.journals.get(req["record_dir"])
+            if journal is None:
+                try:
+                    journal = self.journals[req["record_dir"]] = Journal(req["record_dir"])
+                except OSError as exc:
+                    text = f"cannot keep its journal in {req['record_dir']}: {exc.strerror}"
+                    self.send(("failed", seq, "journal", exc.errno or 0, text))
+                    return
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC) if not req["merge"] else (-1, -1)
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
@@ -365,12 +375,8 @@ class Spawner:
             self.send(("failed", seq, stage, int(err), text))
             return
         tag = f"{req['tag']}|{pid}"
-        journal = None
         start = created(pid)
-        if req["record_dir"] is not None:
-            journal = self.journals.get(req["record_dir"])
-            if journal is None:
-                journal = self.journals[req["record_dir"]] = Journal(req["record_dir"])
+        if journal is not None:
             where = f', "cgroup": {_json_str(cgroup)}' if cgroup else ""
             record = (
                 f'+ {{"name": {_json_str(req["name"])}, "pid": {pid}, "pgid": {pid}, '
