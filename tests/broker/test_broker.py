@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -147,3 +148,21 @@ async def test_a_call_cancelled_before_its_turn_ends_never_runs(tmp_path: Path) 
         with pytest.raises(asyncio.CancelledError):
             await doomed
         assert [t for t, _ in await ab.call(ab.broker.peek_raw, "q")] == ["kept"]
+
+
+def test_a_broker_on_a_read_only_filesystem_is_refused_at_once(tmp_path: Path) -> None:
+    place, view = tmp_path / "broker", tmp_path / "read-only"
+    place.mkdir()
+    view.mkdir()
+    Broker(place / "broker.db").close()
+    bound = subprocess.run(["mount", "--bind", str(place), str(view)], capture_output=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
+    try:
+        made_ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], capture_output=True)
+        if made_ro.returncode != 0:
+            pytest.skip(f"cannot make a mount read-only: {made_ro.stderr.decode().strip()}")
+        with pytest.raises(BrokerError, match="its filesystem is read-only"):
+            Broker(view / "broker.db")
+    finally:
+        subprocess.run(["umount", str(view)], check=True)

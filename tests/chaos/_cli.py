@@ -42,10 +42,18 @@ def _command(s: Scene, url: str, args: list[str], condition: str) -> None:
         s.figures.notes.append(f"{condition}: treadle {' '.join(args[:2])}: no end in {BOUND}s")
 
 
-def _all(s: Scene, url: str, condition: str) -> None:
+def _all(s: Scene, url: str, condition: str, thaw: int | None = None) -> None:
+    """The commands at once; with ``thaw``, that manager is continued once the ones that
+    do not wait for a task have answered (``run --wait`` waits for its task to run)."""
     with concurrent.futures.ThreadPoolExecutor(len(COMMANDS)) as pool:
-        for done in [pool.submit(_command, s, url, list(c), condition) for c in COMMANDS]:
-            done.result()
+        done = {pool.submit(_command, s, url, list(c), condition): c for c in COMMANDS}
+        for future, command in done.items():
+            if "--wait" not in command:
+                future.result()
+        if thaw is not None:
+            s.fleet.signal(thaw, signal.SIGCONT)
+        for future in done:
+            future.result()
     s.figures.tasks += len(COMMANDS)
 
 
@@ -54,7 +62,7 @@ def tracebacks(s: Scene) -> None:
     s.fleet.signal(manager, signal.SIGSTOP)
     s.figures.freezes += 1
     try:
-        _all(s, s.url, "frozen manager")
+        _all(s, s.url, "frozen manager", thaw=manager)
     finally:
         s.fleet.signal(manager, signal.SIGCONT)
     s.fleet.stop_all()
@@ -75,7 +83,7 @@ def tracebacks(s: Scene) -> None:
             else:
                 s.figures.notes.append("read-only broker: no read-only bind mount here")
     else:
-        ro_url = s.url + "&options=-c%20default_transaction_read_only%3Don"
+        ro_url = s.url + "&options=-cdefault_transaction_read_only%3Don"
         _all(s, ro_url, "read-only broker")
         s.figures.notes.append("full disk: the PostgreSQL server's disk is not ours to fill")
     with contextlib.suppress(Exception):

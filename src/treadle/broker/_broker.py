@@ -49,6 +49,10 @@ class Broker:
 
     def __init__(self, url: str | os.PathLike[str] | BrokerURL | None = None) -> None:
         self.url = url if isinstance(url, BrokerURL) else resolve(url)
+        if self.url.kind == "sqlite" and _read_only(self.url.location):
+            # SQLite cannot open a WAL database there, and simplebroker takes seconds of
+            # retries to say so in words that blame the file
+            raise BrokerError(f"broker {self.url}: cannot open: its filesystem is read-only")
         try:
             self._session = BrokerSession.connect(_target(self.url))
         except Exception as exc:  # simplebroker raises several kinds; name the broker
@@ -342,6 +346,13 @@ def _target(url: BrokerURL) -> str | BrokerTarget:
     return BrokerTarget(  # the simplebroker-pg backend, tables in the URL's schema
         backend_name="postgres", target=url.dsn, backend_options={"schema": url.schema}
     )
+
+
+def _read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(os.path.dirname(path)).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False  # SQLite says what is wrong with it
 
 
 def invalid(raw: str, parse: Parser[M]) -> tuple[M] | str:
