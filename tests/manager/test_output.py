@@ -123,3 +123,20 @@ def test_the_limits_are_checked(client: Client, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="output_limit"):
         Manager(str(tmp_path / "b.db"), output_limit=-1)
     assert isinstance(Result(tid=1, state="completed"), Result)
+
+
+@pytest.mark.timeout(60)
+def test_the_budget_is_the_managers_to_set(client: Client) -> None:
+    record, proc = client.start_manager(output_limit=100)
+    try:
+        spec = client.submit(argv=["seq", "1000"])  # 3,893 bytes
+        result = client.wait(spec.tid, timeout=30)
+    finally:
+        stop(client, record.tid, proc)
+    assert result.ok
+    kept = printed(client, spec.tid)
+    assert kept[:5] == ["1", "2", "3", "4", "5"]
+    assert sum(len(line) + 1 for line in kept[:-1]) <= 100
+    assert re.fullmatch(
+        r"\[… \d+ lines, .* not kept in the broker; the full output is in .*\]", kept[-1]
+    )

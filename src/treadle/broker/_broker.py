@@ -49,10 +49,9 @@ class Broker:
 
     def __init__(self, url: str | os.PathLike[str] | BrokerURL | None = None) -> None:
         self.url = url if isinstance(url, BrokerURL) else resolve(url)
-        if self.url.kind == "sqlite" and _read_only(self.url.location):
-            # SQLite cannot open a WAL database there, and simplebroker takes seconds of
-            # retries to say so in words that blame the file
-            raise BrokerError(f"broker {self.url}: cannot open: its filesystem is read-only")
+        if self.url.kind == "sqlite" and (why := _unopenable(self.url.location)):
+            # simplebroker takes seconds of retries to find either, and says it vaguely
+            raise BrokerError(f"broker {self.url}: cannot open: {why}")
         try:
             self._session = BrokerSession.connect(_target(self.url))
         except Exception as exc:  # simplebroker raises several kinds; name the broker
@@ -348,11 +347,17 @@ def _target(url: BrokerURL) -> str | BrokerTarget:
     )
 
 
-def _read_only(path: str) -> bool:
+def _unopenable(path: str) -> str | None:
+    """Why the SQLite file at ``path`` cannot be a broker, found at once: a read-only
+    filesystem (SQLite cannot open a WAL database there); None when nothing is seen wrong
+    (SQLite says what else may be). The file itself is not opened: closing any descriptor
+    of it would drop the POSIX locks this process's connections hold on it."""
     try:
-        return bool(os.statvfs(os.path.dirname(path)).f_flag & os.ST_RDONLY)
+        if os.statvfs(os.path.dirname(path)).f_flag & os.ST_RDONLY:
+            return "its filesystem is read-only"
     except OSError:
-        return False  # SQLite says what is wrong with it
+        pass
+    return None
 
 
 def invalid(raw: str, parse: Parser[M]) -> tuple[M] | str:

@@ -30,6 +30,13 @@ def worker() -> None:
 @click.option("--max-tasks", type=int, default=32, show_default=True, help="Tasks at once.")
 @click.option("--capability", multiple=True, help="A capability it offers (repeatable).")
 @click.option("--heartbeat", type=float, default=2.0, show_default=True, help="Seconds.")
+@click.option(
+    "--output-limit",
+    type=click.IntRange(min=0),
+    default=4 * 1024 * 1024,
+    show_default=True,
+    help="Bytes of a task's output kept in the broker (all of it goes to its log file).",
+)
 @click.option("--foreground", is_flag=True, help="Run here until Ctrl-C instead.")
 @json_option
 @broker_option
@@ -38,6 +45,7 @@ def start(
     max_tasks: int,
     capability: tuple[str, ...],
     heartbeat: float,
+    output_limit: int,
     foreground: bool,
     as_json: bool,
     broker: str | None,
@@ -59,6 +67,7 @@ def start(
             capabilities=capability,
             max_tasks=max_tasks,
             heartbeat=heartbeat,
+            output_limit=output_limit,
         )
         return run(manager)
     client = session(broker, as_json).client
@@ -67,6 +76,7 @@ def start(
         max_tasks=max_tasks,
         capabilities=capability,
         heartbeat=heartbeat,
+        output_limit=output_limit,
     )
     if as_json:
         emit_json(record.model_dump(mode="json"))

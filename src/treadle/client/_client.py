@@ -250,6 +250,7 @@ class Client:
         capabilities: Sequence[str] = (),
         heartbeat: float | None = None,
         lease: float | None = None,
+        output_limit: int | None = None,
         timeout: float = 30.0,
     ) -> tuple[WorkerRecord, subprocess.Popen[bytes]]:
         """Start a manager process in the background; returns once it is registered.
@@ -270,6 +271,8 @@ class Client:
             argv += ["--capability", capability]
         if lease is not None:
             argv += ["--lease", str(lease)]
+        if output_limit is not None:
+            argv += ["--output-limit", str(output_limit)]
         return self.launch(argv, tid, timeout=timeout)
 
     def launch(
