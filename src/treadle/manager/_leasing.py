@@ -29,6 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import TreadleError
+from ..broker import AsyncBroker, Broker
 from . import _leases
 from ._leases import LEADER, Lease
 
@@ -65,6 +66,7 @@ class Leasing:
         self.held_since: float | None = None  # monotonic: valid without a gap since then
         self.refused = False  # the broker file refuses every writer: the tasks go on
         self.on_deadline: Callable[[float], None] | None = None  # told how long tasks may run
+        self._lane: AsyncBroker | None = None  # a connection of its own: see start()
 
     @property
     def every(self) -> float:
@@ -93,9 +95,20 @@ class Leasing:
             return 0.0
         return time.monotonic() - self.held_since
 
+    @property
+    def lane(self) -> AsyncBroker:
+        assert self._lane is not None, "leasing not started"
+        return self._lane
+
     async def start(self) -> None:
-        """Take this manager's own lease (nobody else can hold it: the TID is unique)."""
-        ab, tid = self._manager.ab, self._manager.tid
+        """Take this manager's own lease (nobody else can hold it: the TID is unique).
+
+        Leases go through a broker connection (and thread) of their own: a renewal that
+        waited behind a busy manager's writes of output and results would let its lease
+        run out while it is alive and well, and the watchdog kill its tasks."""
+        if self._lane is None:
+            self._lane = AsyncBroker(Broker(self._manager.url))
+        ab, tid = self.lane, self._manager.tid
         own = await ab.call(_leases.acquire, ab.broker, _leases.manager(tid), tid, self.seconds)
         if own is None:
             raise RuntimeError(f"manager {self._manager.tid}: its lease is held elsewhere")
@@ -107,8 +120,11 @@ class Leasing:
         while True:
             await asyncio.sleep(_RETRY if self.refused else self.every)
             failure: BaseException | None = None
+            own = self.own
+            # a slow renewal still counts while the lease lasts: wait for it until then
+            patience = max(self.every, 0.0 if own is None else own.deadline - time.monotonic())
             try:
-                async with asyncio.timeout(self.every):
+                async with asyncio.timeout(patience):
                     await self._renew()
             except Exception as exc:  # noqa: BLE001 (the database may be gone: keep trying)
                 failure = exc
@@ -152,7 +168,7 @@ class Leasing:
             self.on_deadline(seconds)
 
     async def _renew(self) -> None:
-        ab = self._manager.ab
+        ab = self.lane
         own = self.own
         if own is not None:
             renewed = await ab.call(_leases.renew, ab.broker, own, self.seconds)
@@ -163,7 +179,7 @@ class Leasing:
         await self._lead()
 
     async def _lead(self) -> None:
-        ab, tid = self._manager.ab, self._manager.tid
+        ab, tid = self.lane, self._manager.tid
         if self.lead:
             lease = await ab.call(_leases.acquire, ab.broker, LEADER, tid, self.seconds)
             if lease is not None:
@@ -190,11 +206,17 @@ class Leasing:
 
     async def release(self) -> None:
         """Give both leases up (a clean exit: another leader need not wait them out)."""
-        ab, tid = self._manager.ab, self._manager.tid
+        ab, tid = self.lane, self._manager.tid
         if self.leader is not None:
             await ab.call(partial(_leases.release, ab.broker, LEADER, tid))
             self.leader = None
         await ab.call(partial(_leases.release, ab.broker, _leases.manager(tid), tid))
+
+    async def aclose(self, wait: bool = True) -> None:
+        """Close its connection (``wait=False``: at once, whatever it is stuck in)."""
+        lane, self._lane = self._lane, None
+        if lane is not None:
+            await lane.aclose(wait=wait)
 
     def status(self) -> dict[str, Any]:
         seen = self.leader_seen

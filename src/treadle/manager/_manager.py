@@ -205,6 +205,7 @@ class Manager:
                     self.nudge.close()
                 if self.local is not None:
                     await self.local.aclose()
+                await self.leasing.aclose(wait=not self.fenced)
                 await ab.aclose(wait=not self.fenced)  # fenced: the broker may hang
         if self.failure is not None:
             raise TreadleError(f"manager {self.tid}: {self.failure}")
