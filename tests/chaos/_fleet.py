@@ -32,10 +32,11 @@ TASK_SCRIPT = _task.__file__
 
 class Fleet:
     """The managers of one broker (``lease`` and ``heartbeat`` short, so that a death is
-    noticed within a second or two)."""
+    noticed within seconds; not shorter: on 2 cores under the harness's load, a live
+    manager's renewal can be late by a second, and its watchdog would kill its tasks)."""
 
     def __init__(
-        self, client: Client, reaper: Reaper, *, lease: float = 1.2, heartbeat: float = 0.4
+        self, client: Client, reaper: Reaper, *, lease: float = 2.0, heartbeat: float = 0.6
     ) -> None:
         self.client = client
         self.reaper = reaper

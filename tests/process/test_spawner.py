@@ -366,6 +366,23 @@ async def test_an_exit_0_just_before_the_host_is_killed_is_journaled_as_0(
     assert reap_leftovers(records) == Leftovers(killed=[], exits={"fifo": 0})
 
 
+async def test_a_task_ending_just_after_its_host_was_killed_ends_as_it_would_have(
+    host: StartHost, tmp_path: Path, mode: str
+) -> None:
+    records, fifo = str(tmp_path / "records"), tmp_path / "fifo"
+    os.mkfifo(fifo)
+    h = await host("fifo", records, str(fifo))
+    await h.line("started")
+    spawner_pid = h.spawner()
+    fd = await asyncio.to_thread(os.open, fifo, os.O_WRONLY)  # the task is reading it
+    h.proc.kill()  # the host dies first; its spawner gives the task a moment to end
+    await h.proc.wait()
+    os.write(fd, b"go\n")  # it ends on its own, within that moment
+    os.close(fd)
+    await _reaped(spawner_pid, expect=0)
+    assert reap_leftovers(records) == Leftovers(killed=[], exits={"fifo": 0})
+
+
 async def test_quick_exits_racing_a_host_kill_are_each_journaled_as_they_ended(
     host: StartHost, tmp_path: Path, mode: str
 ) -> None:

@@ -11,7 +11,8 @@ in the child; a close-on-exec pipe reports a failure before exec), reaps on SIGC
   adopted orphans that carry its tag) while the zombie still holds its pid, journals
   ``= pid returncode`` and only then tells the client; adopted orphans are reaped silently;
 - signals a pid only while it is its own unreaped child (never a reused pid);
-- on its parent's death (SIGTERM) or EOF: reaps what already ended (an exit 0 stays 0),
+- on its parent's death (SIGTERM) or EOF: lets what runs end on its own for half a second,
+  reaps what already ended (an exit 0 stays 0),
   kills everything else, reaps it all, journals every exit, exits 0;
 - on a ``deadline`` passing unrenewed (CLOCK_BOOTTIME: it counts through a freeze): kills
   every *leased* process (a manager's tasks), says ``fenced``, refuses to start a leased
@@ -46,6 +47,7 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _MAX_FD = 2**31 - 1
 _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
+_GRACE = 0.5  # seconds what runs may end on its own once the host is gone
 _SWEEPS = (0.01, 0.1, 1.0)
 _FREE_CGROUPS = 64  # empty cgroups kept for reuse  # seconds after a kill to look for orphans again
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -524,11 +526,27 @@ class Spawner:
         self._sweep_later()
         self.send(("fenced",))
 
+    def _let_finish(self) -> None:
+        """Give what runs ``_GRACE`` seconds to end on its own before it is killed: a
+        task about to exit when its host died (its work done, its value written) then
+        ends as it would have, and is journaled so, not as killed. Nobody runs a task
+        again before this spawner is gone (a recoverer on this host waits for its
+        journals' locks; one elsewhere for the host's lease), so the grace costs time,
+        never a duplicate."""
+        give_up = time.monotonic() + _GRACE
+        self.reap()
+        while self.children and (left := give_up - time.monotonic()) > 0:
+            select.select([self.wake_r], [], [], left)
+            with contextlib.suppress(BlockingIOError):
+                os.read(self.wake_r, 512)
+            self.reap()
+
     def shutdown(self) -> None:
         """Kill everything, reap it all, journal every exit, release the journals."""
         # Going already: a second SIGTERM (a parent-death signal comes again each time the
         # thread it was reparented to exits) must not cut this short, nor the exit after it.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self._let_finish()
         self._kill_everything()
         self.closing = True
         give_up = time.monotonic() + _SHUTDOWN_PATIENCE
