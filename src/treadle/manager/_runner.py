@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import logging
 import os
 import time
 from collections import deque
@@ -39,6 +40,7 @@ from ..process._output import human_size
 
 __all__ = ["OutputLimits", "Reporter", "TaskRunner"]
 
+_log = logging.getLogger("treadle.manager")
 _TAIL_BYTES = 64 * 1024  # of stdout and of stderr kept in the result
 _LINE_MAX = 1024 * 1024  # the longest line limit (escaped, it must fit a broker message)
 
@@ -243,6 +245,8 @@ class TaskRunner:
         spec = self.spec
         if self.attempt == 1 and spec.restart == "never" and not await self.reporter.starting(self):
             return Result(tid=spec.tid, state="stopped", error="its manager lost its lease")
+        if spec.kind == "function" and not await self._room_for_its_value():
+            return Result(tid=spec.tid, state="stopped", error="stopped before it started")
         try:
             target = self._build()
         except asyncio.CancelledError:
@@ -284,6 +288,22 @@ class TaskRunner:
             self._target = None
         return self._outcome(target, job, timed_out)
 
+    async def _room_for_its_value(self) -> bool:
+        """Reserve the disk space of the function's return value before it starts, waiting
+        (while the disk is full) rather than running work whose result could not be
+        kept; False if stopped meanwhile."""
+        delay = 0.25
+        while not _reserve(self._result_path()):
+            if delay == 0.25:
+                _log.warning("task %s waits for disk space for its result", self.spec.tid)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stop_event.wait()
+            if self._stopping:
+                return False
+            delay = min(delay * 2, 5.0)
+        return True
+
     def _outcome(
         self, target: Process | Loop, job: asyncio.Future[None], timed_out: bool
     ) -> Result:
@@ -323,7 +343,7 @@ class TaskRunner:
             return _load_loop(spec)
         env = dict(spec.env)
         if spec.kind == "function":
-            env["TREADLE_RESULT_FILE"] = str(_reserved(self._result_path()))
+            env["TREADLE_RESULT_FILE"] = str(self._result_path())
         pspec = ProcessSpec(
             argv=spec.argv or (),
             function=spec.function,
@@ -379,17 +399,21 @@ def _why(exc: BaseException) -> str:
 _RESERVE = 64 * 1024  # bytes of disk held for a function task's return value
 
 
-def _reserved(path: Path) -> Path:
-    """``path``, with the space of its ``.part`` reserved (a return value up to
-    ``_RESERVE`` bytes is written whatever the disk's state by then); on a disk already
-    full, nothing is reserved and the task's own write tells."""
-    with contextlib.suppress(OSError):
+def _reserve(path: Path) -> bool:
+    """Reserve the space of ``path.part``, where a function task's process writes its
+    return value (over the reserved bytes, then cut to size: up to ``_RESERVE`` bytes
+    are written whatever the disk's state by then); False on a disk already full."""
+    try:
         fd = os.open(f"{path}.part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            os.posix_fallocate(fd, 0, _RESERVE)
-        finally:
-            os.close(fd)
-    return path
+    except OSError:
+        return False
+    try:
+        os.posix_fallocate(fd, 0, _RESERVE)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _load_loop(spec: TaskSpec) -> Loop:
