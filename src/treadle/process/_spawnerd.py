@@ -48,8 +48,8 @@ _PR_SET_CHILD_SUBREAPER = 36
 _MAX_FD = 2**31 - 1
 _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
 _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
-_SWEEPS = (0.01, 0.1, 1.0)
-_FREE_CGROUPS = 64  # empty cgroups kept for reuse  # seconds after a kill to look for orphans again
+_SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
+_FREE_CGROUPS = 64  # empty cgroups kept for reuse
 _TICK = os.sysconf("SC_CLK_TCK")
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = (
