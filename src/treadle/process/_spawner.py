@@ -30,6 +30,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from .._exceptions import SpawnError
+from ._spawnerd import frames
 
 __all__ = ["Child", "Spawner", "spawner"]
 
@@ -159,12 +160,7 @@ class _Conn:
                 eof = True
                 break
             self._rbuf += data
-        while len(self._rbuf) >= 4:
-            n = int.from_bytes(self._rbuf[:4], "little")
-            if len(self._rbuf) < 4 + n:
-                break
-            msg = marshal.loads(self._rbuf[4 : 4 + n])
-            del self._rbuf[: 4 + n]
+        for msg in frames(self._rbuf):
             self._handle(msg)
         if eof:
             self._lost()

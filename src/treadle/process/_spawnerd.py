@@ -38,7 +38,10 @@ import select
 import signal
 import sys
 import time
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 from ._journal import Journal
 
@@ -167,6 +170,18 @@ def tag_of(pid: int) -> str | None:
     return env[start : end if end >= 0 else len(env)].decode("utf-8", "replace")
 
 
+def frames(buf: bytearray) -> Iterator[tuple[Any, ...]]:
+    """The whole frames at the start of ``buf`` (each taken out of it as it is read),
+    decoded; a frame cut short stays for the next read. Both ends read with it."""
+    while len(buf) >= 4:
+        n = int.from_bytes(buf[:4], "little")
+        if len(buf) < 4 + n:
+            return
+        msg: tuple[Any, ...] = marshal.loads(buf[4 : 4 + n])
+        del buf[: 4 + n]
+        yield msg
+
+
 class _Child:
     __slots__ = ("cgroup", "journal", "kill_group", "killed", "leased", "pid", "tag")
 
@@ -265,12 +280,7 @@ class Spawner:
                 eof = True
                 break
             self.rbuf += data
-        while len(self.rbuf) >= 4:
-            n = int.from_bytes(self.rbuf[:4], "little")
-            if len(self.rbuf) < 4 + n:
-                break
-            msg = marshal.loads(self.rbuf[4 : 4 + n])
-            del self.rbuf[: 4 + n]
+        for msg in frames(self.rbuf):
             self._handle(msg)
         if eof:
             self.running = False
