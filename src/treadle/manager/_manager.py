@@ -357,7 +357,11 @@ class Manager:
             return 0
         taken = await self.ab.call(self._reserve, free)
         for spec, mid in taken:
-            self._launch(spec, mid)
+            try:
+                self._launch(spec, mid)
+            except Exception as exc:  # noqa: BLE001 (one task that cannot be added fails alone)
+                self.runners.pop(spec.tid, None)
+                await self.reports.unlaunched(spec, mid, f"cannot launch: {exc}")
         return len(taken)
 
     def _launch(self, spec: TaskSpec, mid: int) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..broker import Broker, Output, Result, TaskEvent
+from ..broker import Broker, Output, Result, TaskEvent, TaskSpec
 from ..broker import names as q
 from ..broker._messages import EventKind
 from ..process._output import human_size
@@ -157,6 +157,14 @@ class Reports:
         if runner.spec.notify:
             poke(runner.spec.notify)
         self._m.ab.poke()  # a slot is free: look at the queue again
+
+    async def unlaunched(self, spec: TaskSpec, mid: int, why: str) -> None:
+        """A claimed task that could not even be added to the tree: it fails, alone."""
+        result = Result(tid=spec.tid, state="failed", error=why)
+        event = TaskEvent(
+            tid=spec.tid, event="failed", name=spec.label, manager=self._m.tid, reason=why
+        )
+        await self._write(self._finished_io, spec.tid, mid, {}, result, event)
 
     def _finished_io(
         self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
