@@ -38,9 +38,10 @@ from ._hosted import Hosted
 from ._leasing import Leasing
 from ._local import LocalSubmit
 from ._nudge import CONTROL, Nudge
+from ._output import OutputLimits
 from ._presence import Presence
 from ._reports import Reports
-from ._runner import OutputLimits, TaskRunner
+from ._runner import TaskRunner
 
 __all__ = ["Manager"]
 

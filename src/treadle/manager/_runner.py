@@ -16,15 +16,12 @@ import json
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from .._backoff import Backoff, Jitter
 from .._exceptions import (
-    ConfigError,
     ProcessExited,
     ProcessLimitExceeded,
     SpawnError,
@@ -36,13 +33,12 @@ from ..broker._messages import EventKind
 from ..broker._taskspec import MAX_RETRY_DELAY
 from ..loop import Loop
 from ..process import Process, ProcessSpec
-from ..process._output import human_size
+from ._output import OutputLimits, Tail
 
-__all__ = ["OutputLimits", "Reporter", "TaskRunner"]
+__all__ = ["Reporter", "TaskRunner"]
 
 _log = logging.getLogger("treadle.manager")
-_TAIL_BYTES = 64 * 1024  # of stdout and of stderr kept in the result
-_LINE_MAX = 1024 * 1024  # the longest line limit (escaped, it must fit a broker message)
+_DEFAULT_OUTPUT = OutputLimits()  # the default budgets, and no log file
 
 
 class Reporter(Protocol):
@@ -59,57 +55,6 @@ class Reporter(Protocol):
     async def finished(self, runner: TaskRunner, result: Result) -> None: ...
 
 
-@dataclass(frozen=True)
-class OutputLimits:
-    """Where a task's output goes, and how much of it the broker keeps.
-
-    Args:
-        log_dir: every line, in ``T{tid}.log`` there (both streams, each line says
-            which), rotated at ``log_bytes`` with ``log_backups`` old files; None: no file.
-        broker_bytes: output lines a task may write to its outbox; past them, one line
-            says how much more there was and where it is.
-        line_bytes: a longer line is cut to this many bytes, with a mark of the cut (its
-            log file has all of it).
-    """
-
-    log_dir: Path | None = None
-    broker_bytes: int = 4 * 1024 * 1024
-    line_bytes: int = 64 * 1024
-    log_bytes: int = 32 * 1024 * 1024
-    log_backups: int = 4
-
-    def __post_init__(self) -> None:
-        if self.broker_bytes < 0:
-            raise ConfigError("output_limit", f"must be >= 0 bytes, got {self.broker_bytes}")
-        if not 0 < self.line_bytes <= _LINE_MAX:  # one line must fit a broker message
-            raise ConfigError("line_limit", f"must be 1..{_LINE_MAX} bytes, got {self.line_bytes}")
-        if self.log_bytes < 1 or self.log_backups < 0:
-            raise ConfigError("log_bytes", "log sizes and counts must be positive")
-
-    def log_path(self, tid: int) -> Path | None:
-        return None if self.log_dir is None else self.log_dir / f"T{tid}.log"
-
-
-class _Tail:
-    """The last ``_TAIL_BYTES`` of a stream (of a longer line, its end and a mark)."""
-
-    def __init__(self) -> None:
-        self.lines: deque[str] = deque()
-        self.size = 0
-
-    def add(self, line: str) -> None:
-        if len(line) >= _TAIL_BYTES:
-            cut = len(line) - _TAIL_BYTES // 2
-            line = f"[… {human_size(cut)} cut] " + line[cut:]
-        self.lines.append(line)
-        self.size += len(line) + 1
-        while self.size > _TAIL_BYTES and len(self.lines) > 1:
-            self.size -= len(self.lines.popleft()) + 1
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + ("\n" if self.lines else "")
-
-
 class TaskRunner:
     """Runs ``spec`` until it completes, fails for good, or is stopped."""
 
@@ -119,7 +64,7 @@ class TaskRunner:
         reporter: Reporter,
         work_dir: Path,
         record_dir: str,
-        output: OutputLimits = OutputLimits(),
+        output: OutputLimits = _DEFAULT_OUTPUT,
     ) -> None:
         self.spec = spec
         self.output_limits = output
@@ -129,7 +74,7 @@ class TaskRunner:
         self._target: Process | Loop | None = None
         self._stopping = False
         self._stop_event = asyncio.Event()
-        self._tails = {"stdout": _Tail(), "stderr": _Tail()}
+        self._tails = {"stdout": Tail(), "stderr": Tail()}
         self.attempt = 0
         self._processes: list[Process] = []  # its attempts', whose exits are journaled
         self.paused = False
