@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "DEADLETTER",
+    "RECEIPTS",
     "REGISTRY",
     "SPAWN",
     "TASK_LOG",
@@ -18,6 +19,7 @@ SPAWN = "treadle.spawn.requests"  # TaskSpecs, consumed by any manager
 TASK_LOG = "treadle.tasks.log"  # lifecycle events of every task, append-only
 REGISTRY = "treadle.workers.registry"  # manager records, with heartbeats
 DEADLETTER = "treadle.deadletter"  # what failed validation, with the error
+RECEIPTS = "treadle.submit.receipts"  # requests offered locally: who wrote each, once
 
 
 def inbox(tid: int) -> str:

@@ -32,7 +32,7 @@ from ..broker import Broker, TaskSpec
 from ..broker import names as q
 from ..broker._broker import invalid
 
-__all__ = ["LAG", "SCAN", "SWEEP", "Claimer", "claim_new"]
+__all__ = ["LAG", "SCAN", "SWEEP", "Claimer", "write_inbox"]
 
 SCAN = 200  # spawn requests read per page
 LAG = 1.0  # seconds of the queue read again each pass (a TID is minted before it is written)
@@ -234,12 +234,6 @@ def _request(raw: str, mid: int) -> TaskSpec | str:
     if spec.tid != mid:  # a TID names a task's queues: this one would write another's
         return f"tid {spec.tid} is not the request's message ID {mid}"
     return spec
-
-
-def claim_new(broker: Broker, manager: int, spec: TaskSpec) -> None:
-    """Record a task handed to this manager directly (it is claimed from the start)."""
-    broker.insert(q.reserved(manager), [(spec, spec.tid)])
-    write_inbox(broker, spec)
 
 
 def write_inbox(broker: Broker, spec: TaskSpec) -> None:

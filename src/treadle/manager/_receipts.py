@@ -25,12 +25,12 @@ from simplebroker.ext import IntegrityError
 
 from .._exceptions import BrokerError
 from .._wire import RECEIPT_BITS, RECEIPT_EPOCH, receipt_id
-from ..broker import Broker
+from ..broker import Broker, names
 from ..broker._broker import encode
 
 __all__ = ["KEEP", "MAX_AGE", "QUEUE", "Collision", "age", "prune", "record"]
 
-QUEUE = "treadle.submit.receipts"
+QUEUE = names.RECEIPTS
 MAX_AGE = 3600.0  # seconds: an older request was given up on by its client long ago
 KEEP = 86_400.0  # seconds a receipt is kept
 _PRUNE_BATCH = 1000
