@@ -30,6 +30,7 @@ from ._spawnerd import tag_of
 __all__ = ["Leftovers", "clear_leftovers", "reap_leftovers"]
 
 _LOCK_PATIENCE = 10.0  # seconds to wait for a dying spawner to finish its journal
+_EMPTY_PATIENCE = 2.0  # seconds to wait for killed processes to leave their cgroups
 
 
 @dataclass
@@ -130,7 +131,7 @@ def reap_leftovers(record_dir: str, patience: float = _LOCK_PATIENCE) -> Leftove
                 ).startswith("treadle-"):
                     bases.add(base)
         for base in bases:  # its spawner's cgroups, a child's not yet journaled included
-            killed.update(_kill_cgroups(base))
+            killed.update(kill_cgroups(base))
         killed.update(_kill_tagged(os.path.abspath(record_dir)))
     finally:
         for path, fd, keep in held:
@@ -190,13 +191,28 @@ def _kill_cgroup(path: str) -> list[int]:
     return pids
 
 
-def _kill_cgroups(base: str) -> list[int]:
-    killed = []
+def kill_cgroups(base: str) -> list[int]:
+    """Kill what is in the cgroups under ``base`` (a spawner's), then remove them once
+    empty (a killed process leaves its cgroup when it has exited: waited for, bounded)."""
+    killed: list[int] = []
+    subs: list[str] = []
     with contextlib.suppress(OSError):
         for sub in os.scandir(base):
             if sub.is_dir():
                 killed.extend(_kill_cgroup(sub.path))
-        os.rmdir(base)
+                subs.append(sub.path)
+    give_up = time.monotonic() + _EMPTY_PATIENCE
+    for path in [*subs, base]:
+        while True:
+            try:
+                os.rmdir(path)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # busy: its killed processes are still exiting
+                if time.monotonic() >= give_up:
+                    break
+                time.sleep(0.005)  # the kernel's exit has no event to await here
     return killed
 
 

@@ -30,7 +30,8 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from .._exceptions import SpawnError
-from ._spawnerd import frames
+from ._records import kill_cgroups
+from ._spawnerd import cgroup_base, frames
 
 __all__ = ["Child", "Spawner", "spawner"]
 
@@ -201,6 +202,9 @@ class _Conn:
             self.loop.remove_writer(self.sock.fileno())
         self.sock.close()
         _reap(self.proc)
+        base = cgroup_base(self.proc.pid)
+        if base is not None and os.path.isdir(base):
+            kill_cgroups(base)  # a spawner killed outright leaves them (one closing, not)
         for fut, req in self._spawns.values():
             if not fut.done():
                 fut.set_exception(SpawnError(f"process {req['name']!r}: the spawner died"))

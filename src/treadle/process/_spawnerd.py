@@ -99,8 +99,9 @@ def _json_str(text: str) -> str:
     return f'"{text}"'
 
 
-def _cgroup_base() -> str | None:
-    """``<our cgroup v2>/treadle-<pid>``, made; None when cgroup v2 cannot be used here."""
+def cgroup_base(pid: int | None = None) -> str | None:
+    """``<our cgroup v2>/treadle-<pid>`` (of this process, or of the spawner ``pid`` this
+    process started), not made; None when there is no cgroup v2 here."""
     try:
         mount = None
         with open("/proc/self/mountinfo") as f:
@@ -114,11 +115,21 @@ def _cgroup_base() -> str | None:
             ours = next((line[3:].strip() for line in f if line.startswith("0::")), None)
         if mount is None or ours is None:
             return None
-        base = f"{mount}{ours.rstrip('/')}/treadle-{os.getpid()}"
-        os.mkdir(base, 0o755)
-        return base
+        return f"{mount}{ours.rstrip('/')}/treadle-{pid or os.getpid()}"
     except OSError:
         return None
+
+
+def _cgroup_base() -> str | None:
+    """This spawner's ``cgroup_base()``, made; None when cgroup v2 cannot be used here."""
+    base = cgroup_base()
+    if base is None:
+        return None
+    try:
+        os.mkdir(base, 0o755)
+    except OSError:
+        return None
+    return base
 
 
 def _kill_cgroup(path: str) -> None:
