@@ -104,8 +104,7 @@ class Manager:
         self.output = OutputLimits(logs, broker_bytes=output_limit, line_bytes=line_limit)
         self.presence = Presence(self)
         self.failure: str | None = None  # why the hosted tree failed, once it has
-        self.fenced = False  # it lost its lease: it stops without the broker
-        self.fenced_event = asyncio.Event()
+        self.fenced_event = asyncio.Event()  # it lost its lease: it stops without the broker
         self._serving: asyncio.Task[None] | None = None
         self.state_dir = self.url.state_dir
         self.paused = False
@@ -253,11 +252,14 @@ class Manager:
         must not go on running tasks (``why``); other managers will run them."""
         _log.error("manager %s: %s: stopping its tasks and itself", self.tid, why)
         self.failure = why
-        self.fenced = True
         self.fenced_event.set()
         self.request_stop()
         if self._serving is not None:
             self._serving.cancel()  # it may wait on a broker call that will not return
+
+    @property
+    def fenced(self) -> bool:
+        return self.fenced_event.is_set()
 
     def _nudged(self, kinds: set[bytes]) -> None:
         if CONTROL in kinds:

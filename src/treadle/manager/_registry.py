@@ -11,7 +11,6 @@ corpse never both act on one task.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -27,6 +26,7 @@ from ..broker import TERMINAL, Broker, OutboxAdapter, Result, TaskEvent, TaskSpe
 from ..broker import names as q
 from ..process import clear_leftovers, reap_leftovers
 from . import _leases
+from ._runner import result_path, returned_value
 
 __all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason", "take_back"]
 
@@ -212,7 +212,7 @@ def take_back(
 
 @dataclass
 class _Seen:
-    started: dict[int, int]  # tid → the last attempt the log says began (0: starting)
+    started: dict[int, int]  # tid → the last attempt the log says began ("starting": 1)
     ended: set[int]
 
 
@@ -246,17 +246,12 @@ def _result(broker: Broker, tid: int) -> Result | None:
 
 
 def _returned(results_dir: str, tid: int, attempt: int) -> tuple[JsonValue] | None:
-    """A function task's return value, from the file its process writes (whole, by a
-    rename) once the function has returned: its work is done, whatever killed the
-    process after that. None without the file."""
-    path = Path(results_dir) / f"{tid}.{attempt}.json"
-    try:
-        with path.open(encoding="utf-8") as f:
-            value: JsonValue = json.load(f)
-    except (OSError, ValueError):
-        return None
-    path.unlink(missing_ok=True)
-    return (value,)
+    """A function task's return value (see :func:`returned_value`), its file removed."""
+    path = result_path(Path(results_dir), tid, attempt)
+    returned = returned_value(path)
+    if returned is not None:
+        path.unlink(missing_ok=True)
+    return returned
 
 
 def _log(

@@ -149,7 +149,7 @@ class Reports:
         )
         if not await self._write(self._finished_io, tid, mid, lines, result, event):
             return  # fenced: the task is another manager's to finish
-        await runner.forget()  # its exits are no longer needed to tell how it ended
+        runner.forget()  # its exits are no longer needed to tell how it ended
         if self._m.local is not None:  # after the outbox: a client that reads it finds it
             self._m.local.finished(result)
         self._m.ended.append(runner.name)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import JsonValue
+
 from .._backoff import Backoff, Jitter
 from .._exceptions import (
     ProcessExited,
@@ -35,7 +37,7 @@ from ..loop import Loop
 from ..process import Process, ProcessSpec
 from ._output import OutputLimits, Tail
 
-__all__ = ["Reporter", "TaskRunner"]
+__all__ = ["Reporter", "TaskRunner", "result_path", "returned_value"]
 
 _log = logging.getLogger("treadle.manager")
 _DEFAULT_OUTPUT = OutputLimits()  # the default budgets, and no log file
@@ -140,7 +142,7 @@ class TaskRunner:
         )
         await self.reporter.finished(self, final)  # shielded: written however long it takes
 
-    async def forget(self) -> None:
+    def forget(self) -> None:
         """The task's result is durable: the exits its processes left in the spawner's
         journal (what recovery would read, had the manager died first) are not needed."""
         processes, self._processes = self._processes, []
@@ -148,7 +150,7 @@ class TaskRunner:
             process.forget()
         if self.spec.kind == "function":
             for attempt in range(1, self.attempt + 1):
-                path = self._work_dir / f"{self.spec.tid}.{attempt}.json"
+                path = self._result_path(attempt)
                 for name in (path, f"{path}.part"):  # .part: reserved, never written
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(name)
@@ -272,15 +274,11 @@ class TaskRunner:
     def _value(self) -> Any:
         if self.spec.kind != "function":
             return None
-        path = self._result_path()  # removed once the result is durable (forget)
-        try:
-            with path.open(encoding="utf-8") as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+        returned = returned_value(self._result_path())  # removed once durable (forget)
+        return None if returned is None else returned[0]
 
-    def _result_path(self) -> Path:
-        return self._work_dir / f"{self.spec.tid}.{self.attempt}.json"
+    def _result_path(self, attempt: int | None = None) -> Path:
+        return result_path(self._work_dir, self.spec.tid, attempt or self.attempt)
 
     def _build(self) -> Process | Loop:
         spec = self.spec
@@ -342,6 +340,23 @@ def _why(exc: BaseException) -> str:
 
 
 _RESERVE = 64 * 1024  # bytes of disk held for a function task's return value
+
+
+def result_path(work_dir: Path, tid: int, attempt: int) -> Path:
+    """Where a function task's attempt writes its return value (``TREADLE_RESULT_FILE``)."""
+    return work_dir / f"{tid}.{attempt}.json"
+
+
+def returned_value(path: Path) -> tuple[JsonValue] | None:
+    """The return value a function task's process wrote at ``path`` (whole, by a rename,
+    once the function had returned: its work is done, whatever killed the process
+    after), as a 1-tuple; None without the file."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            value: JsonValue = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return (value,)
 
 
 def _reserve(path: Path) -> bool:
