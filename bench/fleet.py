@@ -4,8 +4,10 @@ Run: ``python -m bench.fleet`` (needs the PostgreSQL server on 127.0.0.1:5432, d
 ``test``). Every broker is a fresh schema, dropped afterwards.
 
 1. Throughput of trivial tasks (``true``) with 1, 2 and 4 managers on PostgreSQL, beside
-   1 manager on SQLite.
-2. Takeover: the leader killed (SIGKILL), until another manager holds the lease; and a
+   1 manager on SQLite, with the managers' CPU per task (theirs and their spawners').
+2. Scaling: tasks that wait (``sleep 0.1``), 8 at once per manager, with 1, 2 and 4
+   managers: throughput against linear (n times one manager's), and CPU per task.
+3. Takeover: the leader killed (SIGKILL), until another manager holds the lease; and a
    manager killed with a task running, until that task runs on another manager. The
    managers play different hosts, so only the lease tells them apart (lease 2 s).
 """
@@ -13,6 +15,7 @@ Run: ``python -m bench.fleet`` (needs the PostgreSQL server on 127.0.0.1:5432, d
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -24,6 +27,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
+
 from treadle.client import Client
 from treadle.manager import _leases
 
@@ -32,6 +37,8 @@ from ._util import row
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 N_TASKS = 600
 LEASE = 2.0
+ROUNDS = 3
+IO_SLOTS = 8  # tasks at once per manager in the scaling run (2 cores for 4 managers)
 
 
 @contextlib.contextmanager
@@ -77,13 +84,82 @@ def fleet(
                 proc.wait()
 
 
-def throughput(url: str, managers: int) -> float:
-    with Client(url) as client, fleet(client, managers):
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds of these processes and their descendants (the spawners)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            top = psutil.Process(pid)
+            for proc in [top, *top.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = proc.cpu_times()
+                    total += t.user + t.system
+    return total
+
+
+def throughput(url: str, managers: int, argv: list[str], n: int, **options: float) -> Rate:
+    """Tasks/s from submission to the last result, and the managers' CPU ms per task."""
+    with Client(url) as client, fleet(client, managers, **options) as started:
+        pids = [proc.pid for _, proc in started]
+        client.wait(client.submit(argv).tid, timeout=60)  # every manager's spawner is up
+        cpu = _cpu(pids)
         begin = time.perf_counter()
-        specs = client.submit_many([{"argv": ["true"]} for _ in range(N_TASKS)])
+        specs = client.submit_many([{"argv": argv} for _ in range(n)])
         for spec in specs:
             client.wait(spec.tid, timeout=300)
-        return N_TASKS / (time.perf_counter() - begin)
+        elapsed = time.perf_counter() - begin
+        return Rate(n / elapsed, (_cpu(pids) - cpu) * 1e3 / n)
+
+
+@dataclasses.dataclass
+class Rate:
+    per_s: float
+    cpu_ms: float
+
+
+def scaling() -> None:
+    """I/O-bound tasks (each sleeps 100 ms) with 1, 2 and 4 managers, rounds interleaved."""
+    per_manager = IO_SLOTS / 0.1  # the rate one manager can reach: its slots, 100 ms each
+    rates: dict[int, list[Rate]] = {1: [], 2: [], 4: []}
+    for _ in range(ROUNDS):
+        for n in rates:
+            with pg_broker() as url:
+                count = int(per_manager * n * 2.5)  # about 2.5 s of work whatever n
+                rates[n].append(throughput(url, n, ["sleep", "0.1"], count, max_tasks=IO_SLOTS))
+    one = statistics.median(r.per_s for r in rates[1])
+    row("", "tasks/s", "vs linear", "CPU/task", "ideal")
+    for n, got in rates.items():
+        rate = statistics.median(r.per_s for r in got)
+        cpu = statistics.median(r.cpu_ms for r in got)
+        label = f"{n} manager{'s' if n > 1 else ''} x {IO_SLOTS} slots"
+        row(
+            label,
+            f"{rate:.0f}",
+            f"{rate / (n * one):.2f}x",
+            f"{cpu:.2f} ms",
+            f"{per_manager * n:.0f}",
+        )
+    print("  goal: >= 0.8x linear (4 managers >= 3.2x one)")
+
+
+def trivial() -> None:
+    """Trivial tasks (``true``): 1 manager on SQLite beside 1, 2 and 4 on PostgreSQL."""
+    rates: dict[str, list[Rate]] = {}
+    for _ in range(ROUNDS):
+        with tempfile.TemporaryDirectory(prefix="treadle-bench-") as tmp:
+            one = throughput(str(Path(tmp) / "broker.db"), 1, ["true"], N_TASKS)
+            rates.setdefault("1 manager, SQLite", []).append(one)
+        for n in (1, 2, 4):
+            with pg_broker() as url:
+                label = f"{n} manager{'s' if n > 1 else ''}, PostgreSQL"
+                rates.setdefault(label, []).append(throughput(url, n, ["true"], N_TASKS))
+    base = statistics.median(r.per_s for r in rates["1 manager, SQLite"])
+    row("", "tasks/s", "vs SQLite", "CPU/task")
+    for label, got in rates.items():
+        rate = statistics.median(r.per_s for r in got)
+        cpu = statistics.median(r.cpu_ms for r in got)
+        row(label, f"{rate:.0f}", f"{rate / base:.0%}", f"{cpu:.2f} ms")
+    print("  goal: 1 manager on PostgreSQL >= 400/s; 4 managers not slower than 1")
 
 
 def takeover(url: str) -> tuple[float, float]:
@@ -124,14 +200,9 @@ def main() -> None:
         os.chdir(tmp)  # a PostgreSQL broker's managers keep their files in the cwd
         try:
             print(f"-- throughput: {N_TASKS} trivial tasks, submit to all results in")
-            rates = {"1 manager, SQLite": throughput(str(Path(tmp) / "sqlite" / "broker.db"), 1)}
-            for n in (1, 2, 4):
-                with pg_broker() as url:
-                    rates[f"{n} manager{'s' if n > 1 else ''}, PostgreSQL"] = throughput(url, n)
-            base = rates["1 manager, SQLite"]
-            row("", "tasks/s", "vs SQLite")
-            for label, rate in rates.items():
-                row(label, f"{rate:.0f}", f"{rate / base:.0%}")
+            trivial()
+            print(f"-- scaling: tasks that sleep 100 ms, {IO_SLOTS} at once per manager")
+            scaling()
             print(f"-- takeover, lease {LEASE:.0f} s (3 runs, median)")
             results = []
             for _ in range(3):

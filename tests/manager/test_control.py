@@ -12,7 +12,7 @@ from treadle import ClientTimeout
 from treadle.broker import DeadLetter, names
 from treadle.client import Client
 
-from ._support import manager
+from ._support import manager, until
 
 
 @pytest.fixture
@@ -24,9 +24,9 @@ def client(broker_path: str) -> Iterator[Client]:
 def test_ping_status_pause_resume_stop_a_task(client: Client) -> None:
     with manager(client):
         spec = client.submit(["sleep", "30"])
-        assert client.ping(spec.tid)
+        assert client.ping(spec.tid)  # answered from "starting" on: its event may be in flight
+        until(client, lambda: client.status(spec.tid)["state"] == "running")
         status = client.status(spec.tid)
-        assert status["state"] == "running"
         proc = psutil.Process(status["target"]["pid"])
         assert client.pause(spec.tid).reply == "paused"
         assert proc.status() == psutil.STATUS_STOPPED

@@ -21,6 +21,7 @@ from simplebroker.ext import BrokerConnection
 
 from .._exceptions import BrokerError
 from . import _names as names
+from ._batch import write_all
 from ._messages import ERROR_KEPT, DeadLetter
 from ._target import BrokerURL, resolve
 
@@ -91,6 +92,11 @@ class Broker:
     def write(self, queue: str, message: BaseModel | str) -> int:
         """Append one message; returns its ID."""
         return self.db.write(queue, encode(message))
+
+    def write_many(self, records: Sequence[tuple[str, BaseModel | str]]) -> list[int]:
+        """Append messages to any queues in one transaction, in order (all or none);
+        their IDs."""
+        return write_all(self.db, [(queue, encode(m)) for queue, m in records])
 
     def insert(self, queue: str, records: Iterable[tuple[BaseModel | str, int]]) -> None:
         """Append messages under IDs minted by :meth:`timestamp`, in one transaction."""

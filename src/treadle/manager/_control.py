@@ -64,8 +64,7 @@ def _read(broker: Broker, tids: list[int]) -> list[tuple[int, Control]]:
 
 
 def _write(broker: Broker, out: list[tuple[str, Reply | TaskEvent]]) -> None:
-    for queue, message in out:
-        broker.write(queue, message)
+    broker.write_many(out)
 
 
 def _handle(manager: Manager, tid: int, control: Control) -> tuple[Reply, TaskEvent | None]:

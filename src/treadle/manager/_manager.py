@@ -110,7 +110,10 @@ class Manager:
         self.paused = False
         self.started_at = time.time()
         self.runners: dict[int, tuple[TaskRunner, int]] = {}  # tid → (runner, message ID)
-        self.supervisor = Supervisor(name="manager", intensity=1_000_000, period=1.0)
+        # its tasks' transitions are in the task log: the manager's log has what went wrong
+        self.supervisor = Supervisor(
+            name="manager", intensity=1_000_000, period=1.0, log_transitions=False
+        )
         self._ab: AsyncBroker | None = None
         self.stopping = asyncio.Event()
         self.stopped = asyncio.Event()  # the tree has stopped: the last heartbeat is due

@@ -28,7 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..broker import Broker, Output, Result, TaskEvent, TaskSpec
+from pydantic import BaseModel
+
+from ..broker import Output, Result, TaskEvent, TaskSpec
 from ..broker import names as q
 from ..broker._messages import EventKind
 from ..process._output import human_size
@@ -44,6 +46,8 @@ _log = logging.getLogger("treadle.manager")
 _FLUSH = 0.05  # output lines reach the outbox in batches this often
 _BACKOFF = (0.05, 5.0)  # first and longest wait between tries of a refused write
 _MESSAGE_BYTES = 1024 * 1024  # of output lines in one outbox message (simplebroker: 10 MB)
+_Record = tuple[str, BaseModel]  # a queue and a message for it
+_Pending = tuple[list[_Record], "Callable[[], None] | None", "asyncio.Future[None]"]
 
 
 class Reports:
@@ -56,31 +60,33 @@ class Reports:
         self._over: dict[int, _Over] = {}  # tasks past their budget: what was not kept
         self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
         self._finishing: set[asyncio.Task[None]] = set()  # results not yet in the broker
+        self._queued: list[_Pending] = []  # writes for the next batch
+        self._writer: asyncio.Future[None] | None = None  # writes batches while there are any
 
     async def starting(self, runner: TaskRunner) -> bool:
         """Mark the task as possibly started, durably, before its first attempt; False if
         it cannot be (the manager lost its lease): then it must not start."""
-        return await self._write(
-            self._m.ab.broker.write, q.TASK_LOG, self._event(runner, "starting")
-        )
+        return await self._write([(q.TASK_LOG, self._event(runner, "starting"))])
 
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None:
         # the acknowledgement of an attempt; recovery tells a task that may have started
         # (restart policy decides) from one that never did (requeued) by this or "starting"
         event = self._event(runner, "started", attempt=attempt, pid=pid)
-        await self._write(self._m.ab.broker.write, q.TASK_LOG, event)
+        await self._write([(q.TASK_LOG, event)])
 
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
-        await self._write(self._m.ab.broker.write, q.TASK_LOG, self._event(runner, kind, **fields))
+        await self._write([(q.TASK_LOG, self._event(runner, kind, **fields))])
 
-    async def _write(self, fn: Callable[..., object], *args: Any) -> bool:
-        """A write of the task protocol, after a check of the lease on the broker thread;
-        tried again while the broker refuses it. False once the manager is fenced."""
+    async def _write(self, records: list[_Record], then: Callable[[], None] | None = None) -> bool:
+        """Messages of the task protocol, written together (and with every other write of
+        this turn of the loop, in one transaction) after a check of the lease on the broker
+        thread; ``then`` runs on the broker thread once they are. Tried again while the
+        broker refuses them. False once the manager is fenced."""
         delay, longest = _BACKOFF
         failing = False
         while not self._m.fenced:
             try:
-                await self._m.ab.call(self._guarded, fn, *args)
+                await self._batch(records, then)
                 if failing:
                     _log.warning("manager %s: the broker takes writes again", self._m.tid)
                 return True
@@ -93,6 +99,43 @@ class Reports:
                     await self._m.fenced_event.wait()
             delay = min(delay * 2, longest)
         return False
+
+    def _batch(
+        self, records: list[_Record], then: Callable[[], None] | None
+    ) -> asyncio.Future[None]:
+        """Join the next batch of writes; done when it is written (or failed). One batch is
+        written at a time (group commit): what comes while one is being written goes into
+        the next, so a busy manager writes many tasks' messages per transaction, and an
+        idle one still writes each at once."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((records, then, done))
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write_batches())
+        return done
+
+    async def _write_batches(self) -> None:
+        try:
+            while batch := [entry for entry in self._queued if not entry[2].cancelled()]:
+                self._queued = []
+                try:
+                    await self._m.ab.call(self._guarded, self._batch_io, batch)
+                except Exception as exc:  # noqa: BLE001 (each writer gets it, and decides)
+                    _settle(batch, exc)
+                else:
+                    _settle(batch, None)
+        except asyncio.CancelledError:
+            _settle([*batch, *self._queued], asyncio.CancelledError())
+            self._queued = []
+            raise
+        finally:
+            self._writer = None
+
+    def _batch_io(self, turn: list[_Pending]) -> None:
+        """Broker thread: one transaction for the turn's writes, then their ``then``s."""
+        self._m.ab.broker.write_many([record for records, _, _ in turn for record in records])
+        for _, then, _ in turn:
+            if then is not None:
+                then()
 
     def _guarded(self, fn: Callable[..., object], *args: Any) -> object:
         self._m.leasing.check()
@@ -147,7 +190,8 @@ class Reports:
             exit_code=result.exit_code,
             reason=result.error or "",
         )
-        if not await self._write(self._finished_io, tid, mid, lines, result, event):
+        records = [*_line_records(tid, lines), (q.outbox(tid), result), (q.TASK_LOG, event)]
+        if not await self._write(records, lambda: self._done.append(mid)):
             return  # fenced: the task is another manager's to finish
         runner.forget()  # its exits are no longer needed to tell how it ended
         if self._m.local is not None:  # after the outbox: a client that reads it finds it
@@ -164,16 +208,8 @@ class Reports:
         event = TaskEvent(
             tid=spec.tid, event="failed", name=spec.label, manager=self._m.tid, reason=why
         )
-        await self._write(self._finished_io, spec.tid, mid, {}, result, event)
-
-    def _finished_io(
-        self, tid: int, mid: int, lines: dict[str, list[str]], result: Result, event: TaskEvent
-    ) -> None:
-        broker = self._m.ab.broker
-        _write_lines(broker, tid, lines)  # each stream once, were this tried again
-        broker.write(q.outbox(tid), result)
-        broker.write(q.TASK_LOG, event)  # recovery writes it if this manager dies first
-        self._done.append(mid)  # its claim is dropped with the next flush, in one batch
+        records: list[_Record] = [(q.outbox(spec.tid), result), (q.TASK_LOG, event)]
+        await self._write(records, lambda: self._done.append(mid))
 
     def _event(self, runner: TaskRunner, kind: str, **fields: Any) -> TaskEvent:
         return TaskEvent.model_validate(
@@ -220,14 +256,27 @@ class Reports:
 
     def _flush_io(self, pending: dict[int, dict[str, list[str]]]) -> None:
         broker = self._m.ab.broker
-        for tid, streams in pending.items():
-            _write_lines(broker, tid, streams)
+        broker.write_many(
+            [r for tid, streams in pending.items() for r in _line_records(tid, streams)]
+        )
         # Claims of ended tasks, dropped in one transaction, after their results. Until
         # then a claim outlives its task; a recoverer that finds one sees the result in
         # the outbox and drops it.
         if self._done:
             broker.delete_many(q.reserved(self._m.tid), self._done)
             self._done = []
+
+
+def _settle(batch: list[_Pending], exc: BaseException | None) -> None:
+    for _, _, done in batch:
+        if done.done():
+            continue
+        if exc is None:
+            done.set_result(None)
+        elif isinstance(exc, asyncio.CancelledError):
+            done.cancel()
+        else:
+            done.set_exception(exc)
 
 
 @dataclass
@@ -239,20 +288,17 @@ class _Over:
     size: int = 0
 
 
-def _write_lines(broker: Broker, tid: int, streams: dict[str, list[str]]) -> None:
-    """Output lines to the outbox, in messages of at most ``_MESSAGE_BYTES``; each stream
-    written is taken out of ``streams`` (a write tried again does not repeat it)."""
-    for stream, lines in list(streams.items()):
+def _line_records(tid: int, streams: dict[str, list[str]]) -> list[_Record]:
+    """Output lines as outbox messages of at most ``_MESSAGE_BYTES`` each."""
+    records: list[_Record] = []
+    outbox = q.outbox(tid)
+    for stream, lines in streams.items():
         start, size = 0, 0
         for i, line in enumerate(lines):
             size += len(line) + 8
             if size > _MESSAGE_BYTES and i > start:
-                _write_output(broker, tid, stream, lines[start:i])
+                records.append((outbox, Output(tid=tid, stream=stream, lines=lines[start:i])))  # type: ignore[arg-type]
                 start, size = i, len(line) + 8
         if start < len(lines):
-            _write_output(broker, tid, stream, lines[start:])
-        del streams[stream]
-
-
-def _write_output(broker: Broker, tid: int, stream: str, lines: list[str]) -> None:
-    broker.write(q.outbox(tid), Output(tid=tid, stream=stream, lines=lines))  # type: ignore[arg-type]
+            records.append((outbox, Output(tid=tid, stream=stream, lines=lines[start:])))  # type: ignore[arg-type]
+    return records

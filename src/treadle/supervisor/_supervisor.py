@@ -81,6 +81,9 @@ class Supervisor:
             call blocking it), with the blocking stack; reports go to ``status()`` and the
             bus topic ``health.<path>.blocked``. None: no watchdog.
         rand: random source for backoff jitter.
+        log_transitions: write every transition to the ``treadle.lifecycle`` log (when it
+            is enabled); False keeps them to the bus (a manager's task children, whose
+            events have a log of their own in the broker).
     """
 
     def __init__(
@@ -99,7 +102,9 @@ class Supervisor:
         degrade_priority: int = 0,
         watchdog: float | None = None,
         rand: Callable[[], float] = random.random,
+        log_transitions: bool = True,
     ) -> None:
+        self.log_transitions = log_transitions
         try:
             self.strategy = Strategy(strategy)
         except ValueError:
@@ -594,7 +599,7 @@ class Supervisor:
     ) -> None:
         bus = self._bus
         to_bus = bus is not None and bus.has_subscribers
-        to_log = lifecycle_logging_enabled()
+        to_log = self.log_transitions and lifecycle_logging_enabled()
         if not (to_bus or to_log):
             return  # nobody listens: a transition costs one table lookup
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)

@@ -1,0 +1,51 @@
+"""Broker.write_many: many messages, any queues, one transaction, in order, all or none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from treadle.broker import Broker
+
+from ..fleet._support import schema
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "broker.db")
+    else:
+        with schema() as pg:
+            yield pg
+
+
+def test_many_queues_in_order_after_what_came_before(url: str) -> None:
+    with Broker(url) as a, Broker(url) as b:
+        first = b.write("q0", "before")
+        ids = a.write_many([(f"q{i % 3}", f"m{i}") for i in range(10)])
+        last = b.write("q0", "after")
+        assert ids == sorted(ids)
+        assert len(set(ids)) == 10
+        assert first < ids[0]
+        assert ids[-1] < last
+        for k in range(3):
+            got = [text for text, _ in a.peek_raw(f"q{k}", limit=100)]
+            expected = [f"m{i}" for i in range(10) if i % 3 == k]
+            assert got == (["before", *expected, "after"] if k == 0 else expected)
+
+
+def test_all_or_none(url: str) -> None:
+    with Broker(url) as broker:
+        broker.write("kept", "one")
+        with pytest.raises(Exception, match=r"(?i)queue"):
+            broker.write_many([("kept", "two"), ("bad queue name!", "x"), ("kept", "three")])
+        with pytest.raises(Exception, match=r"(?i)size"):
+            broker.write_many([("kept", "two"), ("kept", "x" * (11 * 1024 * 1024))])
+        assert [t for t, _ in broker.peek_raw("kept", limit=10)] == ["one"]
+        assert broker.write_many([]) == []
+        (only,) = broker.write_many([("kept", "two")])
+        assert broker.peek_raw("kept", limit=10)[-1] == ("two", only)
