@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,3 +51,37 @@ def test_all_or_none(url: str) -> None:
         assert broker.write_many([]) == []
         (only,) = broker.write_many([("kept", "two")])
         assert broker.peek_raw("kept", limit=10)[-1] == ("two", only)
+
+
+_WRITER = """
+import sys
+from treadle.broker import Broker
+with Broker(sys.argv[1]) as b:
+    for i in range(40):
+        b.write_many([("q", f"{sys.argv[2]}-{i}-{k}") for k in range(5)])
+"""
+
+
+def test_a_reader_that_follows_by_id_misses_nothing(url: str) -> None:
+    """Batches from several processes at once: every message lands above every ID a
+    reader has already seen (what ``peek --after`` followers rely on)."""
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, url, str(w)]) for w in range(3)]
+    seen: list[str] = []
+    after: int | None = None
+    with Broker(url) as reader:
+        try:
+            while True:
+                running = any(w.poll() is None for w in writers)
+                page = reader.peek_raw("q", after=after, limit=1000)
+                seen += [text for text, _ in page]
+                if page:
+                    after = page[-1][1]
+                elif not running:
+                    break
+        finally:
+            for w in writers:
+                w.wait(timeout=30)
+        everything = [text for text, _ in reader.peek_raw("q", limit=1000)]
+    assert all(w.returncode == 0 for w in writers)
+    assert len(everything) == 3 * 40 * 5
+    assert seen == everything

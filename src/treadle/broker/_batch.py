@@ -8,7 +8,7 @@ of its loop (events, results, output of many tasks) costs about as much as one w
 
 simplebroker 8.7 has no public call for it (``insert_messages`` takes IDs minted
 beforehand, outside the transaction, which breaks the order above), so this module does
-what its ``write`` does, for many messages: allocate each ID and insert each row inside
+what its ``write`` does, for many messages: allocate the IDs and insert the rows inside
 one ``BEGIN IMMEDIATE`` (on PostgreSQL the allocation's update of the meta row holds its
 lock until the commit, which serialises writers the same way). It leans on the core's
 internals (pinned by the ``simplebroker>=8.7,<9`` requirement) and says so plainly if
@@ -38,6 +38,8 @@ _NEEDED = (
     "_validate_queue_name",
     "_validate_message_size",
     "_check_fork_safety",
+    "_timestamp_gen",
+    "_backend_plugin",
 )
 
 
@@ -67,13 +69,18 @@ def _transaction(c: Any, records: Sequence[tuple[str, str]]) -> list[int]:
     with c._lock:
         c._runner.begin_immediate()
         try:
-            ids = []
-            for queue, text in records:
-                ts = c.generate_timestamp()  # its compare-and-advance joins this transaction
-                if type(ts) is not int:
-                    raise RuntimeError(f"broker timestamp generator returned {ts!r}")
+            # The first ID by the core's compare-and-advance, inside the transaction: from
+            # here to the commit no other writer allocates (SQLite: the write lock;
+            # PostgreSQL: the meta row's lock), so the rest are minted locally above it
+            # and published with one advance: two statements for the IDs of any batch.
+            first = c.generate_timestamp()
+            ids = [first, *c._timestamp_gen._reserve_candidates(len(records) - 1)]
+            if any(type(ts) is not int for ts in ids):
+                raise RuntimeError(f"broker timestamp generator returned {ids!r}")
+            if len(ids) > 1:
+                c._backend_plugin.advance_last_ts(c._runner, new_ts=ids[-1])
+            for (queue, text), ts in zip(records, ids, strict=True):
                 c._runner.run(insert, (queue, text, ts))
-                ids.append(ts)
             c._runner.commit()
         except BaseException:
             with contextlib.suppress(BaseException):

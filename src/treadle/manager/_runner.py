@@ -321,7 +321,8 @@ class TaskRunner:
         path = limits.log_path(self.spec.tid)
         if path is None:
             return {}
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not os.path.isdir(path.parent):  # a stat: cheaper than mkdir failing each task
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return {
             "stdout": str(path),
             "stderr": str(path),
