@@ -10,7 +10,7 @@ import pytest
 
 from tests.manager._support import manager
 from treadle import ClientTimeout, ConfigError, TaskNotFound
-from treadle.broker import WorkerRecord, names
+from treadle.broker import TaskSpec, WorkerRecord, names
 from treadle.client import Client
 
 
@@ -28,6 +28,15 @@ def test_submit_many_mints_ordered_tids_in_one_transaction(client: Client) -> No
     assert {t.state for t in client.tasks()} == {"queued"}
     assert client.result(tids[0]) is None
     assert client.outbox(tids[0]) == []
+    # each TID is its request's message ID, minted in the write
+    queued = client.broker.peek(names.SPAWN, TaskSpec.model_validate_json, limit=100)
+    assert [(spec.tid, mid) for spec, mid in queued] == [(tid, tid) for tid in tids]
+
+
+def test_one_bad_spec_among_many_writes_none(client: Client) -> None:
+    with pytest.raises(ConfigError, match="retry_delay"):
+        client.submit_many([{"argv": ["true"]}, {"argv": ["true"], "retry_delay": -1}])
+    assert client.tasks() == []
 
 
 def test_a_bad_spec_is_a_config_error_naming_the_field(client: Client) -> None:

@@ -21,7 +21,7 @@ Owns only that; what the messages mean is the caller's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from simplebroker.ext import BrokerConnection
@@ -43,20 +43,25 @@ _NEEDED = (
 )
 
 
-def write_all(core: BrokerConnection, records: Sequence[tuple[str, str]]) -> list[int]:
-    """Append each ``(queue, text)`` in one transaction, in order; their IDs. All or none
-    is written: on an error nothing is."""
+Text = str | Callable[[int], str]  # a message's text, or how to make it from its ID
+
+
+def write_all(core: BrokerConnection, records: Sequence[tuple[str, Text]]) -> list[int]:
+    """Append each ``(queue, text)`` in one transaction, in order; their IDs. A text may
+    be a function of the message's ID (a task spec names its TID, which is its ID). All
+    or none is written: on an error (a function's included) nothing is."""
     if not records:
         return []
-    if len(records) == 1:
-        return [core.write(*records[0])]
+    if len(records) == 1 and isinstance(records[0][1], str):
+        return [core.write(records[0][0], records[0][1])]
     if missing := [name for name in _NEEDED if not hasattr(core, name)]:
         raise BrokerError(f"this simplebroker cannot write in batches (no {', '.join(missing)})")
     c: Any = core
     c._check_fork_safety()
     for queue, text in records:
         c._validate_queue_name(queue)
-        c._validate_message_size(text)
+        if isinstance(text, str):
+            c._validate_message_size(text)
     ids: list[int] = c._run_with_retry(lambda: _transaction(c, records))
     maintenance = getattr(c, "_record_maintenance_activity", None)
     if maintenance is not None:
@@ -64,7 +69,7 @@ def write_all(core: BrokerConnection, records: Sequence[tuple[str, str]]) -> lis
     return ids
 
 
-def _transaction(c: Any, records: Sequence[tuple[str, str]]) -> list[int]:
+def _transaction(c: Any, records: Sequence[tuple[str, Text]]) -> list[int]:
     insert = c._sql.INSERT_MESSAGE
     with c._lock:
         c._runner.begin_immediate()
@@ -80,6 +85,9 @@ def _transaction(c: Any, records: Sequence[tuple[str, str]]) -> list[int]:
             if len(ids) > 1:
                 c._backend_plugin.advance_last_ts(c._runner, new_ts=ids[-1])
             for (queue, text), ts in zip(records, ids, strict=True):
+                if not isinstance(text, str):
+                    text = text(ts)
+                    c._validate_message_size(text)
                 c._runner.run(insert, (queue, text, ts))
             c._runner.commit()
         except BaseException:

@@ -21,7 +21,7 @@ from simplebroker.ext import BrokerConnection
 
 from .._exceptions import BrokerError
 from . import _names as names
-from ._batch import write_all
+from ._batch import Text, write_all
 from ._messages import ERROR_KEPT, DeadLetter
 from ._target import BrokerURL, resolve
 
@@ -93,10 +93,12 @@ class Broker:
         """Append one message; returns its ID."""
         return self.db.write(queue, encode(message))
 
-    def write_many(self, records: Sequence[tuple[str, BaseModel | str]]) -> list[int]:
+    def write_many(
+        self, records: Sequence[tuple[str, BaseModel | str | Callable[[int], BaseModel]]]
+    ) -> list[int]:
         """Append messages to any queues in one transaction, in order (all or none);
-        their IDs."""
-        return write_all(self.db, [(queue, encode(m)) for queue, m in records])
+        their IDs. A message may be a function of its ID (made inside the transaction)."""
+        return write_all(self.db, [(queue, _encoder(m)) for queue, m in records])
 
     def insert(self, queue: str, records: Iterable[tuple[BaseModel | str, int]]) -> None:
         """Append messages under IDs minted by :meth:`timestamp`, in one transaction."""
@@ -343,6 +345,12 @@ class Broker:
 
     def __repr__(self) -> str:
         return f"<Broker {self.url}{' closed' if self._closed else ''}>"
+
+
+def _encoder(message: BaseModel | str | Callable[[int], BaseModel]) -> Text:
+    if isinstance(message, (BaseModel, str)):
+        return encode(message)
+    return lambda mid: encode(message(mid))
 
 
 def _target(url: BrokerURL) -> str | BrokerTarget:

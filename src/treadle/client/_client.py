@@ -16,7 +16,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,27 @@ class Client:
         return self.submit_many([fields])[0]
 
     def submit_many(self, tasks: Iterable[Mapping[str, Any] | TaskSpec]) -> list[TaskSpec]:
-        """Queue many tasks in one transaction."""
-        specs = [t if isinstance(t, TaskSpec) else self.spec(**t) for t in tasks]
-        self.broker.insert(q.SPAWN, [(s, s.tid) for s in specs])
+        """Queue many tasks in one transaction. A task without a TID gets its request's
+        message ID, minted in that transaction (minting each beforehand would cost a
+        commit per task)."""
+        items = list(tasks)
+        fresh = [t for t in items if not isinstance(t, TaskSpec) and "tid" not in t]
+        if len(fresh) < len(items):
+            specs = [t if isinstance(t, TaskSpec) else self.spec(**t) for t in items]
+            self.broker.insert(q.SPAWN, [(s, s.tid) for s in specs])
+        else:
+            drafts = [self.spec(**{**t, "tid": 1}) for t in fresh]  # validated before writing
+            written: dict[int, TaskSpec] = {}
+
+            def under(draft: TaskSpec) -> Callable[[int], TaskSpec]:
+                def spec(tid: int) -> TaskSpec:
+                    written[tid] = made = draft.model_copy(update={"tid": tid})
+                    return made
+
+                return spec
+
+            ids = self.broker.write_many([(q.SPAWN, under(d)) for d in drafts])
+            specs = [written[tid] for tid in ids]
         if self._waiter is not None:
             self._notified.update(s.tid for s in specs if s.notify == self._waiter.address)
         self._nudge_managers()
