@@ -44,3 +44,22 @@ async def test_a_crash_is_in_the_event_the_log_and_status(caplog: pytest.LogCapt
     assert status["last_exit"]["kind"] == "error"
     assert status["last_exit"]["error"]["type"] == "LookupError"
     assert "in doomed" in status["last_exit"]["error"]["traceback"]
+
+
+async def test_without_log_transitions_they_reach_the_bus_not_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def doomed() -> None:
+        raise LookupError("the key vanished")
+
+    spec = ChildSpec(doomed, restart=Restart.TEMPORARY, backoff=FAST)
+    sup = Supervisor([spec], name="quiet", log_transitions=False)
+    with caplog.at_level(logging.INFO, logger="treadle.lifecycle"), sup.events() as events:
+        async with sup:
+            await wait_state(sup, "doomed", State.FAILED)
+        seen = []
+        while (msg := events.get_nowait()) is not None:
+            assert isinstance(msg.payload, Transition)
+            seen.append(msg.payload.to)
+    assert State.FAILED in seen
+    assert [r for r in caplog.records if r.name == "treadle.lifecycle"] == []
