@@ -173,6 +173,7 @@ class Reports:
     async def _finished(self, runner: TaskRunner, result: Result) -> None:
         tid = runner.spec.tid
         _, mid = self._m.runners.pop(tid)
+        self._m.ab.poke()  # its slot is free: the next claim goes with its result
         lines = self._lines.pop(tid, {})
         self._kept.pop(tid, None)
         over = self._over.pop(tid, None)
@@ -200,7 +201,6 @@ class Reports:
         self._m.last_busy = time.monotonic()
         if runner.spec.notify:
             poke(runner.spec.notify)
-        self._m.ab.poke()  # a slot is free: look at the queue again
 
     async def unlaunched(self, spec: TaskSpec, mid: int, why: str) -> None:
         """A claimed task that could not even be added to the tree: it fails, alone."""
