@@ -30,66 +30,32 @@ from __future__ import annotations
 
 import _socket
 import contextlib
-import ctypes
 import marshal
 import os
-import resource
 import select
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+from ._cgroups import kill_cgroup, make_base, populated, rmdir
 from ._journal import Journal
+from ._launcher import TAG, Launcher, fork_launcher, prctl
 
-TAG = "TREADLE_OWNER"  # in every spawned process's environment: "record_dir|name|pid"
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
-_MAX_FD = 2**31 - 1
 _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
 _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
 _SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
 _FREE_CGROUPS = 64  # empty cgroups kept for reuse
-_TICK = os.sysconf("SC_CLK_TCK")
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.prctl.argtypes = (
-    ctypes.c_int,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-)
-
-
-def prctl(option: int, value: int) -> None:
-    if _libc.prctl(option, value, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+_WARM = 1.0  # seconds a launcher forked after an exit waits for a restart to use it
 
 
 def _boottime() -> float:
     return time.clock_gettime(time.CLOCK_BOOTTIME)
-
-
-def _boot_time() -> float:
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"btime"):
-                return float(line.split()[1])
-    return 0.0
-
-
-_BOOT = _boot_time()
-
-
-def created(pid: int) -> float:
-    """The process's start time as psutil's ``create_time()`` gives it (pid-reuse check)."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        stat = f.read()
-    return int(stat[stat.rindex(b")") + 2 :].split()[19]) / _TICK + _BOOT
 
 
 def _json_str(text: str) -> str:
@@ -97,64 +63,6 @@ def _json_str(text: str) -> str:
     if any(c < " " for c in text):
         text = "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in text)
     return f'"{text}"'
-
-
-def cgroup_base(pid: int | None = None) -> str | None:
-    """``<our cgroup v2>/treadle-<pid>`` (of this process, or of the spawner ``pid`` this
-    process started), not made; None when there is no cgroup v2 here."""
-    try:
-        mount = None
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                fields = left.split()
-                if right.split(" ", 1)[0] == "cgroup2" and fields[3] == "/":
-                    mount = fields[4]
-                    break
-        with open("/proc/self/cgroup") as f:
-            ours = next((line[3:].strip() for line in f if line.startswith("0::")), None)
-        if mount is None or ours is None:
-            return None
-        return f"{mount}{ours.rstrip('/')}/treadle-{pid or os.getpid()}"
-    except OSError:
-        return None
-
-
-def _cgroup_base() -> str | None:
-    """This spawner's ``cgroup_base()``, made; None when cgroup v2 cannot be used here."""
-    base = cgroup_base()
-    if base is None:
-        return None
-    try:
-        os.mkdir(base, 0o755)
-    except OSError:
-        return None
-    return base
-
-
-def _kill_cgroup(path: str) -> None:
-    try:
-        fd = os.open(f"{path}/cgroup.kill", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"1")
-        finally:
-            os.close(fd)
-        return
-    except FileNotFoundError:
-        if not os.path.isdir(path):
-            return
-    except OSError:
-        pass
-    for _ in range(3):  # no cgroup.kill (kernel < 5.14): one by one, again for late forks
-        try:
-            with open(f"{path}/cgroup.procs", "rb") as f:
-                pids = [int(p) for p in f.read().split()]
-        except OSError:
-            return
-        if not pids:
-            return
-        for pid in pids:
-            _kill(pid)
 
 
 def _kill(pid: int, sig: int = signal.SIGKILL, group: bool = False) -> None:
@@ -222,7 +130,7 @@ class Spawner:
         for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)  # the wakeup fd says which arrived
         self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-        self.cgroups = _cgroup_base() if cgroups else None
+        self.cgroups = make_base() if cgroups else None
         self.poll = select.epoll()
         self.poll.register(self.wake_r, select.EPOLLIN)
         self.poll.register(fd, select.EPOLLIN)
@@ -243,6 +151,9 @@ class Spawner:
         self.fenced = False
         self.closing = False  # everything still running is to die
         self.running = True
+        self.launcher: Launcher | None = None  # forked ahead of the next spawn
+        self.want_launcher = False  # a task ended: fork one once the exit is told
+        self.warm_until: float | None = None  # monotonic: retire the launcher then
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -252,6 +163,8 @@ class Spawner:
             waits = [] if self.deadline is None else [self.deadline - _boottime()]
             if self.sweeps:
                 waits.append(self.sweeps[0] - time.monotonic())
+            if self.warm_until is not None:
+                waits.append(self.warm_until - time.monotonic())
             timeout = max(0.0, min(waits)) if waits else -1.0
             for fd, events in self.poll.poll(timeout):
                 if fd == self.wake_r:
@@ -266,6 +179,7 @@ class Spawner:
             if self.sweeps and self.sweeps[0] <= time.monotonic():
                 del self.sweeps[0]
                 self._orphans()
+            self._warm()
         self.shutdown()
 
     def _signals(self) -> None:
@@ -368,37 +282,29 @@ class Spawner:
                     text = f"cannot keep its journal in {req['record_dir']}: {exc.strerror}"
                     self.send(("failed", seq, "journal", exc.errno or 0, text))
                     return
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC) if not req["merge"] else (-1, -1)
-        report_r, report_w = os.pipe2(os.O_CLOEXEC)
         cgroup = self._cgroup()
-        failure = b""
         try:
-            pid = os.fork()
+            launcher, failure = self._launch(req, cgroup)
         except OSError as exc:
-            pid = -1
-            failure = f"fork\0{exc.errno}\0{exc.strerror}".encode()
-        if pid == 0:
-            _exec_child(req, out_w, err_w, report_w, cgroup, self.devnull, self.me)
-        for fd in (out_w, err_w, report_w):
-            if fd >= 0:
-                os.close(fd)
-        while pid > 0 and (chunk := os.read(report_r, 4096)):  # EOF: exec'd, or failed
-            failure += chunk
-        os.close(report_r)
-        if failure:
-            if pid > 0:
-                os.waitpid(pid, 0)
             if cgroup is not None:
                 self.free_cgroups.append(cgroup)
-            for fd in (out_r, err_r):
-                if fd >= 0:
-                    os.close(fd)
+            self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
+            return
+        pid, start = launcher.pid, launcher.created
+        fds = [launcher.out_r, launcher.err_r]
+        launcher.out_r = launcher.err_r = -1
+        if req["merge"]:
+            os.close(fds.pop())  # its stderr is its stdout's pipe
+        if failure:
+            os.waitpid(pid, 0)
+            if cgroup is not None:
+                self.free_cgroups.append(cgroup)
+            for fd in fds:
+                os.close(fd)
             stage, err, text = failure.decode("utf-8", "replace").split("\0", 2)
             self.send(("failed", seq, stage, int(err), text))
             return
         tag = f"{req['tag']}|{pid}"
-        start = created(pid)
         if journal is not None:
             where = f', "cgroup": {_json_str(cgroup)}' if cgroup else ""
             record = (
@@ -407,7 +313,45 @@ class Spawner:
             )
             journal.started(pid, record.encode())
         self.children[pid] = _Child(pid, tag, req["kill_group"], journal, cgroup, req["leased"])
-        self.send(("spawned", seq, pid, start), [out_r] + ([err_r] if err_r >= 0 else []))
+        self.send(("spawned", seq, pid, start), fds)
+
+    def _launch(self, req: dict[str, Any], cgroup: str | None) -> tuple[Launcher, bytes]:
+        """Start it through the warm launcher, or one forked now (and again if that one
+        died waiting); the launcher and its report (empty: exec'd). OSError: no fork."""
+        launcher, self.launcher = self.launcher, None
+        for _ in range(2):
+            if launcher is None:
+                launcher = fork_launcher(self.devnull, self.me)
+            failure = launcher.launch(req, cgroup)
+            if failure is not None:
+                return launcher, failure
+            launcher.close()  # it died before it read the request: reap it, fork anew
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(launcher.pid, 0)
+            launcher = None
+        raise OSError(0, "every launcher died before its request")
+
+    def _warm(self) -> None:
+        """Fork a launcher now (a task ended: it is likely restarted), or retire the warm
+        one if it waited past ``_WARM``."""
+        if not self.running:
+            return
+        now = time.monotonic()
+        if self.warm_until is not None and now >= self.warm_until:
+            self.warm_until = None
+            self._retire()
+        if self.want_launcher:
+            self.want_launcher = False
+            self.warm_until = now + _WARM
+            if self.launcher is None:
+                with contextlib.suppress(OSError):  # the next spawn forks, and says why not
+                    self.launcher = fork_launcher(self.devnull, self.me)
+
+    def _retire(self) -> None:
+        """Close the warm launcher's pipes: it reads EOF and exits 0 (reaped as it does)."""
+        launcher, self.launcher = self.launcher, None
+        if launcher is not None:
+            launcher.close()
 
     # -- reaping and killing -----------------------------------------------------------------
 
@@ -421,6 +365,9 @@ class Spawner:
             if info is None:
                 break
             pid = info.si_pid
+            if self.launcher is not None and pid == self.launcher.pid:  # died waiting
+                self.launcher.close()
+                self.launcher = None
             child = self.children.pop(pid, None)
             if child is not None and (child.kill_group or self.closing):
                 self._kill_remains(child)  # before the reap: the zombie holds pid and group
@@ -440,19 +387,20 @@ class Spawner:
             if not child.kill_group:
                 self.loose.add(child.tag)
             self.send(("exit", pid, rc))
+            self.want_launcher = True
         if ended:
             self._orphans()
         for path in list(self.stale_cgroups):
-            populated = _populated(path)
-            if populated:  # a spared or a dying process: later
+            is_populated = populated(path)
+            if is_populated:  # a spared or a dying process: later
                 continue
             self.stale_cgroups.discard(path)
-            if populated is None:  # gone
+            if is_populated is None:  # gone
                 continue
             if len(self.free_cgroups) < _FREE_CGROUPS:
                 self.free_cgroups.append(path)
             else:
-                _rmdir(path)
+                rmdir(path)
 
     def _cgroup(self) -> str | None:
         """An empty cgroup for a new task, or None (cgroup v2 not usable)."""
@@ -471,7 +419,7 @@ class Spawner:
     def _kill_remains(self, child: _Child) -> None:
         _kill(child.pid, signal.SIGKILL, group=True)
         if child.cgroup is not None:
-            _kill_cgroup(child.cgroup)
+            kill_cgroup(child.cgroup)
         else:
             self._sweep_later()
 
@@ -485,8 +433,9 @@ class Spawner:
     def _orphans(self) -> None:
         """Kill adopted orphans whose task has ended (all of them when closing or fenced)."""
         seen: set[str] = set()
+        launcher = self.launcher.pid if self.launcher is not None else None
         for pid in self._my_children():
-            if pid in self.children:
+            if pid in self.children or (pid == launcher and not self.closing):
                 continue
             tag = tag_of(pid)
             if not self.closing:
@@ -533,7 +482,7 @@ class Spawner:
         _kill(child.pid, signal.SIGKILL, group=True)
         _kill(child.pid)
         if child.cgroup is not None:
-            _kill_cgroup(child.cgroup)
+            kill_cgroup(child.cgroup)
 
     def fence(self) -> None:
         """The deadline passed: kill every leased process (what it leaves dies with it at
@@ -567,6 +516,8 @@ class Spawner:
         # Going already: a second SIGTERM (a parent-death signal comes again each time the
         # thread it was reparented to exits) must not cut this short, nor the exit after it.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.running = False  # no launcher is forked from here on
+        self._retire()
         self._let_finish()
         self._kill_everything()
         self.closing = True
@@ -591,9 +542,9 @@ class Spawner:
         ]
         for path in stale:
             if path is not None:
-                _rmdir(path)
+                rmdir(path)
         if self.cgroups is not None:
-            _rmdir(self.cgroups)
+            rmdir(self.cgroups)
         self._drain()
 
     def _drain(self) -> None:
@@ -620,84 +571,6 @@ def _pgid(pid: int) -> int:
         return os.getpgid(pid)
     except OSError:
         return -1
-
-
-def _populated(path: str) -> bool | None:
-    """Whether processes are in the cgroup; None if it is gone."""
-    try:
-        with open(f"{path}/cgroup.events", "rb") as f:
-            return b"populated 0" not in f.read()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return True
-
-
-def _rmdir(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
-
-
-def _exec_child(
-    req: dict[str, Any],
-    out_w: int,
-    err_w: int,
-    report_w: int,
-    cgroup: str | None,
-    devnull: int,
-    spawner: int,
-) -> NoReturn:
-    """In the forked child: set it up and exec; a failure is written to ``report_w``."""
-    stage = "setup"
-    try:
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_DFL)
-        os.setsid()
-        me = os.getpid()
-        if cgroup is not None:
-            try:
-                fd = os.open(f"{cgroup}/cgroup.procs", os.O_WRONLY)
-                os.write(fd, b"0")
-                os.close(fd)
-            except OSError:
-                pass  # the tag and the subreaper still find its descendants
-        stage = "cpu_limit"
-        if req["cpu"] is not None:
-            resource.setrlimit(resource.RLIMIT_CPU, (req["cpu"], req["cpu"] + 5))
-        stage = "cwd"
-        if req["cwd"] is not None:
-            os.chdir(req["cwd"])
-        if req["umask"] >= 0:
-            os.umask(req["umask"])
-        stage = "user"
-        if req["groups"] is not None:
-            os.setgroups(req["groups"])
-        if req["gid"] is not None:
-            os.setresgid(req["gid"], req["gid"], req["gid"])
-        if req["uid"] is not None:
-            os.setresuid(req["uid"], req["uid"], req["uid"])
-        stage = "parent_death_signal"  # after the user switch, which clears it
-        if req["pdeathsig"]:
-            prctl(_PR_SET_PDEATHSIG, req["pdeathsig"])
-            if os.getppid() != spawner:
-                os._exit(128 + signal.SIGKILL)
-        stage = "output"
-        os.dup2(devnull, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w if err_w >= 0 else out_w, 2)
-        os.closerange(3, report_w)
-        os.closerange(report_w + 1, _MAX_FD)
-        env = req["env"]
-        env[TAG] = f"{req['tag']}|{me}"
-        stage = "exec"
-        os.execve(req["exe"], req["argv"], env)
-    except BaseException as exc:  # noqa: BLE001 (reported to the spawner, then _exit)
-        err = getattr(exc, "errno", None) or 0
-        text = str(exc) or type(exc).__name__
-        os.write(report_w, f"{stage}\0{err}\0{text}".encode("utf-8", "replace"))
-    finally:
-        os._exit(255)
 
 
 def main(argv: list[str]) -> int:
