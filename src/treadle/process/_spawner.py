@@ -31,8 +31,8 @@ from typing import Any
 
 from .._exceptions import SpawnError
 from ._cgroups import cgroup_base
+from ._channel import frames
 from ._records import kill_cgroups
-from ._spawnerd import frames
 
 __all__ = ["Child", "Spawner", "spawner"]
 

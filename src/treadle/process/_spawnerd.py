@@ -1,11 +1,12 @@
 """The spawner program: a small single-threaded process that starts, reaps and, when its
 host is gone or frozen past its deadline, kills every OS process of the host that runs it.
 
-Owns the spawner's side of the protocol (the client is ``_spawner.py``). It is started by
-the client with its end of a Unix socketpair, sets a parent-death signal (SIGTERM) and makes
-itself a child subreaper, so every orphaned descendant of a task becomes its child. Being
-single-threaded, it forks and execs itself (setsid, cgroup, limits, user, pipes, pdeathsig
-in the child; a close-on-exec pipe reports a failure before exec), reaps on SIGCHLD, and:
+Owns the spawner's side of the protocol (the client is ``_spawner.py``) and its loop. It is
+started by the client with its end of a Unix socketpair (``_channel``), sets a parent-death
+signal (SIGTERM) and makes itself a child subreaper, so every orphaned descendant of a task
+becomes its child. Being single-threaded, it forks and execs itself (``_launcher``: setsid,
+cgroup, limits, user, pipes, pdeathsig in the child; a close-on-exec pipe reports a failure
+before exec), the fork done ahead of the request after an exit, reaps on SIGCHLD, and:
 
 - when a spawned process ends, kills what is left of it (its process group, its cgroup,
   adopted orphans that carry its tag) while the zombie still holds its pid, journals
@@ -23,27 +24,27 @@ the same interpreter). Requests: ``("spawn", seq, dict)``, ``("signal", pid, sig
 ``("forget", record_dir, pid)``, ``("deadline", seconds | None)``. Replies: ``("spawned",
 seq, pid, created)`` with the pipes' read ends (SCM_RIGHTS), ``("failed", seq, stage, errno,
 text)``, ``("exit", pid, returncode)``, ``("fenced",)``. Only light modules are imported
-(start-up time counts); see ``_spawner.py`` for how it is started.
+(start-up time counts); see ``_spawner.py`` for how it is started. Cgroups are
+``_cgroups``'; what ``/proc`` says of a process, ``_procfs``'.
 """
 
 from __future__ import annotations
 
-import _socket
 import contextlib
-import marshal
 import os
 import select
 import signal
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 from ._cgroups import kill_cgroup, make_base, populated, rmdir
+from ._channel import Channel
 from ._journal import Journal
-from ._launcher import TAG, Launcher, fork_launcher, prctl
+from ._launcher import Launcher, fork_launcher, prctl
+from ._procfs import children_of, kill, pgid, tag_of, tag_pid
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -63,42 +64,6 @@ def _json_str(text: str) -> str:
     if any(c < " " for c in text):
         text = "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in text)
     return f'"{text}"'
-
-
-def _kill(pid: int, sig: int = signal.SIGKILL, group: bool = False) -> None:
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except OSError:  # gone, or not ours to signal
-        pass
-
-
-def tag_of(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = b"\0" + f.read()
-    except OSError:
-        return None
-    start = env.find(b"\0" + TAG.encode() + b"=")
-    if start < 0:
-        return None
-    start += len(TAG) + 2
-    end = env.find(b"\0", start)
-    return env[start : end if end >= 0 else len(env)].decode("utf-8", "replace")
-
-
-def frames(buf: bytearray) -> Iterator[tuple[Any, ...]]:
-    """The whole frames at the start of ``buf`` (each taken out of it as it is read),
-    decoded; a frame cut short stays for the next read. Both ends read with it."""
-    while len(buf) >= 4:
-        n = int.from_bytes(buf[:4], "little")
-        if len(buf) < 4 + n:
-            return
-        msg: tuple[Any, ...] = marshal.loads(buf[4 : 4 + n])
-        del buf[: 4 + n]
-        yield msg
 
 
 class _Child:
@@ -122,9 +87,6 @@ class _Child:
 class Spawner:
     def __init__(self, fd: int, cgroups: bool) -> None:
         self.me = os.getpid()
-        os.set_inheritable(fd, False)
-        self.sock = _socket.socket(fileno=fd)
-        self.sock.setblocking(False)
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         for sig in (signal.SIGCHLD, signal.SIGTERM):
@@ -133,10 +95,8 @@ class Spawner:
         self.cgroups = make_base() if cgroups else None
         self.poll = select.epoll()
         self.poll.register(self.wake_r, select.EPOLLIN)
-        self.poll.register(fd, select.EPOLLIN)
-        self.rbuf = bytearray()
-        self.out: list[tuple[bytes, list[int]]] = []
-        self.writing = False
+        self.channel = Channel(fd, self.poll)
+        self.send = self.channel.send
         self.children: dict[int, _Child] = {}
         self.journals: dict[str, Journal] = {}
         self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
@@ -158,8 +118,8 @@ class Spawner:
     # -- the loop ----------------------------------------------------------------------------
 
     def serve(self) -> None:
-        ctrl = self.sock.fileno()
-        while self.running:
+        ctrl = self.channel.fileno()
+        while self.running and not self.channel.lost:
             waits = [] if self.deadline is None else [self.deadline - _boottime()]
             if self.sweeps:
                 waits.append(self.sweeps[0] - time.monotonic())
@@ -173,7 +133,7 @@ class Spawner:
                     if events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
                         self._receive()
                     if events & select.EPOLLOUT:
-                        self._flush()
+                        self.channel.flush()
             if self.deadline is not None and _boottime() >= self.deadline:
                 self.fence()
             if self.sweeps and self.sweeps[0] <= time.monotonic():
@@ -193,21 +153,9 @@ class Spawner:
             self.reap()
 
     def _receive(self) -> None:
-        eof = False
-        while True:
-            try:
-                data = self.sock.recv(1 << 16)
-            except BlockingIOError:
-                break
-            except OSError:
-                data = b""
-            if not data:
-                eof = True
-                break
-            self.rbuf += data
-        for msg in frames(self.rbuf):
+        for msg in self.channel.receive():
             self._handle(msg)
-        if eof:
+        if self.channel.lost:
             self.running = False
 
     def _handle(self, msg: tuple[Any, ...]) -> None:
@@ -217,7 +165,7 @@ class Spawner:
         elif kind == "signal":
             _, pid, sig, group = msg
             if pid in self.children:  # unreaped: the pid (and group) cannot be another's
-                _kill(pid, sig, group)
+                kill(pid, sig, group)
         elif kind == "forget":
             journal = self.journals.get(msg[1])
             if journal is not None:
@@ -229,41 +177,6 @@ class Spawner:
                 self.deadline = None
             else:
                 self.deadline = _boottime() + seconds - max(0.2, 0.05 * seconds)
-
-    def send(self, msg: tuple[Any, ...], fds: list[int] | None = None) -> None:
-        data = marshal.dumps(msg)
-        self.out.append((len(data).to_bytes(4, "little") + data, fds or []))
-        self._flush()
-
-    def _flush(self) -> None:
-        while self.out:
-            frame, fds = self.out[0]
-            try:
-                if fds:
-                    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-                    rights_msg = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)]
-                    n = self.sock.sendmsg([frame], rights_msg)
-                else:
-                    n = self.sock.send(frame)
-            except BlockingIOError:
-                break
-            except OSError:  # the client is gone: nobody to tell
-                for _, dropped in self.out:
-                    for fd in dropped:
-                        os.close(fd)
-                self.out.clear()
-                self.running = False
-                break
-            for fd in fds:
-                os.close(fd)
-            if n < len(frame):
-                self.out[0] = (frame[n:], [])
-            else:
-                del self.out[0]
-        if bool(self.out) != self.writing:
-            self.writing = bool(self.out)
-            mask = select.EPOLLIN | (select.EPOLLOUT if self.writing else 0)
-            self.poll.modify(self.sock.fileno(), mask)
 
     # -- spawning ----------------------------------------------------------------------------
 
@@ -417,7 +330,7 @@ class Spawner:
         return path
 
     def _kill_remains(self, child: _Child) -> None:
-        _kill(child.pid, signal.SIGKILL, group=True)
+        kill(child.pid, signal.SIGKILL, group=True)
         if child.cgroup is not None:
             kill_cgroup(child.cgroup)
         else:
@@ -434,38 +347,21 @@ class Spawner:
         """Kill adopted orphans whose task has ended (all of them when closing or fenced)."""
         seen: set[str] = set()
         launcher = self.launcher.pid if self.launcher is not None else None
-        for pid in self._my_children():
+        for pid in children_of(self.me):
             if pid in self.children or (pid == launcher and not self.closing):
                 continue
             tag = tag_of(pid)
             if not self.closing:
                 if tag is None:
                     continue  # whose it is cannot be told; it dies when the spawner closes
-                owner = self.children.get(_tag_pid(tag))
+                owner = self.children.get(tag_pid(tag))
                 if (owner is not None and owner.tag == tag) or tag in self.loose:
                     seen.add(tag)
                     continue
-            _kill(pid)
-            if _pgid(pid) == pid:
-                _kill(pid, signal.SIGKILL, group=True)
+            kill(pid)
+            if pgid(pid) == pid:
+                kill(pid, signal.SIGKILL, group=True)
         self.loose &= seen
-
-    def _my_children(self) -> list[int]:
-        try:
-            with open(f"/proc/{self.me}/task/{self.me}/children", "rb") as f:
-                return [int(p) for p in f.read().split()]
-        except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN: every stat
-            found = []
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/stat", "rb") as f:
-                            stat = f.read()
-                    except OSError:
-                        continue
-                    if int(stat[stat.rindex(b")") + 2 :].split()[1]) == self.me:
-                        found.append(int(entry))
-            return found
 
     def _kill_everything(self) -> None:
         self.reap()  # what ended already is journaled with its own status, not as killed
@@ -479,8 +375,8 @@ class Spawner:
 
     def _kill_child(self, child: _Child) -> None:
         child.killed = True
-        _kill(child.pid, signal.SIGKILL, group=True)
-        _kill(child.pid)
+        kill(child.pid, signal.SIGKILL, group=True)
+        kill(child.pid)
         if child.cgroup is not None:
             kill_cgroup(child.cgroup)
 
@@ -545,32 +441,7 @@ class Spawner:
                 rmdir(path)
         if self.cgroups is not None:
             rmdir(self.cgroups)
-        self._drain()
-
-    def _drain(self) -> None:
-        """The last exits, if the client still listens (a second at most)."""
-        self.sock.settimeout(1.0)
-        try:
-            for frame, fds in self.out:
-                if fds:
-                    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-                    self.sock.sendmsg([frame], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-                else:
-                    self.sock.sendall(frame)
-        except OSError:
-            pass
-
-
-def _tag_pid(tag: str) -> int:
-    tail = tag.rpartition("|")[2]
-    return int(tail) if tail.isdigit() else -1
-
-
-def _pgid(pid: int) -> int:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return -1
+        self.channel.drain()
 
 
 def main(argv: list[str]) -> int:
