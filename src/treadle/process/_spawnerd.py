@@ -186,7 +186,7 @@ class Spawner:
             self.send(("failed", seq, "spawner", 0, f"the spawner is {why}"))
             return
         journal = None
-        if req["record_dir"] is not None:  # before the fork: nothing runs unjournaled
+        if req["record_dir"] is not None:  # before the exec: nothing runs unjournaled
             journal = self.journals.get(req["record_dir"])
             if journal is None:
                 try:
