@@ -13,7 +13,7 @@ import psutil
 
 from treadle.process import Leftovers, clear_leftovers, reap_leftovers
 from treadle.process._journal import COMPACT, Journal
-from treadle.process._spawnerd import TAG
+from treadle.process._launcher import TAG
 
 
 def _sleeper(**env: str) -> subprocess.Popen[bytes]:

@@ -16,9 +16,8 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import IO
 
-__all__ = ["LINE_LIMIT", "Output", "human_size"]
+__all__ = ["LINE_LIMIT", "Output", "Pump", "human_size"]
 
 _FORMAT = logging.Formatter("%(asctime)s %(stream)s %(message)s")
 LINE_LIMIT = 64 * 1024  # bytes of one line kept in the ring and handed to the listener
@@ -93,30 +92,9 @@ class Output:
         if handler is not None and not logged:
             handler.handle(_record(stream, text, now))
 
-    async def pump(self, stream: str, pipe: IO[bytes]) -> None:
-        """Read ``pipe`` line by line until EOF."""
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=_CHUNK)
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), pipe
-        )
-        long = _LongLine(self, stream)
-        try:
-            while chunk := await reader.read(_CHUNK):
-                start = 0
-                while (end := chunk.find(b"\n", start)) >= 0:
-                    if long.empty and end - start <= self.line_limit:  # the common case
-                        self.line(stream, chunk[start:end].decode("utf-8", "replace"))
-                    else:
-                        long.add(chunk[start:end])
-                        long.finish()
-                    start = end + 1
-                if start < len(chunk):
-                    long.add(chunk[start:])
-            if not long.empty:  # the last line had no newline
-                long.finish()
-        finally:
-            transport.close()
+    def pump(self, stream: str, fd: int) -> Pump:
+        """Read the pipe ``fd`` (ours to close) line by line until EOF."""
+        return Pump(self, stream, fd)
 
     async def wait_line(self, predicate: Callable[[str], bool]) -> str:
         """Wait for an output line (already seen in the ring, or to come) matching ``predicate``."""
@@ -146,6 +124,55 @@ def _record(stream: str, text: str, now: float) -> logging.LogRecord:
     record = logging.makeLogRecord({"msg": text, "created": now, "stream": stream})
     record.msecs = (now % 1) * 1000
     return record
+
+
+class Pump:
+    """One pipe read by a reader callback on the loop (no task, no transport, no stream
+    per run): its lines go to the output; :attr:`done` at EOF or :meth:`close`."""
+
+    __slots__ = ("_fd", "_long", "_loop", "_output", "_stream", "done")
+
+    def __init__(self, output: Output, stream: str, fd: int) -> None:
+        self._output, self._stream, self._fd = output, stream, fd
+        self._loop = asyncio.get_running_loop()
+        self._long = _LongLine(output, stream)
+        self.done: asyncio.Future[None] = self._loop.create_future()
+        os.set_blocking(fd, False)
+        self._loop.add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self._fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            if not self._long.empty:  # the last line had no newline
+                self._long.finish()
+            self.close()
+            return
+        output, stream, long = self._output, self._stream, self._long
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if long.empty and end - start <= output.line_limit:  # the common case
+                output.line(stream, chunk[start:end].decode("utf-8", "replace"))
+            else:
+                long.add(chunk[start:end])
+                long.finish()
+            start = end + 1
+        if start < len(chunk):
+            long.add(chunk[start:])
+
+    def close(self) -> None:
+        """Stop reading (a stray writer holding the pipe open is cut) and close it."""
+        if self._fd < 0:
+            return
+        self._loop.remove_reader(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 class _LongLine:

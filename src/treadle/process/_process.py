@@ -20,7 +20,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 import psutil
 
@@ -97,10 +97,9 @@ class Process:
             self.request_stop()
         loop = asyncio.get_running_loop()
         watcher = loop.create_task(self._watch_memory(child)) if spec.memory_limit else None
-        pumps = [
-            loop.create_task(self.output.pump(stream, pipe), name=f"{spec.name}:{stream}")
-            for stream, pipe in _pipes(child)
-        ]
+        pumps = [self.output.pump("stdout", child.stdout)]
+        if child.stderr is not None:
+            pumps.append(self.output.pump("stderr", child.stderr))
         try:
             started()
             try:
@@ -119,9 +118,10 @@ class Process:
             if not child.exited.done():  # a cancel whose grace ran out: it goes anyway
                 child.signal(signal.SIGKILL, spec.kill_group)
             # The spawner killed what was left of the group (kill_group) when it reaped it.
-            await asyncio.wait(pumps, timeout=1.0)  # drain the pipes; a stray writer is cut
+            if not all(pump.done.done() for pump in pumps):  # drain the pipes
+                await asyncio.wait([pump.done for pump in pumps], timeout=1.0)
             for pump in pumps:
-                pump.cancel()
+                pump.close()  # a stray writer is cut
             self.output.close()  # log files are reopened by the next run's spawn
             if request["record_dir"] is not None:
                 if spec.keep_exit:
@@ -241,12 +241,6 @@ class Process:
 
     def __repr__(self) -> str:
         return f"<Process {self.spec.name!r} pid={self.pid}>"
-
-
-def _pipes(child: Child) -> list[tuple[str, IO[bytes]]]:
-    """The output pipes the spawner handed over, as files (their pumps close them)."""
-    fds = (("stdout", child.stdout), ("stderr", child.stderr))
-    return [(stream, open(fd, "rb", buffering=0)) for stream, fd in fds if fd is not None]
 
 
 def _ids(spec: ProcessSpec) -> tuple[int | None, int | None, list[int] | None]:

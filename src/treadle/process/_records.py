@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 
 from ._journal import SUFFIX
-from ._spawnerd import tag_of
+from ._procfs import tag_of
 
 __all__ = ["Leftovers", "clear_leftovers", "reap_leftovers"]
 

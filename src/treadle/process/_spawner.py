@@ -30,8 +30,9 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from .._exceptions import SpawnError
+from ._cgroups import cgroup_base
+from ._channel import frames
 from ._records import kill_cgroups
-from ._spawnerd import cgroup_base, frames
 
 __all__ = ["Child", "Spawner", "spawner"]
 

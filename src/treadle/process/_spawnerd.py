@@ -1,11 +1,12 @@
 """The spawner program: a small single-threaded process that starts, reaps and, when its
 host is gone or frozen past its deadline, kills every OS process of the host that runs it.
 
-Owns the spawner's side of the protocol (the client is ``_spawner.py``). It is started by
-the client with its end of a Unix socketpair, sets a parent-death signal (SIGTERM) and makes
-itself a child subreaper, so every orphaned descendant of a task becomes its child. Being
-single-threaded, it forks and execs itself (setsid, cgroup, limits, user, pipes, pdeathsig
-in the child; a close-on-exec pipe reports a failure before exec), reaps on SIGCHLD, and:
+Owns the spawner's side of the protocol (the client is ``_spawner.py``) and its loop. It is
+started by the client with its end of a Unix socketpair (``_channel``), sets a parent-death
+signal (SIGTERM) and makes itself a child subreaper, so every orphaned descendant of a task
+becomes its child. Being single-threaded, it forks and execs itself (``_launcher``: setsid,
+cgroup, limits, user, pipes, pdeathsig in the child; a close-on-exec pipe reports a failure
+before exec), the fork done ahead of the request after an exit, reaps on SIGCHLD, and:
 
 - when a spawned process ends, kills what is left of it (its process group, its cgroup,
   adopted orphans that carry its tag) while the zombie still holds its pid, journals
@@ -23,73 +24,39 @@ the same interpreter). Requests: ``("spawn", seq, dict)``, ``("signal", pid, sig
 ``("forget", record_dir, pid)``, ``("deadline", seconds | None)``. Replies: ``("spawned",
 seq, pid, created)`` with the pipes' read ends (SCM_RIGHTS), ``("failed", seq, stage, errno,
 text)``, ``("exit", pid, returncode)``, ``("fenced",)``. Only light modules are imported
-(start-up time counts); see ``_spawner.py`` for how it is started.
+(start-up time counts); see ``_spawner.py`` for how it is started. Cgroups are
+``_cgroups``'; what ``/proc`` says of a process, ``_procfs``'.
 """
 
 from __future__ import annotations
 
-import _socket
 import contextlib
-import ctypes
-import marshal
 import os
-import resource
 import select
 import signal
-import sys
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
+from ._cgroups import kill_cgroup, make_base, populated, rmdir
+from ._channel import Channel
 from ._journal import Journal
+from ._launcher import Launcher, fork_launcher, prctl
+from ._procfs import children_of, kill, pgid, tag_of, tag_pid
 
-TAG = "TREADLE_OWNER"  # in every spawned process's environment: "record_dir|name|pid"
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
-_MAX_FD = 2**31 - 1
 _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
 _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
 _SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
 _FREE_CGROUPS = 64  # empty cgroups kept for reuse
-_TICK = os.sysconf("SC_CLK_TCK")
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.prctl.argtypes = (
-    ctypes.c_int,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-)
-
-
-def prctl(option: int, value: int) -> None:
-    if _libc.prctl(option, value, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+_WARM = 1.0  # seconds a launcher forked after an exit waits for a restart to use it
 
 
 def _boottime() -> float:
     return time.clock_gettime(time.CLOCK_BOOTTIME)
-
-
-def _boot_time() -> float:
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"btime"):
-                return float(line.split()[1])
-    return 0.0
-
-
-_BOOT = _boot_time()
-
-
-def created(pid: int) -> float:
-    """The process's start time as psutil's ``create_time()`` gives it (pid-reuse check)."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        stat = f.read()
-    return int(stat[stat.rindex(b")") + 2 :].split()[19]) / _TICK + _BOOT
 
 
 def _json_str(text: str) -> str:
@@ -97,100 +64,6 @@ def _json_str(text: str) -> str:
     if any(c < " " for c in text):
         text = "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in text)
     return f'"{text}"'
-
-
-def cgroup_base(pid: int | None = None) -> str | None:
-    """``<our cgroup v2>/treadle-<pid>`` (of this process, or of the spawner ``pid`` this
-    process started), not made; None when there is no cgroup v2 here."""
-    try:
-        mount = None
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                fields = left.split()
-                if right.split(" ", 1)[0] == "cgroup2" and fields[3] == "/":
-                    mount = fields[4]
-                    break
-        with open("/proc/self/cgroup") as f:
-            ours = next((line[3:].strip() for line in f if line.startswith("0::")), None)
-        if mount is None or ours is None:
-            return None
-        return f"{mount}{ours.rstrip('/')}/treadle-{pid or os.getpid()}"
-    except OSError:
-        return None
-
-
-def _cgroup_base() -> str | None:
-    """This spawner's ``cgroup_base()``, made; None when cgroup v2 cannot be used here."""
-    base = cgroup_base()
-    if base is None:
-        return None
-    try:
-        os.mkdir(base, 0o755)
-    except OSError:
-        return None
-    return base
-
-
-def _kill_cgroup(path: str) -> None:
-    try:
-        fd = os.open(f"{path}/cgroup.kill", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"1")
-        finally:
-            os.close(fd)
-        return
-    except FileNotFoundError:
-        if not os.path.isdir(path):
-            return
-    except OSError:
-        pass
-    for _ in range(3):  # no cgroup.kill (kernel < 5.14): one by one, again for late forks
-        try:
-            with open(f"{path}/cgroup.procs", "rb") as f:
-                pids = [int(p) for p in f.read().split()]
-        except OSError:
-            return
-        if not pids:
-            return
-        for pid in pids:
-            _kill(pid)
-
-
-def _kill(pid: int, sig: int = signal.SIGKILL, group: bool = False) -> None:
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except OSError:  # gone, or not ours to signal
-        pass
-
-
-def tag_of(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = b"\0" + f.read()
-    except OSError:
-        return None
-    start = env.find(b"\0" + TAG.encode() + b"=")
-    if start < 0:
-        return None
-    start += len(TAG) + 2
-    end = env.find(b"\0", start)
-    return env[start : end if end >= 0 else len(env)].decode("utf-8", "replace")
-
-
-def frames(buf: bytearray) -> Iterator[tuple[Any, ...]]:
-    """The whole frames at the start of ``buf`` (each taken out of it as it is read),
-    decoded; a frame cut short stays for the next read. Both ends read with it."""
-    while len(buf) >= 4:
-        n = int.from_bytes(buf[:4], "little")
-        if len(buf) < 4 + n:
-            return
-        msg: tuple[Any, ...] = marshal.loads(buf[4 : 4 + n])
-        del buf[: 4 + n]
-        yield msg
 
 
 class _Child:
@@ -214,21 +87,16 @@ class _Child:
 class Spawner:
     def __init__(self, fd: int, cgroups: bool) -> None:
         self.me = os.getpid()
-        os.set_inheritable(fd, False)
-        self.sock = _socket.socket(fileno=fd)
-        self.sock.setblocking(False)
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)  # the wakeup fd says which arrived
         self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-        self.cgroups = _cgroup_base() if cgroups else None
+        self.cgroups = make_base() if cgroups else None
         self.poll = select.epoll()
         self.poll.register(self.wake_r, select.EPOLLIN)
-        self.poll.register(fd, select.EPOLLIN)
-        self.rbuf = bytearray()
-        self.out: list[tuple[bytes, list[int]]] = []
-        self.writing = False
+        self.channel = Channel(fd, self.poll)
+        self.send = self.channel.send
         self.children: dict[int, _Child] = {}
         self.journals: dict[str, Journal] = {}
         self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
@@ -243,15 +111,20 @@ class Spawner:
         self.fenced = False
         self.closing = False  # everything still running is to die
         self.running = True
+        self.launcher: Launcher | None = None  # forked ahead of the next spawn
+        self.want_launcher = False  # a task ended: fork one once the exit is told
+        self.warm_until: float | None = None  # monotonic: retire the launcher then
 
     # -- the loop ----------------------------------------------------------------------------
 
     def serve(self) -> None:
-        ctrl = self.sock.fileno()
-        while self.running:
+        ctrl = self.channel.fileno()
+        while self.running and not self.channel.lost:
             waits = [] if self.deadline is None else [self.deadline - _boottime()]
             if self.sweeps:
                 waits.append(self.sweeps[0] - time.monotonic())
+            if self.warm_until is not None:
+                waits.append(self.warm_until - time.monotonic())
             timeout = max(0.0, min(waits)) if waits else -1.0
             for fd, events in self.poll.poll(timeout):
                 if fd == self.wake_r:
@@ -260,12 +133,13 @@ class Spawner:
                     if events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
                         self._receive()
                     if events & select.EPOLLOUT:
-                        self._flush()
+                        self.channel.flush()
             if self.deadline is not None and _boottime() >= self.deadline:
                 self.fence()
             if self.sweeps and self.sweeps[0] <= time.monotonic():
                 del self.sweeps[0]
                 self._orphans()
+            self._warm()
         self.shutdown()
 
     def _signals(self) -> None:
@@ -279,21 +153,9 @@ class Spawner:
             self.reap()
 
     def _receive(self) -> None:
-        eof = False
-        while True:
-            try:
-                data = self.sock.recv(1 << 16)
-            except BlockingIOError:
-                break
-            except OSError:
-                data = b""
-            if not data:
-                eof = True
-                break
-            self.rbuf += data
-        for msg in frames(self.rbuf):
+        for msg in self.channel.receive():
             self._handle(msg)
-        if eof:
+        if self.channel.lost:
             self.running = False
 
     def _handle(self, msg: tuple[Any, ...]) -> None:
@@ -303,7 +165,7 @@ class Spawner:
         elif kind == "signal":
             _, pid, sig, group = msg
             if pid in self.children:  # unreaped: the pid (and group) cannot be another's
-                _kill(pid, sig, group)
+                kill(pid, sig, group)
         elif kind == "forget":
             journal = self.journals.get(msg[1])
             if journal is not None:
@@ -316,41 +178,6 @@ class Spawner:
             else:
                 self.deadline = _boottime() + seconds - max(0.2, 0.05 * seconds)
 
-    def send(self, msg: tuple[Any, ...], fds: list[int] | None = None) -> None:
-        data = marshal.dumps(msg)
-        self.out.append((len(data).to_bytes(4, "little") + data, fds or []))
-        self._flush()
-
-    def _flush(self) -> None:
-        while self.out:
-            frame, fds = self.out[0]
-            try:
-                if fds:
-                    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-                    rights_msg = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)]
-                    n = self.sock.sendmsg([frame], rights_msg)
-                else:
-                    n = self.sock.send(frame)
-            except BlockingIOError:
-                break
-            except OSError:  # the client is gone: nobody to tell
-                for _, dropped in self.out:
-                    for fd in dropped:
-                        os.close(fd)
-                self.out.clear()
-                self.running = False
-                break
-            for fd in fds:
-                os.close(fd)
-            if n < len(frame):
-                self.out[0] = (frame[n:], [])
-            else:
-                del self.out[0]
-        if bool(self.out) != self.writing:
-            self.writing = bool(self.out)
-            mask = select.EPOLLIN | (select.EPOLLOUT if self.writing else 0)
-            self.poll.modify(self.sock.fileno(), mask)
-
     # -- spawning ----------------------------------------------------------------------------
 
     def spawn(self, seq: int, req: dict[str, Any]) -> None:
@@ -359,7 +186,7 @@ class Spawner:
             self.send(("failed", seq, "spawner", 0, f"the spawner is {why}"))
             return
         journal = None
-        if req["record_dir"] is not None:  # before the fork: nothing runs unjournaled
+        if req["record_dir"] is not None:  # before the exec: nothing runs unjournaled
             journal = self.journals.get(req["record_dir"])
             if journal is None:
                 try:
@@ -368,37 +195,29 @@ class Spawner:
                     text = f"cannot keep its journal in {req['record_dir']}: {exc.strerror}"
                     self.send(("failed", seq, "journal", exc.errno or 0, text))
                     return
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC) if not req["merge"] else (-1, -1)
-        report_r, report_w = os.pipe2(os.O_CLOEXEC)
         cgroup = self._cgroup()
-        failure = b""
         try:
-            pid = os.fork()
+            launcher, failure = self._launch(req, cgroup)
         except OSError as exc:
-            pid = -1
-            failure = f"fork\0{exc.errno}\0{exc.strerror}".encode()
-        if pid == 0:
-            _exec_child(req, out_w, err_w, report_w, cgroup, self.devnull, self.me)
-        for fd in (out_w, err_w, report_w):
-            if fd >= 0:
-                os.close(fd)
-        while pid > 0 and (chunk := os.read(report_r, 4096)):  # EOF: exec'd, or failed
-            failure += chunk
-        os.close(report_r)
-        if failure:
-            if pid > 0:
-                os.waitpid(pid, 0)
             if cgroup is not None:
                 self.free_cgroups.append(cgroup)
-            for fd in (out_r, err_r):
-                if fd >= 0:
-                    os.close(fd)
+            self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
+            return
+        pid, start = launcher.pid, launcher.created
+        fds = [launcher.out_r, launcher.err_r]
+        launcher.out_r = launcher.err_r = -1
+        if req["merge"]:
+            os.close(fds.pop())  # its stderr is its stdout's pipe
+        if failure:
+            os.waitpid(pid, 0)
+            if cgroup is not None:
+                self.free_cgroups.append(cgroup)
+            for fd in fds:
+                os.close(fd)
             stage, err, text = failure.decode("utf-8", "replace").split("\0", 2)
             self.send(("failed", seq, stage, int(err), text))
             return
         tag = f"{req['tag']}|{pid}"
-        start = created(pid)
         if journal is not None:
             where = f', "cgroup": {_json_str(cgroup)}' if cgroup else ""
             record = (
@@ -407,7 +226,45 @@ class Spawner:
             )
             journal.started(pid, record.encode())
         self.children[pid] = _Child(pid, tag, req["kill_group"], journal, cgroup, req["leased"])
-        self.send(("spawned", seq, pid, start), [out_r] + ([err_r] if err_r >= 0 else []))
+        self.send(("spawned", seq, pid, start), fds)
+
+    def _launch(self, req: dict[str, Any], cgroup: str | None) -> tuple[Launcher, bytes]:
+        """Start it through the warm launcher, or one forked now (and again if that one
+        died waiting); the launcher and its report (empty: exec'd). OSError: no fork."""
+        launcher, self.launcher = self.launcher, None
+        for _ in range(2):
+            if launcher is None:
+                launcher = fork_launcher(self.devnull, self.me)
+            failure = launcher.launch(req, cgroup)
+            if failure is not None:
+                return launcher, failure
+            launcher.close()  # it died before it read the request: reap it, fork anew
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(launcher.pid, 0)
+            launcher = None
+        raise OSError(0, "every launcher died before its request")
+
+    def _warm(self) -> None:
+        """Fork a launcher now (a task ended: it is likely restarted), or retire the warm
+        one if it waited past ``_WARM``."""
+        if not self.running:
+            return
+        now = time.monotonic()
+        if self.warm_until is not None and now >= self.warm_until:
+            self.warm_until = None
+            self._retire()
+        if self.want_launcher:
+            self.want_launcher = False
+            self.warm_until = now + _WARM
+            if self.launcher is None:
+                with contextlib.suppress(OSError):  # the next spawn forks, and says why not
+                    self.launcher = fork_launcher(self.devnull, self.me)
+
+    def _retire(self) -> None:
+        """Close the warm launcher's pipes: it reads EOF and exits 0 (reaped as it does)."""
+        launcher, self.launcher = self.launcher, None
+        if launcher is not None:
+            launcher.close()
 
     # -- reaping and killing -----------------------------------------------------------------
 
@@ -421,6 +278,9 @@ class Spawner:
             if info is None:
                 break
             pid = info.si_pid
+            if self.launcher is not None and pid == self.launcher.pid:  # died waiting
+                self.launcher.close()
+                self.launcher = None
             child = self.children.pop(pid, None)
             if child is not None and (child.kill_group or self.closing):
                 self._kill_remains(child)  # before the reap: the zombie holds pid and group
@@ -440,19 +300,20 @@ class Spawner:
             if not child.kill_group:
                 self.loose.add(child.tag)
             self.send(("exit", pid, rc))
+            self.want_launcher = True
         if ended:
             self._orphans()
         for path in list(self.stale_cgroups):
-            populated = _populated(path)
-            if populated:  # a spared or a dying process: later
+            is_populated = populated(path)
+            if is_populated:  # a spared or a dying process: later
                 continue
             self.stale_cgroups.discard(path)
-            if populated is None:  # gone
+            if is_populated is None:  # gone
                 continue
             if len(self.free_cgroups) < _FREE_CGROUPS:
                 self.free_cgroups.append(path)
             else:
-                _rmdir(path)
+                rmdir(path)
 
     def _cgroup(self) -> str | None:
         """An empty cgroup for a new task, or None (cgroup v2 not usable)."""
@@ -469,9 +330,9 @@ class Spawner:
         return path
 
     def _kill_remains(self, child: _Child) -> None:
-        _kill(child.pid, signal.SIGKILL, group=True)
+        kill(child.pid, signal.SIGKILL, group=True)
         if child.cgroup is not None:
-            _kill_cgroup(child.cgroup)
+            kill_cgroup(child.cgroup)
         else:
             self._sweep_later()
 
@@ -485,38 +346,22 @@ class Spawner:
     def _orphans(self) -> None:
         """Kill adopted orphans whose task has ended (all of them when closing or fenced)."""
         seen: set[str] = set()
-        for pid in self._my_children():
-            if pid in self.children:
+        launcher = self.launcher.pid if self.launcher is not None else None
+        for pid in children_of(self.me):
+            if pid in self.children or (pid == launcher and not self.closing):
                 continue
             tag = tag_of(pid)
             if not self.closing:
                 if tag is None:
                     continue  # whose it is cannot be told; it dies when the spawner closes
-                owner = self.children.get(_tag_pid(tag))
+                owner = self.children.get(tag_pid(tag))
                 if (owner is not None and owner.tag == tag) or tag in self.loose:
                     seen.add(tag)
                     continue
-            _kill(pid)
-            if _pgid(pid) == pid:
-                _kill(pid, signal.SIGKILL, group=True)
+            kill(pid)
+            if pgid(pid) == pid:
+                kill(pid, signal.SIGKILL, group=True)
         self.loose &= seen
-
-    def _my_children(self) -> list[int]:
-        try:
-            with open(f"/proc/{self.me}/task/{self.me}/children", "rb") as f:
-                return [int(p) for p in f.read().split()]
-        except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN: every stat
-            found = []
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/stat", "rb") as f:
-                            stat = f.read()
-                    except OSError:
-                        continue
-                    if int(stat[stat.rindex(b")") + 2 :].split()[1]) == self.me:
-                        found.append(int(entry))
-            return found
 
     def _kill_everything(self) -> None:
         self.reap()  # what ended already is journaled with its own status, not as killed
@@ -530,10 +375,10 @@ class Spawner:
 
     def _kill_child(self, child: _Child) -> None:
         child.killed = True
-        _kill(child.pid, signal.SIGKILL, group=True)
-        _kill(child.pid)
+        kill(child.pid, signal.SIGKILL, group=True)
+        kill(child.pid)
         if child.cgroup is not None:
-            _kill_cgroup(child.cgroup)
+            kill_cgroup(child.cgroup)
 
     def fence(self) -> None:
         """The deadline passed: kill every leased process (what it leaves dies with it at
@@ -567,6 +412,8 @@ class Spawner:
         # Going already: a second SIGTERM (a parent-death signal comes again each time the
         # thread it was reparented to exits) must not cut this short, nor the exit after it.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.running = False  # no launcher is forked from here on
+        self._retire()
         self._let_finish()
         self._kill_everything()
         self.closing = True
@@ -591,113 +438,10 @@ class Spawner:
         ]
         for path in stale:
             if path is not None:
-                _rmdir(path)
+                rmdir(path)
         if self.cgroups is not None:
-            _rmdir(self.cgroups)
-        self._drain()
-
-    def _drain(self) -> None:
-        """The last exits, if the client still listens (a second at most)."""
-        self.sock.settimeout(1.0)
-        try:
-            for frame, fds in self.out:
-                if fds:
-                    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-                    self.sock.sendmsg([frame], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-                else:
-                    self.sock.sendall(frame)
-        except OSError:
-            pass
-
-
-def _tag_pid(tag: str) -> int:
-    tail = tag.rpartition("|")[2]
-    return int(tail) if tail.isdigit() else -1
-
-
-def _pgid(pid: int) -> int:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return -1
-
-
-def _populated(path: str) -> bool | None:
-    """Whether processes are in the cgroup; None if it is gone."""
-    try:
-        with open(f"{path}/cgroup.events", "rb") as f:
-            return b"populated 0" not in f.read()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return True
-
-
-def _rmdir(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
-
-
-def _exec_child(
-    req: dict[str, Any],
-    out_w: int,
-    err_w: int,
-    report_w: int,
-    cgroup: str | None,
-    devnull: int,
-    spawner: int,
-) -> NoReturn:
-    """In the forked child: set it up and exec; a failure is written to ``report_w``."""
-    stage = "setup"
-    try:
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_DFL)
-        os.setsid()
-        me = os.getpid()
-        if cgroup is not None:
-            try:
-                fd = os.open(f"{cgroup}/cgroup.procs", os.O_WRONLY)
-                os.write(fd, b"0")
-                os.close(fd)
-            except OSError:
-                pass  # the tag and the subreaper still find its descendants
-        stage = "cpu_limit"
-        if req["cpu"] is not None:
-            resource.setrlimit(resource.RLIMIT_CPU, (req["cpu"], req["cpu"] + 5))
-        stage = "cwd"
-        if req["cwd"] is not None:
-            os.chdir(req["cwd"])
-        if req["umask"] >= 0:
-            os.umask(req["umask"])
-        stage = "user"
-        if req["groups"] is not None:
-            os.setgroups(req["groups"])
-        if req["gid"] is not None:
-            os.setresgid(req["gid"], req["gid"], req["gid"])
-        if req["uid"] is not None:
-            os.setresuid(req["uid"], req["uid"], req["uid"])
-        stage = "parent_death_signal"  # after the user switch, which clears it
-        if req["pdeathsig"]:
-            prctl(_PR_SET_PDEATHSIG, req["pdeathsig"])
-            if os.getppid() != spawner:
-                os._exit(128 + signal.SIGKILL)
-        stage = "output"
-        os.dup2(devnull, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w if err_w >= 0 else out_w, 2)
-        os.closerange(3, report_w)
-        os.closerange(report_w + 1, _MAX_FD)
-        env = req["env"]
-        env[TAG] = f"{req['tag']}|{me}"
-        stage = "exec"
-        os.execve(req["exe"], req["argv"], env)
-    except BaseException as exc:  # noqa: BLE001 (reported to the spawner, then _exit)
-        err = getattr(exc, "errno", None) or 0
-        text = str(exc) or type(exc).__name__
-        os.write(report_w, f"{stage}\0{err}\0{text}".encode("utf-8", "replace"))
-    finally:
-        os._exit(255)
+            rmdir(self.cgroups)
+        self.channel.drain()
 
 
 def main(argv: list[str]) -> int:

@@ -26,7 +26,7 @@ from ._spec import ChildSpec, is_instance
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["CheckState", "Child", "CoroutineTarget", "Fault"]
+__all__ = ["CheckState", "Child", "CoroutineTarget", "ExitRecord", "Fault"]
 
 _HISTORY = 20  # restarts remembered per child
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0  # OTP's default for workers
@@ -50,6 +50,33 @@ class Fault:
     stack: str | None
     deadline: float  # loop.time() by which the current step must have worked
     cancelled: bool  # False: asked to stop gracefully; True: cancelled
+
+
+class ExitRecord:
+    """How a child's task last ended, kept as data: its exception is formatted (traceback
+    and all) only when somebody reads it (``status()``, an event), then let go."""
+
+    __slots__ = ("_error", "_exc", "kind", "ts")
+
+    def __init__(self, exc: BaseException | None, cancelled: bool) -> None:
+        self.ts = time.time()
+        self.kind = "cancelled" if cancelled else "error" if exc is not None else "normal"
+        self._exc = exc
+        self._error: dict[str, Any] | None = None
+
+    def error(self) -> dict[str, Any] | None:
+        """``ErrorInfo.as_dict()`` of the exception (stamped when it ended), or None."""
+        exc, self._exc = self._exc, None
+        if exc is not None:
+            self._error = {**ErrorInfo.from_exception(exc).as_dict(), "ts": self.ts}
+        return self._error
+
+    def traceback(self) -> str | None:
+        error = self.error()
+        return None if error is None else str(error["traceback"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ts": self.ts, "kind": self.kind, "error": self.error()}
 
 
 class CoroutineTarget:
@@ -152,7 +179,7 @@ class Child:
         self.restarts = 0
         self.started_at: float | None = None  # perf_counter() when it last became running
         self.stop_reason: str | None = None  # set while a stop we asked for is under way
-        self.last_exit: dict[str, Any] | None = None
+        self.last_exit: ExitRecord | None = None
         self.history: deque[dict[str, Any]] | None = None
         self.waiters: list[asyncio.Future[None]] | None = None
         self.ready = False  # running, and its first health check (if any) passed
@@ -231,12 +258,9 @@ class Child:
             self.waiters.append(fut)
             await fut
 
-    def record_exit(self, exc: BaseException | None, cancelled: bool) -> None:
-        kind = "cancelled" if cancelled else "error" if exc is not None else "normal"
-        info: dict[str, Any] = {"ts": time.time(), "kind": kind, "error": None}
-        if exc is not None:
-            info["error"] = ErrorInfo.from_exception(exc).as_dict()
-        self.last_exit = info
+    def record_exit(self, exc: BaseException | None, cancelled: bool) -> ExitRecord:
+        self.last_exit = ExitRecord(exc, cancelled)
+        return self.last_exit
 
     def record_restart(self, reason: str, backoff_s: float) -> None:
         self.restarts += 1
@@ -267,7 +291,7 @@ class Child:
             "uptime_s": uptime,
             "depends_on": list(self.spec.depends_on),
             "priority": self.spec.priority,
-            "last_exit": self.last_exit,
+            "last_exit": self.last_exit and self.last_exit.as_dict(),
             "history": list(self.history or ()),
             "ready": self.ready,
             "health": self.current_health().as_dict(),

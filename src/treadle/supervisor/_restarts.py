@@ -91,8 +91,7 @@ def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: 
     now = time.perf_counter()
     ran = now - child.started_at if child.started_at is not None else 0.0
     child.started_at = None
-    child.record_exit(exc, cancelled)
-    error = child.last_exit["error"] if child.last_exit else None
+    record = child.record_exit(exc, cancelled)  # data: formatted when somebody reads it
     if child.stop_reason is not None or sup._closing:
         why, child.stop_reason = child.stop_reason or "supervisor stopping", None
         if exc is not None:
@@ -108,7 +107,7 @@ def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: 
         sup._transition(child, State.FAILED, reason, error=fault.stack)
     elif exc is not None:
         reason = f"{type(exc).__name__}: {exc}"
-        sup._transition(child, State.FAILED, reason, error=error and error["traceback"])
+        sup._transition(child, State.FAILED, reason, error=record.traceback)
     elif cancelled:
         reason = "cancelled unexpectedly"
         sup._transition(child, State.FAILED, reason)

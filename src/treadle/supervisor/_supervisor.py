@@ -557,9 +557,11 @@ class Supervisor:
         new: State,
         reason: str = "",
         *,
-        error: str | None = None,
+        error: str | Callable[[], str | None] | None = None,
         backoff_s: float | None = None,
     ) -> None:
+        """Move ``child`` to ``new``; ``error`` may be a callable, formatted only if the
+        transition is published or logged."""
         old = child.state
         check_transition(child.name, old, new)
         child.state = new
@@ -595,13 +597,15 @@ class Supervisor:
         reason: str,
         attempt: int,
         backoff_s: float | None,
-        error: str | None,
+        error: str | Callable[[], str | None] | None,
     ) -> None:
         bus = self._bus
         to_bus = bus is not None and bus.has_subscribers
         to_log = self.log_transitions and lifecycle_logging_enabled()
         if not (to_bus or to_log):
             return  # nobody listens: a transition costs one table lookup
+        if callable(error):
+            error = error()
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)
         if to_bus:
             assert bus is not None
