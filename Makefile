@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: up test lint typecheck pytest bench clean
+.PHONY: up test lint typecheck compile pytest bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-up: $(STAMP)
+up: $(STAMP) compile
 	cd examples/shop && ../../$(BIN)/treadle up
 
 lint: $(STAMP)
@@ -29,12 +29,18 @@ typecheck: $(STAMP)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver || \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 
-pytest: $(STAMP) /usr/bin/chromium
+# Bytecode for treadle's own modules, as an installed package has it (the many interpreters
+# the tests and benchmarks start would compile them each time where PYTHONDONTWRITEBYTECODE
+# is set); a stale file is only ignored.
+compile: $(STAMP)
+	$(BIN)/python -m compileall -q src
+
+pytest: $(STAMP) /usr/bin/chromium compile
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(STAMP) compile
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench  # supervisord, from the venv
 
