@@ -46,7 +46,9 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _time(argv: list[str], env: dict[str, str], cwd: str | None = None) -> float:
     begin = time.perf_counter()  # stderr: the cold runs' "started manager" lines
-    subprocess.run(argv, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        argv, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - begin
 
 
