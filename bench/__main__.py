@@ -13,6 +13,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
     from . import (
         artifacts,
         chaos,
+        cli,
         compat_p2p,
         compat_task_monitor,
         control,
@@ -30,6 +31,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
         "processes": ("process children (issue 8)", [processes.main]),
         "spawn": ("the spawner (issue 14)", [spawn.main]),
         "control": ("control plane (issue 2)", [control.main]),
+        "cli": ("the command line: run --wait warm and cold, down (issue 15)", [cli.main]),
         "dashboard": ("dashboard (issue 4)", [dashboard.main]),
         "fleet": ("fleet on PostgreSQL (issue 5)", [fleet.main]),
         "compat": (

@@ -2,20 +2,14 @@
 
 Run: ``python -m bench.control``.
 
-1. ``treadle run --wait -- true`` end to end with a manager already running, beside
-   ``python -c pass`` and ``/bin/true`` started the same way, interleaved.
-2. Throughput: 1,000 trivial tasks submitted at once, until every result is in.
-3. The broker layer: typed messages written and read through ``treadle.broker`` versus
+1. Throughput: 1,000 trivial tasks submitted at once, until every result is in.
+2. The broker layer: typed messages written and read through ``treadle.broker`` versus
    the same texts through simplebroker's ``Queue`` directly.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,8 +22,6 @@ from treadle.client import Client
 
 from ._util import row
 
-TREADLE = str(Path(sys.executable).parent / "treadle")
-N_LATENCY = 40
 N_TASKS = 1000
 N_MESSAGES = 2000
 
@@ -43,40 +35,6 @@ def a_manager(broker: str, **options: float) -> Iterator[Client]:
         finally:
             client.stop_manager(record.tid)
             proc.wait(timeout=30)
-
-
-def _time(argv: list[str], env: dict[str, str]) -> float:
-    begin = time.perf_counter()
-    subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - begin
-
-
-def latency(broker: str) -> None:
-    env = {**os.environ, "TREADLE_BROKER": broker}
-    commands = {
-        "/bin/true": ["/bin/true"],
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "treadle run --wait -- true": [TREADLE, "run", "--wait", "--", "true"],
-    }
-    samples: dict[str, list[float]] = {k: [] for k in commands}
-    with a_manager(broker):
-        for argv in commands.values():  # warm the page cache and the manager
-            _time(argv, env)
-        for _ in range(N_LATENCY):
-            for label, argv in commands.items():
-                samples[label].append(_time(argv, env))
-    medians = {k: statistics.median(v) for k, v in samples.items()}
-    bare = medians["python -c pass"]
-    row("", "median", "p90", "vs python")
-    for label, values in samples.items():
-        p90 = sorted(values)[int(len(values) * 0.9)]
-        row(
-            label,
-            f"{medians[label] * 1e3:.1f} ms",
-            f"{p90 * 1e3:.1f} ms",
-            f"{medians[label] / bare:.2f}x",
-        )
-    print("  target: treadle run --wait under 3x python -c pass")
 
 
 def throughput(broker: str) -> None:
@@ -137,8 +95,6 @@ def broker_rate(tmp: Path) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="treadle-bench-") as tmp:
-        print("-- treadle run --wait -- true, a manager already up")
-        latency(str(Path(tmp) / "latency" / "broker.db"))
         print("-- throughput")
         throughput(str(Path(tmp) / "throughput" / "broker.db"))
         print("-- broker layer vs simplebroker")

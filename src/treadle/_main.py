@@ -4,9 +4,11 @@
 scripts run most, often in a loop, so it must cost little more than starting Python: when
 its arguments are that simple and a manager serves the broker's submit address on this
 host, it hands the task over with the standard library alone (:mod:`treadle._wire`) and
-never imports click, rich, pydantic or simplebroker. Anything else (another option, no
-manager yet, a PostgreSQL broker, a task the local manager queues for another) goes to
-the click application in :mod:`treadle.cli`, which does the same through the broker.
+never imports click, rich, pydantic or simplebroker. When nobody serves that address, it
+starts the manager first (:mod:`treadle._autostart`), still without loading it here.
+Anything else (another option, a PostgreSQL broker, a manager alive that does not serve
+the address, a task the local manager queues for another) goes to the click application
+in :mod:`treadle.cli`, which does the same through the broker.
 Once the task was sent, a manager that does not answer at once (frozen, stopping, a
 broken connection) does not make it depend on it: the task goes to the queue under the
 same request ID, written once whoever is first (:mod:`treadle._wire`).
@@ -29,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["run"]:
         code = _fast_run(args[1:])
+        if code is not None:
+            return code
+    elif args[:1] == ["down"]:
+        from ._down import fast_down
+
+        code = fast_down(args[1:])
         if code is not None:
             return code
     from .cli import cli  # the full command line
@@ -75,10 +83,23 @@ def _fast_run(args: list[str]) -> int | None:
     address = _paths.submit_address(location)
     if address is None:
         return None  # no private place for the socket: no manager serves one
+    submission: _wire.Submission | None
     try:
         submission = _wire.Submission(address)
+    except (FileNotFoundError, ConnectionRefusedError):  # nobody serves it: start one
+        from ._autostart import NotUp
+
+        try:
+            submission = _started(location)
+        except NotUp as exc:
+            print(f"treadle run: {exc}", file=sys.stderr)
+            return 4  # cli._app.Exit.TIMEOUT
+        except KeyboardInterrupt:
+            return 130
     except OSError:
-        return None  # no manager serves this broker here (yet), or not this user's
+        return None  # not this user's manager, or no answer: the full CLI says why
+    if submission is None:
+        return None
     request = _wire.new_request()
     with submission:
         try:
@@ -95,6 +116,22 @@ def _fast_run(args: list[str]) -> int | None:
         if accepted["queued"]:
             return _follow_elsewhere(int(accepted["tid"]), location)
         return stream_submission(submission)
+
+
+def _started(location: str) -> _wire.Submission | None:
+    """Start a manager (:mod:`treadle._autostart`) and connect to it; None when it is
+    not there to take the task (another manager is alive, or it failed to start)."""
+    from . import _autostart
+
+    started = _autostart.start(location)
+    if started is None:
+        return None
+    print(f"treadle: started manager {started[0]} (pid {started[1]})", file=sys.stderr)
+    address = _paths.submit_address(location)
+    try:
+        return None if address is None else _wire.Submission(address)
+    except OSError:
+        return None  # it is up, yet another holds the address: the queue, then
 
 
 def write_output(stream: str, lines: list[str]) -> None:

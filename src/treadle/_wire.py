@@ -11,6 +11,9 @@ newline-delimited JSON over a Unix stream socket; each side checks the other's u
     manager ← {"kind": "output", ...} ...  {"kind": "result", ...}     (wait, and run here)
     client  → {"stop": true}                                             (at any time)
 
+    client  → {"down": FILE}               (``treadle down``, :mod:`treadle._down`)
+    manager ← {"stopping": M} ... {"down": "stopped"}   (or {"unavailable": "why"})
+
 The manager mints the TID and writes the spawn request to the broker *before* it answers,
 so an accepted task is as durable as one written to the queue directly, and the queue
 stays the source of truth. What this adds is speed: no broker round trips for the client,
@@ -176,16 +179,27 @@ class Submission:
         answer (tid, manager, queued). Raises OSError when there is no answer in time or
         the manager does not take it (:class:`Unavailable`): the caller then queues the
         request itself under the same ID; :class:`Refused` when it does not validate."""
-        self._send({"submit": fields, "request": request, "wait": wait})
-        answer = self._read()
-        if answer is None:
-            raise OSError("the manager closed the connection without an answer")
+        answer = self.request({"submit": fields, "request": request, "wait": wait})
         if "error" in answer:
             raise Refused(str(answer["error"]))
         if "accepted" not in answer:
             raise Unavailable(str(answer.get("unavailable", "no answer")))
         accepted: dict[str, Any] = answer["accepted"]
         return accepted
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send ``message``; the manager's answer (OSError when there is none in time)."""
+        self._send(message)
+        answer = self._read()
+        if answer is None:
+            raise OSError("the manager closed the connection without an answer")
+        return answer
+
+    def final(self, timeout: float) -> dict[str, Any]:
+        """The manager's last word on a request it answers when done (``down``), ``{}``
+        if it closed the connection without one; TimeoutError after ``timeout``."""
+        self._sock.settimeout(timeout)
+        return self._read() or {}
 
     def messages(self) -> Iterator[dict[str, Any]]:
         """Output records as the task prints, then its result; blocks without a timeout."""

@@ -64,6 +64,9 @@ def test_run_starts_a_manager_when_none_is_alive(client: Client) -> None:
         assert done.stdout == "hi\n"
         [record] = client.managers()
         assert f"started manager {record.tid} (pid {record.pid})" in done.stderr
+        logs = client.url.state_dir / "managers"
+        assert [p.name for p in logs.iterdir()] == [f"manager-{record.tid}.log"]
+        assert f"manager {record.tid} up" in (logs / f"manager-{record.tid}.log").read_text()
     finally:
         assert treadle("worker", "stop", "--all").returncode == 0
     assert client.managers() == []

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ._support import TREADLE, gone, treadle
+from ._support import TREADLE, gone, treadle, treadle_json
 
 SHOP = """
 [project]
@@ -53,6 +53,10 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     finally:
         treadle("down", cwd=str(root))
         gone(pid)
+
+
+def broker_of(root: Path) -> str:
+    return str(root / ".treadle" / "broker.db")
 
 
 def status(root: Path) -> dict[str, dict[str, object]]:
@@ -118,6 +122,28 @@ def test_a_project_in_the_background_is_steered_by_name(shop: Path) -> None:
     again = treadle("up", "-d", cwd=cwd)
     assert again.returncode == 1
     assert "shop is already up" in again.stderr
+
+
+def test_down_is_answered_by_the_manager_once_it_has_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare ``treadle down`` asks the hosting manager over the local socket; with an
+    option it goes through the broker; either way the same line, and nothing is left."""
+    monkeypatch.delenv("TREADLE_BROKER", raising=False)
+    root = project(tmp_path)
+    for extra in ([], ["--timeout", "30"]):
+        up = treadle("up", "-d", cwd=str(root))
+        assert up.returncode == 0, up.stderr
+        pid = int(up.stdout.rsplit("pid ", 1)[1].rstrip(")\n"))
+        until_status(root, "all(c['state'] == 'running' for c in s.values())")
+        children = [p.pid for p in psutil.Process(pid).children(recursive=True)]
+        done = treadle("down", *extra, cwd=str(root))
+        assert (done.returncode, done.stdout, done.stderr) == (0, "shop: stopped\n", "")
+        gone(pid)
+        assert not any(psutil.pid_exists(c) for c in children)
+        records = treadle_json("worker", "list", "--all", "--broker", broker_of(root))
+        assert {r["status"] for r in records} == {"stopped"}
+    assert treadle("down", cwd=str(root)).stderr == "shop is not up\n"
 
 
 def test_reload_applies_the_changed_file(shop: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from .. import _paths, _wire
+from .._autostart import AUTOSTART_IDLE
 from .._exceptions import ConfigError
 from .._main import report_end, stream_submission, write_output
 from ..broker import TaskSpec
@@ -24,8 +25,6 @@ from ._app import Exit, broker_option, json_option, session
 from ._output import emit_json, errors
 
 __all__ = ["AUTOSTART_IDLE", "follow_task", "queue_request", "run"]
-
-AUTOSTART_IDLE = 600.0  # seconds a manager started by `treadle run` stays with nothing to do
 
 
 @click.command(context_settings={"allow_interspersed_args": False})

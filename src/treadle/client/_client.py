@@ -300,9 +300,9 @@ class Client:
         background (its own session, so it outlives this process); return once it is
         registered. Its output goes to ``managers/manager-{tid}.log`` beside the broker file.
         """
-        logs = self.url.state_dir / "managers"  # not logs/: that is the project's children's
-        logs.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(logs / f"manager-{tid}.log", "ab") as log:
+        path = _registry.log_path(self.url.state_dir, tid)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(path, "ab") as log:
             proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,

@@ -6,7 +6,9 @@ directory, :func:`treadle._paths.submit_address`), who holds it (the manager tha
 next holder removes it; the holder removes its own when it stops), the peer check (only
 the manager's own user, or root, may submit), one conversation per connection, the age
 check of a request ID and the pruning of old receipts (:mod:`._receipts`), and the streams
-of output and results to waiting clients. It does not decide where a task runs:
+of output and results to waiting clients, and ``treadle down`` of the project this
+manager hosts (``{"down": FILE}``: it stops, and says so once it has, with the status its
+registry record was left with). It does not decide where a task runs:
 :meth:`Manager.accept` does, and writes it durably.
 """
 
@@ -48,6 +50,7 @@ class LocalSubmit:
         self._server: asyncio.Server | None = None
         self._lock: int | None = None  # the lock file's descriptor, while this one serves
         self._watchers: dict[int, asyncio.StreamWriter] = {}
+        self._downs: list[asyncio.StreamWriter] = []  # `treadle down` clients, told at the end
         self._conversations: set[asyncio.Task[None]] = set()
         self._accepted = 0
 
@@ -81,7 +84,14 @@ class LocalSubmit:
             await self._manager.ab.call(_receipts.prune, self._manager.ab.broker)
         return True
 
-    async def aclose(self) -> None:
+    async def aclose(self, status: str = "stopped") -> None:
+        """Stop serving; tell each ``down`` client the manager's last ``status`` (its
+        registry record's: ``stopped``, or ``active`` when it leaves its claims to
+        recovery)."""
+        for writer in self._downs:
+            writer.write(json.dumps({"down": status}).encode() + b"\n")
+            writer.close()
+        self._downs.clear()
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -112,6 +122,18 @@ class LocalSubmit:
             writer.write(result.model_dump_json().encode() + b"\n")
             writer.close()
 
+    def _down(self, project: str, writer: asyncio.StreamWriter) -> bool:
+        """``treadle down``: stop this manager if it hosts ``project`` (the client is told
+        how it ended when it has: :meth:`aclose`); False when it does not (answered)."""
+        hosted = self._manager.hosted
+        if hosted is None or hosted.source != project:
+            _answer(writer, {"unavailable": "this manager does not host that project"})
+            return False
+        writer.write(json.dumps({"stopping": self._manager.tid}).encode() + b"\n")
+        self._downs.append(writer)
+        self._manager.request_stop()
+        return True
+
     # -- one conversation -----------------------------------------------------------------
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -120,9 +142,14 @@ class LocalSubmit:
         self._conversations.add(task)
         tid: int | None = None
         try:
-            got = await _request(reader)  # read first: the client sees the answer
+            line = await reader.readline()  # read first: the client sees the answer
             if not _same_user(writer):
                 return _answer(writer, {"error": "only the manager's own user may submit"})
+            if (project := _down(line)) is not None:
+                if self._down(project, writer):
+                    await reader.read()  # until aclose answers, or the client leaves
+                return
+            got = _request(line)
             if got is None:
                 return _answer(writer, {"error": _SHAPE})
             fields, request, wait = got
@@ -156,6 +183,8 @@ class LocalSubmit:
         finally:
             if tid is not None and self._watchers.get(tid) is writer:
                 del self._watchers[tid]
+            if writer in self._downs:
+                self._downs.remove(writer)
             writer.close()
             self._conversations.discard(task)
 
@@ -163,8 +192,16 @@ class LocalSubmit:
 _SHAPE = "expected {'submit': {...}, 'request': ID, 'wait': bool}"
 
 
-async def _request(reader: asyncio.StreamReader) -> tuple[dict[str, Any], str, bool] | None:
-    line = await reader.readline()
+def _down(line: bytes) -> str | None:
+    """The project file of a ``{"down": FILE}`` request, else None."""
+    with contextlib.suppress(ValueError):
+        request = json.loads(line)
+        if isinstance(request, dict) and isinstance(request.get("down"), str):
+            return str(request["down"])
+    return None
+
+
+def _request(line: bytes) -> tuple[dict[str, Any], str, bool] | None:
     try:
         request = json.loads(line)
     except ValueError:

@@ -195,11 +195,13 @@ class Manager:
                     for task in upkeep[2:] if not self.fenced else upkeep:
                         task.cancel()  # fenced: whatever broker call they wait on, too
         finally:
+            ended = "dead"  # what its record says once its process is gone, unless:
             try:
                 if self.presence.mid is not None and not self.fenced and released:
                     with contextlib.suppress(Exception):  # the broker may be the problem
                         async with asyncio.timeout(5):
                             await self.presence.publish("stopped")
+                            ended = "stopped"
                     with contextlib.suppress(Exception):
                         async with asyncio.timeout(5):
                             await self.leasing.release()
@@ -207,7 +209,7 @@ class Manager:
                 if self.nudge is not None:
                     self.nudge.close()
                 if self.local is not None:
-                    await self.local.aclose()
+                    await self.local.aclose(ended)
                 await self.leasing.aclose(wait=not self.fenced)
                 await ab.aclose(wait=not self.fenced)  # fenced: the broker may hang
         if self.failure is not None:

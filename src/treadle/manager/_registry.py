@@ -28,11 +28,26 @@ from ..process import clear_leftovers, reap_leftovers
 from . import _leases
 from ._runner import result_path, returned_value
 
-__all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason", "take_back"]
+__all__ = [
+    "Recovered",
+    "alive",
+    "latest",
+    "liveness",
+    "log_path",
+    "recover",
+    "stale_reason",
+    "take_back",
+]
 
 # The host a manager says it runs on; TREADLE_HOST overrides it (containers that share a
 # hostname, or tests that play several hosts on one machine).
 HOST = os.environ.get("TREADLE_HOST") or socket.gethostname()
+
+
+def log_path(state_dir: str | os.PathLike[str], tid: int | str) -> Path:
+    """Where manager ``tid`` of the broker whose state is in ``state_dir`` logs (not
+    ``logs/``: that is the project's children's)."""
+    return Path(state_dir) / "managers" / f"manager-{tid}.log"
 
 
 def latest(broker: Broker) -> dict[int, tuple[WorkerRecord, int]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._exceptions import TreadleError
 from .._runnable import Runnable
@@ -20,9 +20,13 @@ _log = logging.getLogger("treadle")
 
 
 async def serve(
-    target: Runnable, signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM)
+    target: Runnable,
+    signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+    *,
+    started: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run ``target`` in this task; the first signal stops it gracefully, the second cancels."""
+    """Run ``target`` in this task; the first signal stops it gracefully, the second cancels.
+    ``started`` is called once the target says it is ready."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     received = 0
@@ -40,19 +44,20 @@ async def serve(
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig)
     try:
-        await target.run(lambda: None)
+        await target.run(started)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
 
 
-def run(target: Runnable) -> int:
-    """Run ``target`` (a Supervisor or a Loop) until it ends or a signal stops it.
+def run(target: Runnable, *, started: Callable[[], None] = lambda: None) -> int:
+    """Run ``target`` (a Supervisor or a Loop) until it ends or a signal stops it;
+    ``started`` is called once it is ready (a manager: registered, taking work).
 
     Returns 0 after a clean stop, 1 if the target failed (the error is logged).
     """
     try:
-        asyncio.run(serve(target))
+        asyncio.run(serve(target, started=started))
     except TreadleError as exc:
         _log.error("%s", exc)
         return 1
