@@ -1,0 +1,322 @@
+"""A manager's warm workers for function tasks: :class:`Pool` and its :class:`Worker`.
+
+Owns the worker processes (at most ``size``, spawned lazily through treadle's own
+:class:`~treadle.process.Process`: the manager's spawner, its lease, parent death and
+subreaping, as for a task's process), the socket they connect to, who gets an idle one,
+and recycling: a worker is retired (EOF: it exits) after ``max_tasks`` tasks, above
+``max_memory`` bytes of RSS after a task, or when it has to make room for a task of
+another environment. Workers are kept apart by a task's ``env`` and ``cwd``: a worker is
+started with them, so a task sees exactly the process a fresh interpreter would have had,
+and only tasks with the same ones share it.
+
+Running one task on a worker (the runner's target) is :class:`~._warm.WorkerTask`; the
+child's side is :mod:`._worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ..process import Process, ProcessSpec
+from ._worker import mark
+
+__all__ = ["Pool", "Worker"]
+
+Key = tuple[tuple[tuple[str, str], ...], str | None]  # a task's env and cwd
+Sink = Callable[[str, str], None]  # (stream, line) of the task that runs
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Start the worker without importing treadle (a tenth of a second of imports it never
+# uses): bare package modules whose __path__ lets the worker's relative imports work,
+# dropped once it is loaded, so that a task that imports treadle gets the real package.
+_BOOT = f"""import sys
+names = ("treadle", "treadle.process", "treadle.manager")
+for n, p in zip(names, ({_PKG!r}, {_PKG + "/process"!r}, {_PKG + "/manager"!r})):
+    m = type(sys)(n); m.__path__ = [p]; sys.modules[n] = m
+from treadle.manager._worker import main
+for n in names: del sys.modules[n]
+sys.exit(main())
+"""
+_CLOSE_PATIENCE = 5.0  # seconds a retired worker has to exit before it is killed
+
+
+class Worker:
+    """One worker process: its connection, and where its output lines go now."""
+
+    def __init__(self, pool: Pool, ident: int, key: Key, record_dir: str | None) -> None:
+        self.ident = ident
+        self.key = key
+        self.token = secrets.token_hex(8)
+        self.tasks = 0  # run so far
+        self.rss = 0
+        self.retired = False
+        env, cwd = dict(key[0]), key[1]
+        env.update(TREADLE_POOL=pool.address, TREADLE_WORKER=f"{ident}:{self.token}")
+        self.process = Process(
+            ProcessSpec(
+                argv=(sys.executable, "-c", _BOOT),
+                name=f"W{ident}",
+                env=env,
+                cwd=cwd,
+                record_dir=record_dir,
+                leased=True,  # killed with its manager's tasks when the lease runs out
+                ring_lines=0,
+            )
+        )
+        self.process.output.listener = self._line
+        self.job: asyncio.Task[None] | None = None
+        self.connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._sink: Sink | None = None
+        self._held: dict[str, bool] = {}  # stream → an empty line waits (it may be ours)
+        self._marks: dict[str, str] = {}
+        self._ended: asyncio.Event = asyncio.Event()  # both marks seen
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.job is not None and not self.job.done()
+
+    async def execute(self, msg: dict[str, Any], sink: Sink) -> dict[str, Any] | None:
+        """Run one task; its reply, or None if the worker ended first (see :attr:`job`)."""
+        assert self.job is not None
+        reader, writer = self.connected.result()
+        seq = msg["seq"]
+        self._sink, self._held = sink, {}
+        self._marks = {s: mark(self.token, seq) for s in ("stdout", "stderr")}
+        self._ended.clear()
+        writer.write(json.dumps(msg).encode() + b"\n")
+        replied = asyncio.ensure_future(reader.readline())
+        try:
+            await asyncio.wait([replied, self.job], return_when="FIRST_COMPLETED")
+            if not replied.done() or not (raw := replied.result()):
+                return None
+            reply: dict[str, Any] = json.loads(raw)
+            ended = asyncio.ensure_future(self._ended.wait())
+            try:  # its lines are all in once both marks are (a closed stream never marks)
+                await asyncio.wait(
+                    [ended, self.job], timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED"
+                )
+            finally:
+                ended.cancel()
+            if not self._ended.is_set():
+                reply["children"] = True  # not to be trusted again: retire it
+            self.tasks += 1
+            self.rss = int(reply.get("rss", 0))
+            return reply
+        finally:
+            replied.cancel()
+            self._flush_held()
+            self._sink = None
+
+    def _line(self, stream: str, line: str) -> None:
+        if line == self._marks.get(stream):
+            self._held.pop(stream, None)  # the newline before the mark was the worker's
+            del self._marks[stream]
+            if not self._marks:
+                self._ended.set()
+            return
+        sink = self._sink
+        if sink is None:
+            return  # between tasks: nothing of a task's (a stray thread's, at most)
+        if self._held.pop(stream, False):
+            sink(stream, "")
+        if line:
+            sink(stream, line)
+        else:
+            self._held[stream] = True
+
+    def _flush_held(self) -> None:
+        sink = self._sink
+        for stream in [s for s, held in self._held.items() if held]:
+            if sink is not None:
+                sink(stream, "")
+        self._held = {}
+
+    def retire(self) -> None:
+        """No more tasks: EOF on its connection (it exits), killed if it lingers."""
+        self.retired = True
+        if self.connected.done() and not self.connected.cancelled():
+            self.connected.result()[1].close()
+        else:
+            self.process.request_stop()
+        if self.alive:
+            loop = asyncio.get_running_loop()
+            loop.call_later(_CLOSE_PATIENCE, self._linger)
+
+    def _linger(self) -> None:
+        if self.alive:
+            self.process.request_stop()
+
+    def __repr__(self) -> str:
+        return f"<Worker W{self.ident} pid={self.pid} tasks={self.tasks}>"
+
+
+class Pool:
+    """Up to ``size`` warm workers of one manager (see the module docstring)."""
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        max_tasks: int | None = None,
+        max_memory: int | None = None,
+    ) -> None:
+        self.size = size
+        self.max_tasks = max_tasks
+        self.max_memory = max_memory
+        self.address = f"@treadle-pool-{os.getpid()}-{secrets.token_hex(8)}"
+        self._record_dir: str | None = None  # the manager's journal: its workers' exits
+        self._idle: list[Worker] = []
+        self._workers: dict[int, Worker] = {}  # every live one, busy or idle
+        self._waiters: deque[tuple[Key, asyncio.Future[Worker | None]]] = deque()
+        self._next = 0
+        self._granted = 0  # room handed to waiting tasks that have not started a worker yet
+        self._server: asyncio.Server | None = None
+        self.closed = False
+
+    async def start(self, record_dir: str) -> None:
+        self._record_dir = record_dir
+        self._server = await asyncio.start_unix_server(self._hello, "\0" + self.address[1:])
+
+    async def _hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ident, _, token = (await reader.readline()).decode().strip().partition(":")
+        worker = self._workers.get(int(ident)) if ident.isdigit() else None
+        if worker is None or not secrets.compare_digest(token, worker.token):
+            writer.close()
+            return
+        if not worker.connected.done():
+            worker.connected.set_result((reader, writer))
+
+    async def acquire(self, key: Key) -> Worker:
+        """An idle worker for ``key``, a new one if there is room, else the next to free."""
+        worker = self._take(key)
+        if worker is None and self._room():
+            return await self._spawn(key)
+        if worker is not None:
+            return worker
+        fut: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((key, fut))
+        try:
+            got = await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                if (w := fut.result()) is not None:
+                    self.release(w)  # handed over as we were cancelled: pass it on
+                else:
+                    self._granted -= 1  # room made for us: somebody else's now
+                    self._dispatch()
+            raise
+        if got is not None:
+            return got
+        self._granted -= 1
+        return await self._spawn(key)
+
+    def _take(self, key: Key) -> Worker | None:
+        for i, worker in enumerate(self._idle):
+            if worker.key == key and worker.alive:
+                return self._idle.pop(i)
+        return None
+
+    def _room(self) -> bool:
+        """Whether a worker may be started now (retiring an idle one for it if need be)."""
+        if len(self._workers) + self._granted < self.size:
+            return True
+        if self._idle and not any(w.retired for w in self._workers.values()):
+            self._idle.pop(0).retire()  # it frees its place once it has exited
+        return False
+
+    async def _spawn(self, key: Key) -> Worker:
+        if self.closed:
+            raise asyncio.CancelledError  # pragma: no cover (the manager is stopping)
+        self._next += 1
+        worker = Worker(self, self._next, key, self._record_dir)
+        self._workers[worker.ident] = worker
+        up = asyncio.Event()
+        worker.job = job = asyncio.ensure_future(worker.process.run(up.set))
+        job.add_done_callback(lambda _: self._gone(worker))
+        try:
+            both: list[asyncio.Future[Any]] = [worker.connected, job]
+            await asyncio.wait(both, return_when="FIRST_COMPLETED")
+        except asyncio.CancelledError:
+            worker.retire()
+            raise
+        if not worker.connected.done():
+            job.result()  # its exception: why it could not start (or ProcessExited)
+            raise ProcessLookupError(f"worker W{worker.ident} exited before it connected")
+        return worker
+
+    def release(self, worker: Worker, reply: dict[str, Any] | None = None) -> None:
+        """A task is done with ``worker``: idle again, or retired (see the docstring)."""
+        over = (self.max_tasks is not None and worker.tasks >= self.max_tasks) or (
+            self.max_memory is not None and worker.rss > self.max_memory
+        )
+        if over or self.closed or (reply or {}).get("children") or not worker.alive:
+            worker.retire()
+            return
+        self._idle.append(worker)
+        self._dispatch()
+
+    def _gone(self, worker: Worker) -> None:
+        self._workers.pop(worker.ident, None)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(worker)
+        if worker.connected.done() and not worker.connected.cancelled():
+            worker.connected.result()[1].close()
+        elif not worker.connected.done():
+            worker.connected.cancel()
+        if not self.closed:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand idle workers, or room for new ones, to the waiting tasks in turn."""
+        while self._waiters:
+            key, fut = self._waiters[0]
+            if fut.done():
+                self._waiters.popleft()
+                continue
+            worker = self._take(key)
+            if worker is None and not self._room():
+                return
+            self._waiters.popleft()
+            if worker is None:
+                self._granted += 1
+            fut.set_result(worker)  # None: room to start one
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "workers": [{"name": f"W{w.ident}", "pid": w.pid} for w in self._workers.values()],
+            "idle": len(self._idle),
+            "waiting": len(self._waiters),
+        }
+
+    async def aclose(self) -> None:
+        """Retire every worker and wait (bounded) for them to exit."""
+        self.closed = True
+        for _, fut in self._waiters:
+            fut.cancel()
+        self._waiters.clear()
+        jobs = [w.job for w in self._workers.values() if w.job is not None]
+        for worker in list(self._workers.values()):
+            worker.retire()
+        if jobs:
+            await asyncio.wait(jobs, timeout=_CLOSE_PATIENCE + 11.0)
+        for job in jobs:
+            job.cancel()  # past every patience: its Process kills it
+        if jobs:
+            await asyncio.wait(jobs)
+        if self._server is not None:
+            self._server.close()
