@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lead", action="store_true", help="never be the fleet's leader")
     parser.add_argument("--output-limit", type=int, default=4 * 1024 * 1024, help="bytes a task")
     parser.add_argument("--line-limit", type=int, default=64 * 1024, help="bytes a line")
+    parser.add_argument("--workers", type=int, default=None, help="warm workers (cores)")
+    parser.add_argument("--max-tasks-per-worker", type=int, default=None)
+    parser.add_argument("--max-memory-per-worker", type=int, default=None, help="bytes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     manager = Manager(
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         lead=not args.no_lead,
         output_limit=args.output_limit,
         line_limit=args.line_limit,
+        workers=args.workers,
+        max_tasks_per_worker=args.max_tasks_per_worker,
+        max_memory_per_worker=args.max_memory_per_worker,
     )
     code = run(manager)
     if manager.fenced:  # its broker thread may be stuck on a database out of reach

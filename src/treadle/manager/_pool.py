@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .._exceptions import ConfigError
 from ..process import Process, ProcessSpec
 from ._worker import mark
 
@@ -174,6 +175,13 @@ class Pool:
         max_tasks: int | None = None,
         max_memory: int | None = None,
     ) -> None:
+        for field, value in (
+            ("workers", size),
+            ("max_tasks_per_worker", max_tasks),
+            ("max_memory_per_worker", max_memory),
+        ):
+            if value is not None and value < 1:
+                raise ConfigError(field, f"must be >= 1, got {value}")
         self.size = size
         self.max_tasks = max_tasks
         self.max_memory = max_memory

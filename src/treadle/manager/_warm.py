@@ -30,6 +30,8 @@ from ._pool import Key, Pool, Worker
 
 __all__ = ["FunctionRaised", "WorkerTask"]
 
+_EXIT_PATIENCE = 5.0  # seconds a worker that hung up mid-task has to exit on its own
+
 
 class FunctionRaised(TreadleError):
     """A function task raised on its worker: its type and message (the traceback is on
@@ -132,7 +134,9 @@ class WorkerTask:
         """The worker ended under the task: how, as its Process says."""
         job = worker.job
         assert job is not None
-        if not job.done():  # it hung up on the pool but lives: it is not to be trusted
+        if not job.done():  # it hung up on the pool: exiting, most likely (sys.exit)
+            await asyncio.wait([job], timeout=_EXIT_PATIENCE)
+        if not job.done():  # or it lives on: it is not to be trusted
             worker.retire()
             worker.process.request_stop()
             await asyncio.wait([job])
