@@ -105,13 +105,8 @@ class Worker:
             if not replied.done() or not (raw := replied.result()):
                 return None
             reply: dict[str, Any] = json.loads(raw)
-            ended = asyncio.ensure_future(self._ended.wait())
-            try:  # its lines are all in once both marks are (a closed stream never marks)
-                await asyncio.wait(
-                    [ended, self.job], timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED"
-                )
-            finally:
-                ended.cancel()
+            if not self._ended.is_set():  # its marks are often in before its reply
+                await self._marked()
             if not self._ended.is_set():
                 reply["children"] = True  # not to be trusted again: retire it
             self.tasks += 1
@@ -121,6 +116,17 @@ class Worker:
             replied.cancel()
             self._flush_held()
             self._sink = None
+
+    async def _marked(self) -> None:
+        """Until both marks are in (a stream the task closed never marks: bounded)."""
+        assert self.job is not None
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait(
+                [ended, self.job], timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            ended.cancel()
 
     def _line(self, stream: str, line: str) -> None:
         if line == self._marks.get(stream):
@@ -210,7 +216,7 @@ class Pool:
 
     async def acquire(self, key: Key) -> Worker:
         """An idle worker for ``key``, a new one if there is room, else the next to free."""
-        worker = self._take(key)
+        worker = self.take(key)
         if worker is None and self._room():
             return await self._spawn(key)
         if worker is not None:
@@ -232,7 +238,10 @@ class Pool:
         self._granted -= 1
         return await self._spawn(key)
 
-    def _take(self, key: Key) -> Worker | None:
+    def take(self, key: Key, queued: bool = False) -> Worker | None:
+        """An idle worker for ``key``, if there is one (not past a waiting task: None)."""
+        if self._waiters and not queued:
+            return None
         for i, worker in enumerate(self._idle):
             if worker.key == key and worker.alive:
                 return self._idle.pop(i)
@@ -295,7 +304,7 @@ class Pool:
             if fut.done():
                 self._waiters.popleft()
                 continue
-            worker = self._take(key)
+            worker = self.take(key, queued=True)
             if worker is None and not self._room():
                 return
             self._waiters.popleft()

@@ -270,7 +270,7 @@ class TaskRunner:
                 tid=tid, state="failed", exit_code=code, error=f"timed out after {limit}s"
             )
         if exc is None:
-            return Result(tid=tid, state="completed", exit_code=code, value=self._value())
+            return Result(tid=tid, state="completed", exit_code=code, value=self._value(target))
         if isinstance(exc, ProcessExited):
             why = describe_exit(exc.returncode)
             return Result(tid=tid, state="failed", exit_code=exc.returncode, error=why)
@@ -280,10 +280,12 @@ class TaskRunner:
             return Result(tid=tid, state="failed", exit_code=code, error=str(exc))
         return Result(tid=tid, state="failed", error=f"{type(exc).__name__}: {exc}")
 
-    def _value(self) -> Any:
+    def _value(self, target: Process | WorkerTask | Loop) -> Any:
         if self.spec.kind != "function":
             return None
-        returned = returned_value(self._result_path())  # removed once durable (forget)
+        returned = target.returned if isinstance(target, WorkerTask) else None
+        if returned is None:
+            returned = returned_value(self._result_path())  # removed once durable (forget)
         return None if returned is None else returned[0]
 
     def _result_path(self, attempt: int | None = None) -> Path:

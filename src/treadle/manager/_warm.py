@@ -51,9 +51,15 @@ class WorkerTask:
         self._worker: Worker | None = None
         self._running = False  # handed to the worker, not ended yet
         self._admitted = asyncio.Event()
+        if spec.restart != "on-failure":
+            # "never": its durable "starting" mark already says it may have run (it is not
+            # run again); "always": it is run again whatever recovery finds. Only a task
+            # retried on failure waits for its "started" event (see admit()).
+            self._admitted.set()
         self._stop = asyncio.Event()
         self._paused = False
         self.returncode: int | None = None
+        self.returned: tuple[Any] | None = None  # its value (also in its result file)
 
     @property
     def name(self) -> str:
@@ -75,19 +81,23 @@ class WorkerTask:
         spec = self.spec
         self._check_cwd()
         key: Key = (tuple(sorted(spec.env.items())), spec.cwd)
-        worker = await self._until_stopped(self._pool.acquire(key))
+        worker = self._pool.take(key)  # an idle one, without waiting
         if worker is None:
-            return
+            worker = await self._until_stopped(self._pool.acquire(key))
+            if worker is None:
+                return
         self._worker = worker
         reply: dict[str, Any] | None = None
         try:
             started()
-            await self._until_stopped(self._admitted.wait())
+            if not self._admitted.is_set():
+                await self._until_stopped(self._admitted.wait())
             if self._stop.is_set():
                 self._pool.release(worker)
                 return
             process = worker.process
-            process.spec = dataclasses.replace(process.spec, stop_timeout=spec.stop_timeout)
+            if process.spec.stop_timeout != spec.stop_timeout:  # the task's, for its stop
+                process.spec = dataclasses.replace(process.spec, stop_timeout=spec.stop_timeout)
             if self._paused:
                 process.pause()
             self._running = True
@@ -109,6 +119,8 @@ class WorkerTask:
             self.returncode = FunctionRaised.returncode
             raise FunctionRaised(str(reply.get("error")))
         self.returncode = 0
+        if "value" in reply:
+            self.returned = (reply["value"],)
 
     def _check_cwd(self) -> None:
         cwd = self.spec.cwd  # as a Process checks its own, before a worker is spent on it

@@ -6,7 +6,7 @@ task's process) with ``TREADLE_POOL`` (the pool's socket, ``@name``) and
 then reads tasks, one JSON line each, until EOF (retired: it exits 0)::
 
     → {"seq": 1, "fn": "mod:fn", "args": [2, 3], "result": "/…/T9.1.json"}
-    ← {"seq": 1, "ok": true, "rss": 31457280, "children": false}
+    ← {"seq": 1, "ok": true, "rss": 31457280, "children": false, "value": 5}
     ← {"seq": 2, "ok": false, "error": "RuntimeError: boom", "rss": …, "children": false}
 
 A task is the fresh interpreter's ``_entry`` in all but the interpreter: the return value
@@ -57,14 +57,16 @@ class _Worker:
         except (OSError, AttributeError):
             self._fflush = None
 
-    def run(self, msg: dict[str, Any]) -> dict[str, Any]:
+    def run(self, msg: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+        """Run one task: the reply, and the value's JSON (as written to its file)."""
         reply: dict[str, Any] = {"seq": msg["seq"], "ok": True}
+        value = None
         os.environ["TREADLE_RESULT_FILE"] = msg["result"]
         try:
             result = call(msg["fn"], msg["args"])
             if inspect.iscoroutine(result):
                 result = self._run_async(result)
-            write_result(msg["result"], result)
+            value = write_result(msg["result"], result)
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 (the task's, reported as the fresh interpreter would)
             sys.stdout.flush()
             traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # type: ignore[union-attr]
@@ -73,7 +75,7 @@ class _Worker:
         finally:
             os.environ.pop("TREADLE_RESULT_FILE", None)
             self.flush()
-        return reply
+        return reply, value
 
     def _run_async(self, coro: Any) -> Any:
         import asyncio  # only then: it costs tens of milliseconds to import
@@ -125,11 +127,14 @@ def main() -> int:
     tasks = sock.makefile("rb")
     for raw in tasks:
         msg = json.loads(raw)
-        reply = worker.run(msg)
+        reply, value = worker.run(msg)
         worker.end(msg["seq"])
         reply["rss"] = _rss()
         reply["children"] = _has_children()
-        sock.sendall(json.dumps(reply).encode() + b"\n")
+        line = json.dumps(reply).encode()
+        if value is not None:  # the value's JSON as it is, not encoded again
+            line = line[:-1] + b', "value": ' + value + b"}"
+        sock.sendall(line + b"\n")
     return 0
 
 

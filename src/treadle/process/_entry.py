@@ -37,9 +37,9 @@ def call(target: str, args: Any) -> Any:
     return fn() if args is None else fn(args)
 
 
-def write_result(path: str, result: Any) -> None:
+def write_result(path: str, result: Any) -> bytes:
     """Write ``result`` as JSON at ``path``: over the space reserved at ``path.part``,
-    then renamed (whole or absent, never half-written)."""
+    then renamed (whole or absent, never half-written); returns the JSON."""
     data = json.dumps(result, default=repr).encode()
     fd = os.open(path + ".part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -48,6 +48,7 @@ def write_result(path: str, result: Any) -> None:
     finally:
         os.close(fd)
     os.replace(path + ".part", path)
+    return data
 
 
 def main(argv: list[str]) -> int:
