@@ -116,6 +116,7 @@ class Manager:
             workers or os.cpu_count() or 1,
             max_tasks=max_tasks_per_worker,
             max_memory=max_memory_per_worker,
+            line_limit=line_limit,
         )
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.fenced_event = asyncio.Event()  # it lost its lease: it stops without the broker
@@ -308,6 +309,7 @@ class Manager:
             "capabilities": list(self.capabilities),
             "started_at": self.started_at,
             "tasks": [runner.status() for runner, _ in self.runners.values()],
+            "workers": self.pool.status(),
             "project": None if self.hosted is None else self.hosted.status(),
             **self.leasing.status(),
         }

@@ -9,6 +9,12 @@ another environment. Workers are kept apart by a task's ``env`` and ``cwd``: a w
 started with them, so a task sees exactly the process a fresh interpreter would have had,
 and only tasks with the same ones share it.
 
+A worker's output lines go to the task it runs (:meth:`Worker.execute`) up to the task's
+marks (see ``_worker``): every line the task's process wrote before it returned, C output
+included. What a thread the task left running writes afterwards goes to the next task, or
+nowhere between tasks; a line longer than ``line_limit`` reaches the task's log file cut,
+as in the broker (a process task's log file has all of it).
+
 Running one task on a worker (the runner's target) is :class:`~._warm.WorkerTask`; the
 child's side is :mod:`._worker`.
 """
@@ -27,6 +33,7 @@ from typing import Any
 
 from .._exceptions import ConfigError
 from ..process import Process, ProcessSpec
+from ..process._output import LINE_LIMIT
 from ._worker import mark
 
 __all__ = ["Pool", "Worker"]
@@ -73,6 +80,7 @@ class Worker:
             )
         )
         self.process.output.listener = self._line
+        self.process.output.line_limit = pool.line_limit
         self.job: asyncio.Task[None] | None = None
         self.connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
             asyncio.get_running_loop().create_future()
@@ -180,6 +188,7 @@ class Pool:
         *,
         max_tasks: int | None = None,
         max_memory: int | None = None,
+        line_limit: int = LINE_LIMIT,
     ) -> None:
         for field, value in (
             ("workers", size),
@@ -191,6 +200,7 @@ class Pool:
         self.size = size
         self.max_tasks = max_tasks
         self.max_memory = max_memory
+        self.line_limit = line_limit  # a longer output line is cut (the task's log file too)
         self.address = f"@treadle-pool-{os.getpid()}-{secrets.token_hex(8)}"
         self._record_dir: str | None = None  # the manager's journal: its workers' exits
         self._idle: list[Worker] = []
