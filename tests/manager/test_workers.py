@@ -222,3 +222,30 @@ def test_a_manager_killed_mid_task_leaves_no_worker_and_recovery_settles_it(
         result = client.wait(spec.tid, timeout=30)
     assert result.state == "failed"
     assert f"manager {record.tid} died" in (result.error or "")
+
+
+def test_a_task_retried_on_failure_is_run_again_after_its_manager_is_killed(
+    client: Client,
+) -> None:
+    record, proc = client.start_manager(workers=1, heartbeat=0.5)
+    try:
+        spec = client.submit(
+            function=f"{TASKS}:sleep", args=[30], env=ENV, restart="on-failure", retries=1
+        )
+        pid = started(client, spec.tid).pid  # durable before the worker was given the task
+        assert pid is not None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _, alive = psutil.wait_procs([psutil.Process(pid)], timeout=10)
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with manager(client, workers=1) as (again, _):
+        until(client, lambda: client.task(spec.tid).manager == again.tid)
+        until(client, lambda: client.task(spec.tid).state == "running")
+        client.stop(spec.tid)
+        assert client.wait(spec.tid, timeout=20).state == "stopped"
+    requeued = [e for e in client.events(spec.tid) if e.event == "requeued"]
+    assert f"manager {record.tid} died" in (requeued[0].reason or "")
