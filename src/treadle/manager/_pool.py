@@ -9,174 +9,27 @@ another environment. Workers are kept apart by a task's ``env`` and ``cwd``: a w
 started with them, so a task sees exactly the process a fresh interpreter would have had,
 and only tasks with the same ones share it.
 
-A worker's output lines go to the task it runs (:meth:`Worker.execute`) up to the task's
-marks (see ``_worker``): every line the task's process wrote before it returned, C output
-included. What a thread the task left running writes afterwards goes to the next task, or
-nowhere between tasks; a line longer than ``line_limit`` reaches the task's log file cut,
-as in the broker (a process task's log file has all of it).
-
-Running one task on a worker (the runner's target) is :class:`~._warm.WorkerTask`; the
-child's side is :mod:`._worker`.
+One worker, as the manager sees it, is a :class:`~._pooled.Worker`; running one task on a
+worker (the runner's target) is :class:`~._warm.WorkerTask`; the child's side is
+:mod:`._worker`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
-import sys
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from .._exceptions import ConfigError
-from ..process import Process, ProcessSpec
 from ..process._output import LINE_LIMIT
-from ._worker import mark
+from ._pooled import Key, Worker
 
-__all__ = ["Pool", "Worker"]
+__all__ = ["Pool"]
 
-Key = tuple[tuple[tuple[str, str], ...], str | None]  # a task's env and cwd
-Sink = Callable[[str, str], None]  # (stream, line) of the task that runs
-
-_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Start the worker without importing treadle (a tenth of a second of imports it never
-# uses): bare package modules whose __path__ lets the worker's relative imports work,
-# dropped once it is loaded, so that a task that imports treadle gets the real package.
-_BOOT = f"""import sys
-names = ("treadle", "treadle.process", "treadle.manager")
-for n, p in zip(names, ({_PKG!r}, {_PKG + "/process"!r}, {_PKG + "/manager"!r})):
-    m = type(sys)(n); m.__path__ = [p]; sys.modules[n] = m
-from treadle.manager._worker import main
-for n in names: del sys.modules[n]
-sys.exit(main())
-"""
 _CLOSE_PATIENCE = 5.0  # seconds a retired worker has to exit before it is killed
-
-
-class Worker:
-    """One worker process: its connection, and where its output lines go now."""
-
-    def __init__(self, pool: Pool, ident: int, key: Key, record_dir: str | None) -> None:
-        self.ident = ident
-        self.key = key
-        self.token = secrets.token_hex(8)
-        self.tasks = 0  # run so far
-        self.rss = 0
-        self.retired = False
-        env, cwd = dict(key[0]), key[1]
-        env.update(TREADLE_POOL=pool.address, TREADLE_WORKER=f"{ident}:{self.token}")
-        self.process = Process(
-            ProcessSpec(
-                argv=(sys.executable, "-c", _BOOT),
-                name=f"W{ident}",
-                env=env,
-                cwd=cwd,
-                record_dir=record_dir,
-                leased=True,  # killed with its manager's tasks when the lease runs out
-                ring_lines=0,
-            )
-        )
-        self.process.output.listener = self._line
-        self.process.output.line_limit = pool.line_limit
-        self.job: asyncio.Task[None] | None = None
-        self.connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._sink: Sink | None = None
-        self._held: dict[str, bool] = {}  # stream → an empty line waits (it may be ours)
-        self._marks: dict[str, str] = {}
-        self._ended: asyncio.Event = asyncio.Event()  # both marks seen
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.job is not None and not self.job.done()
-
-    async def execute(self, msg: dict[str, Any], sink: Sink) -> dict[str, Any] | None:
-        """Run one task; its reply, or None if the worker ended first (see :attr:`job`)."""
-        assert self.job is not None
-        reader, writer = self.connected.result()
-        seq = msg["seq"]
-        self._sink, self._held = sink, {}
-        self._marks = {s: mark(self.token, seq) for s in ("stdout", "stderr")}
-        self._ended.clear()
-        writer.write(json.dumps(msg).encode() + b"\n")
-        replied = asyncio.ensure_future(reader.readline())
-        try:
-            await asyncio.wait([replied, self.job], return_when="FIRST_COMPLETED")
-            if not replied.done() or not (raw := replied.result()):
-                return None
-            reply: dict[str, Any] = json.loads(raw)
-            if not self._ended.is_set():  # its marks are often in before its reply
-                await self._marked()
-            if not self._ended.is_set():
-                reply["children"] = True  # not to be trusted again: retire it
-            self.tasks += 1
-            self.rss = int(reply.get("rss", 0))
-            return reply
-        finally:
-            replied.cancel()
-            self._flush_held()
-            self._sink = None
-
-    async def _marked(self) -> None:
-        """Until both marks are in (a stream the task closed never marks: bounded)."""
-        assert self.job is not None
-        ended = asyncio.ensure_future(self._ended.wait())
-        try:
-            await asyncio.wait(
-                [ended, self.job], timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED"
-            )
-        finally:
-            ended.cancel()
-
-    def _line(self, stream: str, line: str) -> None:
-        if line == self._marks.get(stream):
-            self._held.pop(stream, None)  # the newline before the mark was the worker's
-            del self._marks[stream]
-            if not self._marks:
-                self._ended.set()
-            return
-        sink = self._sink
-        if sink is None:
-            return  # between tasks: nothing of a task's (a stray thread's, at most)
-        if self._held.pop(stream, False):
-            sink(stream, "")
-        if line:
-            sink(stream, line)
-        else:
-            self._held[stream] = True
-
-    def _flush_held(self) -> None:
-        sink = self._sink
-        for stream in [s for s, held in self._held.items() if held]:
-            if sink is not None:
-                sink(stream, "")
-        self._held = {}
-
-    def retire(self) -> None:
-        """No more tasks: EOF on its connection (it exits), killed if it lingers."""
-        self.retired = True
-        if self.connected.done() and not self.connected.cancelled():
-            self.connected.result()[1].close()
-        else:
-            self.process.request_stop()
-        if self.alive:
-            loop = asyncio.get_running_loop()
-            loop.call_later(_CLOSE_PATIENCE, self._linger)
-
-    def _linger(self) -> None:
-        if self.alive:
-            self.process.request_stop()
-
-    def __repr__(self) -> str:
-        return f"<Worker W{self.ident} pid={self.pid} tasks={self.tasks}>"
 
 
 class Pool:
@@ -269,7 +122,7 @@ class Pool:
         if self.closed:
             raise asyncio.CancelledError  # pragma: no cover (the manager is stopping)
         self._next += 1
-        worker = Worker(self, self._next, key, self._record_dir)
+        worker = Worker(self.address, self._next, key, self._record_dir, self.line_limit)
         self._workers[worker.ident] = worker
         up = asyncio.Event()
         worker.job = job = asyncio.ensure_future(worker.process.run(up.set))

@@ -26,7 +26,8 @@ from typing import Any
 from .._exceptions import SpawnError, TreadleError
 from ..broker import TaskSpec
 from ..process._output import Output
-from ._pool import Key, Pool, Worker
+from ._pool import Pool
+from ._pooled import Key, Worker
 
 __all__ = ["FunctionRaised", "WorkerTask"]
 
