@@ -23,7 +23,7 @@ import secrets
 from collections import deque
 from typing import Any
 
-from .._exceptions import ConfigError
+from .._exceptions import ConfigError, SpawnError
 from ..process._output import LINE_LIMIT
 from ._pooled import Key, Worker
 
@@ -120,7 +120,7 @@ class Pool:
 
     async def _spawn(self, key: Key) -> Worker:
         if self.closed:
-            raise asyncio.CancelledError  # pragma: no cover (the manager is stopping)
+            raise SpawnError("no worker: the manager is stopping")
         self._next += 1
         worker = Worker(self.address, self._next, key, self._record_dir, self.line_limit)
         self._workers[worker.ident] = worker
@@ -135,7 +135,7 @@ class Pool:
             raise
         if not worker.connected.done():
             job.result()  # its exception: why it could not start (or ProcessExited)
-            raise ProcessLookupError(f"worker W{worker.ident} exited before it connected")
+            raise SpawnError(f"process 'W{worker.ident}': the worker exited before it connected")
         return worker
 
     def release(self, worker: Worker, reply: dict[str, Any] | None = None) -> None:

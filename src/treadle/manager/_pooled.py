@@ -111,7 +111,10 @@ class Worker:
         replied = asyncio.ensure_future(reader.readline())
         try:
             await asyncio.wait([replied, self.job], return_when="FIRST_COMPLETED")
-            if not replied.done() or not (raw := replied.result()):
+            if not replied.done() or replied.exception() is not None:
+                return None  # it ended, or its connection broke: its Process says how
+            raw = replied.result()
+            if not raw:
                 return None
             reply: dict[str, Any] = json.loads(raw)
             if not self._ended.is_set():  # its marks are often in before its reply
