@@ -399,6 +399,7 @@ class Manager:
                 restart=Restart.TEMPORARY,
                 backoff=Backoff.none(),
                 shutdown_timeout=spec.stop_timeout + 2.0,
+                log=False,  # the task log has its changes (a line each: a tenth of its cost)
             )
         )
 

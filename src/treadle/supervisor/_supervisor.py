@@ -568,7 +568,9 @@ class Supervisor:
             child.set_ready(False)
         if child.waiters:  # waiters re-check their own condition on every step
             child.wake_waiters()
-        self._emit(f"{self._path}.{child.name}", old, new, reason, child.attempt, backoff_s, error)
+        quiet = not child.spec.log and new not in (State.FAILED, State.GIVEN_UP)
+        path = f"{self._path}.{child.name}"
+        self._emit(path, old, new, reason, child.attempt, backoff_s, error, quiet)
 
     def _resolve_all_running(self) -> None:
         waiters, self._all_waiters = self._all_waiters, []
@@ -591,10 +593,11 @@ class Supervisor:
         attempt: int,
         backoff_s: float | None,
         error: str | None,
+        quiet: bool = False,
     ) -> None:
         bus = self._bus
         to_bus = bus is not None and bus.has_subscribers
-        to_log = lifecycle_logging_enabled()
+        to_log = not quiet and lifecycle_logging_enabled()
         if not (to_bus or to_log):
             return  # nobody listens: a transition costs one table lookup
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)
