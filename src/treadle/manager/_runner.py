@@ -1,10 +1,10 @@
 """One task as a child of a manager's tree: :class:`TaskRunner`.
 
 Owns a task's attempts: it starts what the :class:`~treadle.broker.TaskSpec` names (a
-process, a ``module:function`` in its own interpreter, or a Loop in-process), applies the
-per-attempt timeout, retries by the spec's restart policy with backoff, and hands every
-change to its :class:`Reporter`, which turns them into broker writes. It never touches the
-broker itself.
+process, a ``module:function`` on one of its manager's warm workers (``_warm``) or in its
+own interpreter, or a Loop in-process), applies the per-attempt timeout, retries by the
+spec's restart policy with backoff, and hands every change to its :class:`Reporter`,
+which turns them into broker writes. It never touches the broker itself.
 """
 
 from __future__ import annotations
