@@ -23,6 +23,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
         foundation,
         processes,
         spawn,
+        throughput,
     )
 
     return {
@@ -38,6 +39,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
             "seed interfaces (issue 10)",
             [compat_p2p.main, compat_task_monitor.main, artifacts.main],
         ),
+        "throughput": ("task throughput beside huey (issue 15)", [throughput.main]),
         "chaos": ("chaos: guarantees under faults (issue 14)", [chaos.main]),
     }
 

@@ -99,6 +99,16 @@ def test_a_function_task_prints_its_value_and_json_gives_the_result(client: Clie
     assert "RuntimeError: boom from a task" in result["stderr"]
 
 
+def test_isolation_process_runs_a_function_in_an_interpreter_of_its_own(client: Client) -> None:
+    env = [f"--env={k}={v}" for k, v in ENV.items()]
+    fn = ["--fn", "tests.manager._functions:pid"]
+    with manager(client, workers=1):
+        warm = [treadle("run", "--wait", *fn, *env) for _ in range(2)]
+        fresh = treadle("run", "--wait", "--isolation", "process", *fn, *env)
+    assert [r.returncode for r in [*warm, fresh]] == [0, 0, 0]
+    assert warm[0].stdout == warm[1].stdout != fresh.stdout
+
+
 def test_a_bad_option_names_the_field_and_queues_nothing(client: Client) -> None:
     with manager(client):
         bad_fn = treadle("run", "--fn", "not-a-path")

@@ -46,20 +46,25 @@ async def test_a_crash_is_in_the_event_the_log_and_status(caplog: pytest.LogCapt
     assert "in doomed" in status["last_exit"]["error"]["traceback"]
 
 
-async def test_without_log_transitions_they_reach_the_bus_not_the_log(
+async def test_a_quiet_child_logs_only_its_failures_and_the_bus_has_every_change(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def doomed() -> None:
         raise LookupError("the key vanished")
 
-    spec = ChildSpec(doomed, restart=Restart.TEMPORARY, backoff=FAST)
-    sup = Supervisor([spec], name="quiet", log_transitions=False)
+    spec = ChildSpec(doomed, restart=Restart.TEMPORARY, backoff=FAST, log=False)
+    sup = Supervisor([spec], name="quiet")
     with caplog.at_level(logging.INFO, logger="treadle.lifecycle"), sup.events() as events:
         async with sup:
             await wait_state(sup, "doomed", State.FAILED)
-        seen = []
+        changes = []
         while (msg := events.get_nowait()) is not None:
             assert isinstance(msg.payload, Transition)
-            seen.append(msg.payload.to)
-    assert State.FAILED in seen
-    assert [r for r in caplog.records if r.name == "treadle.lifecycle"] == []
+            if msg.payload.name == "quiet.doomed":
+                changes.append(msg.payload.to)
+
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "treadle.lifecycle"]
+    mine = [line["to"] for line in lines if line["name"] == "quiet.doomed"]
+    assert mine == ["failed"]
+    assert State.RUNNING in changes
+    assert State.FAILED in changes

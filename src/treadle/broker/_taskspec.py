@@ -111,6 +111,11 @@ class TaskSpec(BaseModel):
             ``MAX_RETRY_DELAY``).
         capabilities: a manager takes the task only if it offers all of them.
         notify: a local socket path the manager pokes when the task ends (same host).
+        isolation: where a function task runs: ``worker``, one of its manager's warm
+            workers (an interpreter that runs many tasks, one at a time, started with the
+            task's ``env`` and ``cwd``); ``process``, a fresh interpreter of its own. A
+            task with a ``memory`` or ``cpu`` limit runs in its own interpreter either way
+            (the limits are a process's).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -133,6 +138,7 @@ class TaskSpec(BaseModel):
     capabilities: tuple[str, ...] = ()
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     notify: str | None = None
+    isolation: Literal["worker", "process"] = "worker"
 
     @field_validator("function", "loop")
     @classmethod

@@ -39,6 +39,12 @@ __all__ = ["AUTOSTART_IDLE", "follow_task", "queue_request", "run"]
 @click.option("--shell", is_flag=True, help="Run COMMAND through /bin/sh -c.")
 @click.option("--timeout", type=float, help="Seconds an attempt may run.")
 @click.option("--memory", type=int, help="Bytes of memory an attempt may use.")
+@click.option(
+    "--isolation",
+    type=click.Choice(["worker", "process"]),
+    default="worker",
+    help="--fn: on a warm worker, or in a fresh interpreter of its own.",
+)
 @click.option("--restart", type=click.Choice(["never", "on-failure", "always"]), default="never")
 @click.option("--retries", type=int, default=0, help="Attempts after the first (on-failure).")
 @click.option("--capability", multiple=True, help="A capability the manager must offer.")
@@ -57,6 +63,7 @@ def run(
     shell: bool,
     timeout: float | None,
     memory: int | None,
+    isolation: str,
     restart: str,
     retries: int,
     capability: tuple[str, ...],
@@ -90,6 +97,8 @@ def run(
         fields["inbox"] = _json_or_text(inbox)
     if cwd is not None:
         fields["cwd"] = cwd
+    if isolation != "worker":
+        fields["isolation"] = isolation
     limits = {k: v for k, v in (("timeout", timeout), ("memory", memory)) if v is not None}
     if limits:
         fields["limits"] = limits

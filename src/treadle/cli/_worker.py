@@ -37,6 +37,19 @@ def worker() -> None:
     show_default=True,
     help="Bytes of a task's output kept in the broker (all of it goes to its log file).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Warm workers for function tasks  [default: the core count]",
+)
+@click.option(
+    "--max-tasks-per-worker", type=click.IntRange(min=1), help="Replace a worker after N tasks."
+)
+@click.option(
+    "--max-memory-per-worker",
+    type=click.IntRange(min=1),
+    help="Replace a worker above this many bytes of RSS after a task.",
+)
 @click.option("--foreground", is_flag=True, help="Run here until Ctrl-C instead.")
 @json_option
 @broker_option
@@ -46,6 +59,9 @@ def start(
     capability: tuple[str, ...],
     heartbeat: float,
     output_limit: int,
+    workers: int | None,
+    max_tasks_per_worker: int | None,
+    max_memory_per_worker: int | None,
     foreground: bool,
     as_json: bool,
     broker: str | None,
@@ -68,6 +84,9 @@ def start(
             max_tasks=max_tasks,
             heartbeat=heartbeat,
             output_limit=output_limit,
+            workers=workers,
+            max_tasks_per_worker=max_tasks_per_worker,
+            max_memory_per_worker=max_memory_per_worker,
         )
         return run(manager)
     client = session(broker, as_json).client
@@ -77,6 +96,9 @@ def start(
         capabilities=capability,
         heartbeat=heartbeat,
         output_limit=output_limit,
+        workers=workers,
+        max_tasks_per_worker=max_tasks_per_worker,
+        max_memory_per_worker=max_memory_per_worker,
     )
     if as_json:
         emit_json(record.model_dump(mode="json"))

@@ -269,9 +269,15 @@ class Client:
         heartbeat: float | None = None,
         lease: float | None = None,
         output_limit: int | None = None,
+        workers: int | None = None,
+        max_tasks_per_worker: int | None = None,
+        max_memory_per_worker: int | None = None,
         timeout: float = 30.0,
     ) -> tuple[WorkerRecord, subprocess.Popen[bytes]]:
         """Start a manager process in the background; returns once it is registered.
+
+        ``workers``, ``max_tasks_per_worker`` and ``max_memory_per_worker`` (bytes) size
+        and recycle its warm workers for function tasks (see :class:`~treadle.Manager`).
 
         Its output goes to ``managers/manager-{tid}.log`` beside the broker file. It
         runs in its own session, so it outlives this process.
@@ -291,6 +297,13 @@ class Client:
             argv += ["--lease", str(lease)]
         if output_limit is not None:
             argv += ["--output-limit", str(output_limit)]
+        for flag, value in (
+            ("--workers", workers),
+            ("--max-tasks-per-worker", max_tasks_per_worker),
+            ("--max-memory-per-worker", max_memory_per_worker),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
         return self.launch(argv, tid, timeout=timeout)
 
     def launch(

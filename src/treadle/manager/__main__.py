@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--unless-alive", action="store_true", help="leave at once if a manager is alive"
     )
+    parser.add_argument("--workers", type=int, default=None, help="warm workers (cores)")
+    parser.add_argument("--max-tasks-per-worker", type=int, default=None)
+    parser.add_argument("--max-memory-per-worker", type=int, default=None, help="bytes")
     args = parser.parse_args(argv)
     if args.ready_fd is not None:
         os.set_inheritable(args.ready_fd, False)  # its spawner and tasks must not hold it
@@ -66,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         lead=not args.no_lead,
         output_limit=args.output_limit,
         line_limit=args.line_limit,
+        workers=args.workers,
+        max_tasks_per_worker=args.max_tasks_per_worker,
+        max_memory_per_worker=args.max_memory_per_worker,
     )
 
     def up() -> None:

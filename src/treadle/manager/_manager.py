@@ -39,6 +39,7 @@ from ._leasing import Leasing
 from ._local import LocalSubmit
 from ._nudge import CONTROL, Nudge
 from ._output import OutputLimits
+from ._pool import Pool
 from ._presence import Presence
 from ._reports import Reports
 from ._runner import TaskRunner
@@ -71,6 +72,11 @@ class Manager:
         output_limit: bytes of each task's output kept in the broker (its outbox); all
             of it is in ``<state dir>/logs/tasks/T{tid}.log``.
         line_limit: bytes of one output line kept (a mark says how much was cut).
+        workers: warm worker processes for function tasks (default: the core count);
+            see ``TaskSpec.isolation``.
+        max_tasks_per_worker: a worker is replaced after this many tasks (None: never).
+        max_memory_per_worker: a worker whose RSS is above this many bytes after a task
+            is replaced (None: never).
     """
 
     def __init__(
@@ -88,6 +94,9 @@ class Manager:
         lead: bool = True,
         output_limit: int = 4 * 1024 * 1024,
         line_limit: int = 64 * 1024,
+        workers: int | None = None,
+        max_tasks_per_worker: int | None = None,
+        max_memory_per_worker: int | None = None,
     ) -> None:
         self.url = broker if isinstance(broker, BrokerURL) else resolve(broker)
         self.tid = tid or 0
@@ -103,6 +112,12 @@ class Manager:
         logs = self.url.state_dir / "logs" / "tasks"
         self.output = OutputLimits(logs, broker_bytes=output_limit, line_bytes=line_limit)
         self.presence = Presence(self)
+        self.pool = Pool(
+            workers or os.cpu_count() or 1,
+            max_tasks=max_tasks_per_worker,
+            max_memory=max_memory_per_worker,
+            line_limit=line_limit,
+        )
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.fenced_event = asyncio.Event()  # it lost its lease: it stops without the broker
         self._serving: asyncio.Task[None] | None = None
@@ -110,10 +125,7 @@ class Manager:
         self.paused = False
         self.started_at = time.time()
         self.runners: dict[int, tuple[TaskRunner, int]] = {}  # tid → (runner, message ID)
-        # its tasks' transitions are in the task log: the manager's log has what went wrong
-        self.supervisor = Supervisor(
-            name="manager", intensity=1_000_000, period=1.0, log_transitions=False
-        )
+        self.supervisor = Supervisor(name="manager", intensity=1_000_000, period=1.0)
         self._ab: AsyncBroker | None = None
         self.stopping = asyncio.Event()
         self.stopped = asyncio.Event()  # the tree has stopped: the last heartbeat is due
@@ -159,6 +171,7 @@ class Manager:
             # renews (nobody took its tasks: they end by their restart policy) or fences.
             self.leasing.on_deadline = (await process_spawner()).deadline
             await self.leasing.start()
+            await self.pool.start(self._record_dir)
             if self.hosted is not None:
                 self.hosted.set_leader(self.is_leader)
             async with self.supervisor, asyncio.TaskGroup() as tg:
@@ -188,6 +201,7 @@ class Manager:
                 finally:
                     self.stopping.set()
                     await self.supervisor.stop()  # every task reports how it ended
+                    await self.pool.aclose()
                     if not self.fenced:
                         await self.reports.drain(_DRAIN)
                         released = await self._release_claims()
@@ -210,6 +224,7 @@ class Manager:
                     self.nudge.close()
                 if self.local is not None:
                     await self.local.aclose(ended)
+                await self.pool.aclose()  # (again, if the tree never started: a no-op)
                 await self.leasing.aclose(wait=not self.fenced)
                 await ab.aclose(wait=not self.fenced)  # fenced: the broker may hang
         if self.failure is not None:
@@ -296,6 +311,7 @@ class Manager:
             "capabilities": list(self.capabilities),
             "started_at": self.started_at,
             "tasks": [runner.status() for runner, _ in self.runners.values()],
+            "workers": self.pool.status(),
             "project": None if self.hosted is None else self.hosted.status(),
             **self.leasing.status(),
         }
@@ -375,7 +391,7 @@ class Manager:
     def _launch(self, spec: TaskSpec, mid: int) -> None:
         """Start a reserved request as a child of the tree."""
         runner = TaskRunner(
-            spec, self.reports, self.state_dir / "results", self._record_dir, self.output
+            spec, self.reports, self.state_dir / "results", self._record_dir, self.output, self.pool
         )
         self.runners[spec.tid] = (runner, mid)
         self.supervisor.add(
@@ -385,6 +401,7 @@ class Manager:
                 restart=Restart.TEMPORARY,
                 backoff=Backoff.none(),
                 shutdown_timeout=spec.stop_timeout + 2.0,
+                log=False,  # the task log has its changes (a line each: a tenth of its cost)
             )
         )
 

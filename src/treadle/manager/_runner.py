@@ -1,10 +1,10 @@
 """One task as a child of a manager's tree: :class:`TaskRunner`.
 
 Owns a task's attempts: it starts what the :class:`~treadle.broker.TaskSpec` names (a
-process, a ``module:function`` in its own interpreter, or a Loop in-process), applies the
-per-attempt timeout, retries by the spec's restart policy with backoff, and hands every
-change to its :class:`Reporter`, which turns them into broker writes. It never touches the
-broker itself.
+process, a ``module:function`` on one of its manager's warm workers (``_warm``) or in its
+own interpreter, or a Loop in-process), applies the per-attempt timeout, retries by the
+spec's restart policy with backoff, and hands every change to its :class:`Reporter`,
+which turns them into broker writes. It never touches the broker itself.
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from ..broker._messages import EventKind
 from ..broker._taskspec import MAX_RETRY_DELAY
 from ..loop import Loop
 from ..process import Process, ProcessSpec
+from ..process._output import Output
 from ._output import OutputLimits, Tail
+from ._pool import Pool
+from ._warm import FunctionRaised, WorkerTask
 
 __all__ = ["Reporter", "TaskRunner", "result_path", "returned_value"]
 
@@ -67,13 +70,15 @@ class TaskRunner:
         work_dir: Path,
         record_dir: str,
         output: OutputLimits = _DEFAULT_OUTPUT,
+        pool: Pool | None = None,
     ) -> None:
         self.spec = spec
+        self._pool = pool  # warm workers for its function, unless it runs isolated
         self.output_limits = output
         self.reporter = reporter
         self._work_dir = work_dir
         self._record_dir = record_dir
-        self._target: Process | Loop | None = None
+        self._target: Process | WorkerTask | Loop | None = None
         self._stopping = False
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": Tail(), "stderr": Tail()}
@@ -211,8 +216,10 @@ class TaskRunner:
             waiter.cancel()
             if up.is_set():
                 self.started_at = time.time()
-                pid = target.pid if isinstance(target, Process) else None
+                pid = target.pid if isinstance(target, (Process, WorkerTask)) else None
                 await self.reporter.started(self, self.attempt, pid)
+                if isinstance(target, WorkerTask):
+                    target.admit()  # it may have run from now on, as recovery will assume
                 if self.attempt == 1:
                     started()
                 if self.paused:
@@ -252,10 +259,10 @@ class TaskRunner:
         return True
 
     def _outcome(
-        self, target: Process | Loop, job: asyncio.Future[None], timed_out: bool
+        self, target: Process | WorkerTask | Loop, job: asyncio.Future[None], timed_out: bool
     ) -> Result:
         tid = self.spec.tid
-        code = target.returncode if isinstance(target, Process) else None
+        code = target.returncode if isinstance(target, (Process, WorkerTask)) else None
         exc = job.exception()
         if timed_out:
             limit = self.spec.limits.timeout
@@ -263,27 +270,33 @@ class TaskRunner:
                 tid=tid, state="failed", exit_code=code, error=f"timed out after {limit}s"
             )
         if exc is None:
-            return Result(tid=tid, state="completed", exit_code=code, value=self._value())
+            return Result(tid=tid, state="completed", exit_code=code, value=self._value(target))
         if isinstance(exc, ProcessExited):
             why = describe_exit(exc.returncode)
             return Result(tid=tid, state="failed", exit_code=exc.returncode, error=why)
+        if isinstance(exc, FunctionRaised):
+            return Result(tid=tid, state="failed", exit_code=exc.returncode, error=str(exc))
         if isinstance(exc, (ProcessLimitExceeded, SpawnError)):
             return Result(tid=tid, state="failed", exit_code=code, error=str(exc))
         return Result(tid=tid, state="failed", error=f"{type(exc).__name__}: {exc}")
 
-    def _value(self) -> Any:
+    def _value(self, target: Process | WorkerTask | Loop) -> Any:
         if self.spec.kind != "function":
             return None
-        returned = returned_value(self._result_path())  # removed once durable (forget)
+        returned = target.returned if isinstance(target, WorkerTask) else None
+        if returned is None:
+            returned = returned_value(self._result_path())  # removed once durable (forget)
         return None if returned is None else returned[0]
 
     def _result_path(self, attempt: int | None = None) -> Path:
         return result_path(self._work_dir, self.spec.tid, attempt or self.attempt)
 
-    def _build(self) -> Process | Loop:
+    def _build(self) -> Process | WorkerTask | Loop:
         spec = self.spec
         if spec.kind == "loop":
             return _load_loop(spec)
+        if spec.kind == "function" and self._pool is not None and _warm(spec):
+            return self._on_worker(self._pool)
         env = dict(spec.env)
         if spec.kind == "function":
             env["TREADLE_RESULT_FILE"] = str(self._result_path())
@@ -316,6 +329,20 @@ class TaskRunner:
         process.output.listener = on_line
         return process
 
+    def _on_worker(self, pool: Pool) -> WorkerTask:
+        output = Output(0, self.output_limits.line_bytes)
+        logs = self._log_file()
+        for stream in ("stdout", "stderr") if logs else ():
+            output.to_file(stream, logs[stream], logs["log_max_bytes"], logs["log_backups"])
+        tails, reporter = self._tails, self.reporter
+
+        def on_line(stream: str, line: str) -> None:
+            tails[stream].add(line)
+            reporter.output(self, stream, line)
+
+        output.listener = on_line
+        return WorkerTask(pool, self.spec, self._result_path(), output)
+
     def _log_file(self) -> dict[str, Any]:
         limits = self.output_limits
         path = limits.log_path(self.spec.tid)
@@ -332,6 +359,13 @@ class TaskRunner:
 
     def __repr__(self) -> str:
         return f"<TaskRunner {self.name} {self.spec.label!r} attempt={self.attempt}>"
+
+
+def _warm(spec: TaskSpec) -> bool:
+    """Whether a function task runs on a warm worker: unless it asks for a fresh
+    interpreter, or has a memory or CPU limit (a process's: they would count the
+    worker's other tasks, and outlive the task)."""
+    return spec.isolation == "worker" and spec.limits.memory is None and spec.limits.cpu is None
 
 
 def _why(exc: BaseException) -> str:

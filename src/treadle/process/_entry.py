@@ -7,6 +7,10 @@ result) and the exit is 0; without it, an int return value is the exit code. The
 to ``FILE.part`` first, then is renamed: whole or absent. A manager reserves the space of
 ``FILE.part`` before the process starts, so that a disk that fills meanwhile does not cost
 a function that completed its result (written over the reserved space, then cut to size).
+
+:func:`call` and :func:`write_result` are shared with a manager's warm workers
+(``treadle.manager._worker``), which import this module without importing treadle: it
+uses the standard library only.
 """
 
 from __future__ import annotations
@@ -19,33 +23,44 @@ import sys
 from typing import Any
 
 
-def main(argv: list[str]) -> int:
-    target, raw = argv[0], argv[1] if len(argv) > 1 else "null"
+def call(target: str, args: Any) -> Any:
+    """Import ``module:function`` and call it with ``args`` (its coroutine, if async, is
+    returned unawaited)."""
     module_name, _, attr = target.partition(":")
     fn: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         fn = getattr(fn, part)
-    args = json.loads(raw)
     if isinstance(args, dict):
-        result = fn(**args)
-    elif isinstance(args, list):
-        result = fn(*args)
-    else:
-        result = fn() if args is None else fn(args)
+        return fn(**args)
+    if isinstance(args, list):
+        return fn(*args)
+    return fn() if args is None else fn(args)
+
+
+def write_result(path: str, result: Any) -> bytes:
+    """Write ``result`` as JSON at ``path``: over the space reserved at ``path.part``,
+    then renamed (whole or absent, never half-written); returns the JSON."""
+    data = json.dumps(result, default=repr).encode()
+    fd = os.open(path + ".part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)  # over the reserved space: no new block while it fits
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+    os.replace(path + ".part", path)
+    return data
+
+
+def main(argv: list[str]) -> int:
+    target, raw = argv[0], argv[1] if len(argv) > 1 else "null"
+    result = call(target, json.loads(raw))
     if inspect.iscoroutine(result):
         import asyncio  # only then: it costs tens of milliseconds to import
 
         result = asyncio.run(result)
     path = os.environ.get("TREADLE_RESULT_FILE")
     if path:
-        data = json.dumps(result, default=repr).encode()
-        fd = os.open(path + ".part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, data)  # over the reserved space: no new block while it fits
-            os.ftruncate(fd, len(data))
-        finally:
-            os.close(fd)
-        os.replace(path + ".part", path)  # whole or absent, never half-written
+        write_result(path, result)
         return 0
     return result if isinstance(result, int) else 0
 

@@ -75,6 +75,9 @@ class ChildSpec:
             checked child is ready for dependants only after its first passing check.
         health_timeout: a check that takes longer counts as unhealthy.
         health_failures: this many unhealthy checks in a row restart the child.
+        log: write its state changes to the ``treadle.lifecycle`` log; False: only its
+            failures (the bus has them all). A manager's tasks, whose changes the task
+            log has already, cost a formatted line each otherwise.
     """
 
     target: Target
@@ -90,6 +93,7 @@ class ChildSpec:
     health_interval: float | None = None
     health_timeout: float = 5.0
     health_failures: int = 3
+    log: bool = True
 
     def __post_init__(self) -> None:
         name = self.name or _target_name(self.target)

@@ -81,9 +81,6 @@ class Supervisor:
             call blocking it), with the blocking stack; reports go to ``status()`` and the
             bus topic ``health.<path>.blocked``. None: no watchdog.
         rand: random source for backoff jitter.
-        log_transitions: write every transition to the ``treadle.lifecycle`` log (when it
-            is enabled); False keeps them to the bus (a manager's task children, whose
-            events have a log of their own in the broker).
     """
 
     def __init__(
@@ -102,9 +99,7 @@ class Supervisor:
         degrade_priority: int = 0,
         watchdog: float | None = None,
         rand: Callable[[], float] = random.random,
-        log_transitions: bool = True,
     ) -> None:
-        self.log_transitions = log_transitions
         try:
             self.strategy = Strategy(strategy)
         except ValueError:
@@ -575,7 +570,9 @@ class Supervisor:
             child.set_ready(False)
         if child.waiters:  # waiters re-check their own condition on every step
             child.wake_waiters()
-        self._emit(f"{self._path}.{child.name}", old, new, reason, child.attempt, backoff_s, error)
+        quiet = not child.spec.log and new not in (State.FAILED, State.GIVEN_UP)
+        path = f"{self._path}.{child.name}"
+        self._emit(path, old, new, reason, child.attempt, backoff_s, error, quiet)
 
     def _resolve_all_running(self) -> None:
         waiters, self._all_waiters = self._all_waiters, []
@@ -598,10 +595,11 @@ class Supervisor:
         attempt: int,
         backoff_s: float | None,
         error: str | Callable[[], str | None] | None,
+        quiet: bool = False,
     ) -> None:
         bus = self._bus
         to_bus = bus is not None and bus.has_subscribers
-        to_log = self.log_transitions and lifecycle_logging_enabled()
+        to_log = not quiet and lifecycle_logging_enabled()
         if not (to_bus or to_log):
             return  # nobody listens: a transition costs one table lookup
         if callable(error):

@@ -1,0 +1,134 @@
+"""Issue 15: task throughput, treadle beside huey (``SqliteHuey``), in one run.
+
+Run: ``python -m bench throughput``.
+
+Each round submits 1,000 tasks at once and times until every result is in, for:
+
+- function tasks: a no-op function on treadle's warm workers (a manager with its default
+  pool, one worker per core) beside the same function as a huey task;
+- process tasks: ``true`` as a treadle process task beside a huey task that runs
+  ``subprocess.run(["true"])``.
+
+huey's consumer runs as many worker *processes* as treadle has warm workers (``-k
+process``): like treadle's, each task runs in a worker process apart from the consumer,
+a crash takes down one worker, and the GIL is not shared; huey's thread workers are
+measured too, for reference. Its queue polling is set short (``-d 0.001 -m 0.05``, not
+the default 0.1 s up to 10 s) so that polling does not slow it down. Every system starts
+fresh each round on a new SQLite file, with one task run before the clock (the manager's
+or the consumer's start-up is not timed); treadle's workers start lazily, within the
+clock. Rounds are interleaved; medians are printed, with the ratios beside the goals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from treadle.client import Client
+
+from ._util import row
+
+N_TASKS = 1000
+ROUNDS = 3
+ROOT = str(Path(__file__).resolve().parents[1])
+WORKERS = os.cpu_count() or 1
+GOALS = {"function": (1000.0, 1.2), "process": (600.0, 1.2)}  # tasks/s, and x huey
+
+
+def _treadle(kind: str) -> float:
+    fields: dict[str, Any] = (
+        {"function": "bench._noop:noop"} if kind == "function" else {"argv": ["true"]}
+    )
+    with tempfile.TemporaryDirectory() as tmp, Client(f"{tmp}/.treadle/broker.db") as client:
+        record, proc = client.start_manager(workers=WORKERS)
+        try:
+            assert client.wait(client.submit(**fields).tid, timeout=60).ok
+            begin = time.perf_counter()
+            specs = client.submit_many([fields] * N_TASKS)
+            results = [client.wait(s.tid, timeout=300) for s in specs]
+            elapsed = time.perf_counter() - begin
+        finally:
+            client.stop_manager(record.tid)
+            proc.wait(timeout=60)
+    failed = [r for r in results if not r.ok]
+    assert not failed, failed[0]
+    return N_TASKS / elapsed
+
+
+@contextlib.contextmanager
+def _consumer(db: str, worker_type: str) -> Iterator[None]:
+    argv = [sys.executable, "-m", "huey.bin.huey_consumer", "bench._huey_app.huey", "-q"]
+    argv += ["-w", str(WORKERS), "-k", worker_type, "-d", "0.001", "-m", "0.05", "-C"]
+    env = {**os.environ, "BENCH_HUEY_DB": db, "PYTHONPATH": ROOT}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)  # huey's graceful stop
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _huey(kind: str, worker_type: str = "process") -> float:
+    from ._huey_app import make
+
+    task = "noop" if kind == "function" else "true"
+    with tempfile.TemporaryDirectory() as tmp:
+        app, tasks = make(f"{tmp}/huey.db")
+        with _consumer(f"{tmp}/huey.db", worker_type):
+            assert tasks[task]().get(blocking=True, timeout=60) == 1
+            begin = time.perf_counter()
+            pending = [tasks[task]() for _ in range(N_TASKS)]
+            while app.storage.result_store_size() < N_TASKS:  # one count, not 1,000 reads
+                time.sleep(0.002)
+            values = [r.get() for r in pending]
+            elapsed = time.perf_counter() - begin
+        app.storage.close()
+    assert values == [1] * N_TASKS
+    return N_TASKS / elapsed
+
+
+def main() -> None:
+    runs: dict[str, Callable[[], float]] = {
+        "function: treadle (warm workers)": lambda: _treadle("function"),
+        "function: huey (process workers)": lambda: _huey("function"),
+        "function: huey (thread workers)": lambda: _huey("function", "thread"),
+        "process: treadle (true)": lambda: _treadle("process"),
+        "process: huey (process workers)": lambda: _huey("process"),
+    }
+    samples: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(ROUNDS):
+        for label, run in runs.items():
+            samples[label].append(run())
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"  {N_TASKS} tasks submitted at once, until every result is in; {WORKERS} workers")
+    row("", "median", "range", "vs huey")
+    for kind in ("function", "process"):
+        peer = medians[f"{kind}: huey (process workers)"]
+        for label in [k for k in runs if k.startswith(kind)]:
+            values = samples[label]
+            spread = f"{min(values):.0f}-{max(values):.0f}"
+            ratio = f"{medians[label] / peer:.2f}x"
+            row(label, f"{medians[label]:.0f}/s", spread, ratio)
+        rate, ratio_goal = GOALS[kind]
+        mine = medians[next(k for k in runs if k.startswith(f"{kind}: treadle"))]
+        print(
+            f"  goal {kind}: >= {rate:.0f}/s (got {mine:.0f}/s) and >= {ratio_goal}x huey"
+            f" (got {mine / peer:.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()

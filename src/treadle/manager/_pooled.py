@@ -1,0 +1,183 @@
+"""One warm worker as its manager sees it: :class:`Worker`.
+
+Owns one worker process (a :class:`~treadle.process.Process` started with a task's
+``env`` and ``cwd``, through the manager's spawner: its lease, parent death and
+subreaping, as for a task's process), its connection, the exchange of one task
+(:meth:`Worker.execute`) and where its output lines go meanwhile, and its retirement.
+
+A worker's output lines go to the task it runs up to the task's marks (see ``_worker``):
+every line the task's process wrote before it returned, C output included. What a thread
+the task left running writes afterwards goes to the next task, or nowhere between tasks;
+a line longer than the manager's line limit reaches the task's log file cut, as in the
+broker (a process task's log file has all of it).
+
+Which task gets which worker, and when one is retired, is the pool's (``_pool``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ..process import Process, ProcessSpec
+from ._worker import mark
+
+__all__ = ["Key", "Sink", "Worker"]
+
+Key = tuple[tuple[tuple[str, str], ...], str | None]  # a task's env and cwd
+Sink = Callable[[str, str], None]  # (stream, line) of the task that runs
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Start the worker without importing treadle (a tenth of a second of imports it never
+# uses): bare package modules whose __path__ lets the worker's relative imports work,
+# dropped once it is loaded, so that a task that imports treadle gets the real package.
+_BOOT = f"""import sys
+names = ("treadle", "treadle.process", "treadle.manager")
+for n, p in zip(names, ({_PKG!r}, {_PKG + "/process"!r}, {_PKG + "/manager"!r})):
+    m = type(sys)(n); m.__path__ = [p]; sys.modules[n] = m
+from treadle.manager._worker import main
+for n in names: del sys.modules[n]
+sys.exit(main())
+"""
+_CLOSE_PATIENCE = 5.0  # seconds a retired worker has to exit before it is killed
+
+
+class Worker:
+    """One worker process: its connection, and where its output lines go now.
+
+    Args:
+        address: the pool's socket (``@name``), which it connects to.
+        ident: its number in the pool (its process is named ``W{ident}``).
+        key: the env and cwd it is started with.
+        record_dir: the manager's journal (the spawner's records of its processes).
+        line_limit: bytes of an output line kept.
+    """
+
+    def __init__(
+        self, address: str, ident: int, key: Key, record_dir: str | None, line_limit: int
+    ) -> None:
+        self.ident = ident
+        self.key = key
+        self.token = secrets.token_hex(8)
+        self.tasks = 0  # run so far
+        self.rss = 0
+        self.retired = False
+        env, cwd = dict(key[0]), key[1]
+        env.update(TREADLE_POOL=address, TREADLE_WORKER=f"{ident}:{self.token}")
+        self.process = Process(
+            ProcessSpec(
+                argv=(sys.executable, "-c", _BOOT),
+                name=f"W{ident}",
+                env=env,
+                cwd=cwd,
+                record_dir=record_dir,
+                leased=True,  # killed with its manager's tasks when the lease runs out
+                ring_lines=0,
+            )
+        )
+        self.process.output.listener = self._line
+        self.process.output.line_limit = line_limit
+        self.job: asyncio.Task[None] | None = None
+        self.connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._sink: Sink | None = None
+        self._held: dict[str, bool] = {}  # stream → an empty line waits (it may be ours)
+        self._marks: dict[str, str] = {}
+        self._ended: asyncio.Event = asyncio.Event()  # both marks seen
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.job is not None and not self.job.done()
+
+    async def execute(self, msg: dict[str, Any], sink: Sink) -> dict[str, Any] | None:
+        """Run one task; its reply, or None if the worker ended first (see :attr:`job`)."""
+        assert self.job is not None
+        reader, writer = self.connected.result()
+        seq = msg["seq"]
+        self._sink, self._held = sink, {}
+        self._marks = {s: mark(self.token, seq) for s in ("stdout", "stderr")}
+        self._ended.clear()
+        writer.write(json.dumps(msg).encode() + b"\n")
+        replied = asyncio.ensure_future(reader.readline())
+        try:
+            await asyncio.wait([replied, self.job], return_when="FIRST_COMPLETED")
+            if not replied.done() or replied.exception() is not None:
+                return None  # it ended, or its connection broke: its Process says how
+            raw = replied.result()
+            if not raw:
+                return None
+            reply: dict[str, Any] = json.loads(raw)
+            if not self._ended.is_set():  # its marks are often in before its reply
+                await self._marked()
+            if not self._ended.is_set():
+                reply["children"] = True  # not to be trusted again: retire it
+            self.tasks += 1
+            self.rss = int(reply.get("rss", 0))
+            return reply
+        finally:
+            replied.cancel()
+            self._flush_held()
+            self._sink = None
+
+    async def _marked(self) -> None:
+        """Until both marks are in (a stream the task closed never marks: bounded)."""
+        assert self.job is not None
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait(
+                [ended, self.job], timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            ended.cancel()
+
+    def _line(self, stream: str, line: str) -> None:
+        if line == self._marks.get(stream):
+            self._held.pop(stream, None)  # the newline before the mark was the worker's
+            del self._marks[stream]
+            if not self._marks:
+                self._ended.set()
+            return
+        sink = self._sink
+        if sink is None:
+            return  # between tasks: nothing of a task's (a stray thread's, at most)
+        if self._held.pop(stream, False):
+            sink(stream, "")
+        if line:
+            sink(stream, line)
+        else:
+            self._held[stream] = True
+
+    def _flush_held(self) -> None:
+        sink = self._sink
+        for stream in [s for s, held in self._held.items() if held]:
+            if sink is not None:
+                sink(stream, "")
+        self._held = {}
+
+    def retire(self) -> None:
+        """No more tasks: EOF on its connection (it exits), killed if it lingers."""
+        self.retired = True
+        if self.connected.done() and not self.connected.cancelled():
+            self.connected.result()[1].close()
+        else:
+            self.process.request_stop()
+        if self.alive:
+            loop = asyncio.get_running_loop()
+            loop.call_later(_CLOSE_PATIENCE, self._linger)
+
+    def _linger(self) -> None:
+        if self.alive:
+            self.process.request_stop()
+
+    def __repr__(self) -> str:
+        return f"<Worker W{self.ident} pid={self.pid} tasks={self.tasks}>"

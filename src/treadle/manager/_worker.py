@@ -1,0 +1,142 @@
+"""The child side of a warm worker: one interpreter that runs function tasks one at a time.
+
+A manager's :class:`~treadle.manager._pool.Pool` starts it (through the spawner, like any
+task's process) with ``TREADLE_POOL`` (the pool's socket, ``@name``) and
+``TREADLE_WORKER`` (``ID:TOKEN``) in its environment; it connects, says who it is, and
+then reads tasks, one JSON line each, until EOF (retired: it exits 0)::
+
+    → {"seq": 1, "fn": "mod:fn", "args": [2, 3], "result": "/…/T9.1.json"}
+    ← {"seq": 1, "ok": true, "rss": 31457280, "children": false, "value": 5}
+    ← {"seq": 2, "ok": false, "error": "RuntimeError: boom", "rss": …, "children": false}
+
+A task is the fresh interpreter's ``_entry`` in all but the interpreter: the return value
+goes to the task's result file, whole or absent (:func:`~treadle.process._entry.write_result`);
+an exception prints its traceback on stderr and fails the task with its type and message;
+``sys.exit`` ends the worker with that code, as it would end the fresh interpreter. A
+coroutine runs on an event loop the worker keeps. After each task the worker flushes
+Python's and C's stdio buffers and writes a mark line, ``ESC[TOKEN:SEQ]``, on a line of
+its own to stdout and to stderr (after a newline, so that a last line without one ends
+there): the pool attributes every line before the mark to the task, and waits for both
+marks before it ends the task. Its reply says whether the task left child processes: a
+worker with any is not used again (it is stopped, and its process group with it).
+
+It owns nothing of the manager's side (dispatch, marks, recycling: ``_pool``), and uses
+the standard library only: it is started without importing treadle (see ``_pool._BOOT``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import inspect
+import json
+import os
+import socket
+import sys
+import traceback
+from typing import Any
+
+from ..process._entry import call, write_result
+
+__all__ = ["main", "mark"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def mark(token: str, seq: int) -> str:
+    """The line that ends task ``seq``'s output on each stream."""
+    return f"\x1b[{token}:{seq}]"
+
+
+class _Worker:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self._loop: Any = None  # asyncio's, made on the first coroutine
+        try:
+            self._fflush: Any = ctypes.CDLL(None).fflush
+        except (OSError, AttributeError):
+            self._fflush = None
+
+    def run(self, msg: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+        """Run one task: the reply, and the value's JSON (as written to its file)."""
+        reply: dict[str, Any] = {"seq": msg["seq"], "ok": True}
+        value = None
+        os.environ["TREADLE_RESULT_FILE"] = msg["result"]
+        try:
+            result = call(msg["fn"], msg["args"])
+            if inspect.iscoroutine(result):
+                result = self._run_async(result)
+            value = write_result(msg["result"], result)
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 (the task's, reported as the fresh interpreter would)
+            sys.stdout.flush()
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # type: ignore[union-attr]
+            reply["ok"] = False
+            reply["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        finally:
+            os.environ.pop("TREADLE_RESULT_FILE", None)
+            self.flush()
+        return reply, value
+
+    def _run_async(self, coro: Any) -> Any:
+        import asyncio  # only then: it costs tens of milliseconds to import
+
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        return self._loop.run_until_complete(coro)
+
+    def flush(self) -> None:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):  # a task may have closed or replaced them
+                if stream is not None:
+                    stream.flush()
+        if self._fflush is not None:
+            self._fflush(None)  # C code's stdio buffers, as exit() would flush them
+
+    def end(self, seq: int) -> None:
+        line = f"\n{mark(self.token, seq)}\n".encode()
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):  # a task closed it: the pool stops waiting
+                os.write(fd, line)  # one write below PIPE_BUF: whole
+
+
+def _has_children() -> bool:
+    pid = os.getpid()
+    try:
+        with open(f"/proc/self/task/{pid}/children") as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def main() -> int:
+    address = os.environ.pop("TREADLE_POOL")
+    ident = os.environ.pop("TREADLE_WORKER")
+    worker = _Worker(ident.partition(":")[2])
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect("\0" + address[1:] if address.startswith("@") else address)
+    sock.sendall(f"{ident}\n".encode())
+    tasks = sock.makefile("rb")
+    for raw in tasks:
+        msg = json.loads(raw)
+        reply, value = worker.run(msg)
+        worker.end(msg["seq"])
+        reply["rss"] = _rss()
+        reply["children"] = _has_children()
+        line = json.dumps(reply).encode()
+        if value is not None:  # the value's JSON as it is, not encoded again
+            line = line[:-1] + b', "value": ' + value + b"}"
+        sock.sendall(line + b"\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Functions that tests run on warm workers: the standard library only, so that a worker
+(or a fresh interpreter) imports them in milliseconds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+
+def pid() -> int:
+    """The process a function task runs in (a warm worker's, or its own)."""
+    return os.getpid()
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+async def async_add(a: int, b: int) -> int:
+    await asyncio.sleep(0.01)
+    return a + b
+
+
+def boom() -> None:
+    raise RuntimeError("boom from a task")
+
+
+def sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def talk(name: str) -> int:
+    """Output on both streams, Python's and straight to the fds (as C code writes), with
+    an empty line and a last line without a newline."""
+    print(f"{name} out 1")
+    print(f"{name} err 1", file=sys.stderr)
+    os.write(1, f"{name} out fd\n\n".encode())
+    sys.stdout.write(f"{name} last")  # no newline: it ends the task's output
+    return os.getpid()
+
+
+def leave_child() -> int:
+    """Start a process and leave it running (a fresh interpreter's group would be killed)."""
+    return subprocess.Popen(["sleep", "60"]).pid
+
+
+def exit_with(code: int) -> None:
+    sys.exit(code)
