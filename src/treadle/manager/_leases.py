@@ -31,6 +31,7 @@ __all__ = [
     "Lease",
     "acquire",
     "current",
+    "keep",
     "manager",
     "release",
     "remaining",
@@ -62,6 +63,7 @@ RETURNING token, expires_at"""
 _RENEW = """UPDATE treadle_leases SET expires_at = {now} + ?
 WHERE name = ? AND holder = ? AND token = ?
 RETURNING token"""
+_CURRENT = "SELECT holder, token, expires_at - {now} FROM treadle_leases WHERE name = ?"
 _SEIZE = """INSERT INTO treadle_leases (name, holder, token, expires_at)
 VALUES (?, ?, 1, {now} + ?)
 ON CONFLICT (name) DO UPDATE SET
@@ -114,6 +116,34 @@ def renew(broker: Broker, lease: Lease, seconds: float) -> Lease | None:
     return Lease(lease.name, lease.holder, lease.token, sent + seconds)
 
 
+def keep(
+    broker: Broker, own: Lease, seconds: float, lead: bool
+) -> tuple[Lease | None, Lease | None, tuple[int, int, float] | None]:
+    """A holder's periodic renewal, as one transaction (one commit): renew ``own`` (as
+    :func:`renew`), then, if it was and ``lead``, take or keep the leader lease (as
+    :func:`acquire`), and read who leads (as :func:`current`). Returns the three; a lost
+    ``own`` ends it there (None, None, None)."""
+    now = _ready(broker)
+    sent = time.monotonic()
+    leader: Lease | None = None
+    with broker.db.sidecar(transaction=True) as side:
+        params = (seconds, own.name, own.holder, own.token)
+        if not list(side.run(_RENEW.format(now=now), params, fetch=True)):
+            return None, None, None
+        if lead:
+            rows = list(side.run(_TAKE.format(now=now), (LEADER, own.holder, seconds), fetch=True))
+            if rows:
+                leader = Lease(LEADER, own.holder, int(rows[0][0]), sent + seconds)
+        rows = list(side.run(_CURRENT.format(now=now), (LEADER,), fetch=True))
+    renewed = Lease(own.name, own.holder, own.token, sent + seconds)
+    seen = (
+        None
+        if not rows or float(rows[0][2]) <= 0
+        else (int(rows[0][0]), int(rows[0][1]), float(rows[0][2]))
+    )
+    return renewed, leader, seen
+
+
 def seize(broker: Broker, name: str, by: int, seconds: float, *, gone: int | None = None) -> bool:
     """Take lease ``name`` over for ``by`` (moving its token on, so that its holder can
     no longer renew it) once it has run out; or at once from holder ``gone``, whose
@@ -139,9 +169,7 @@ def release(broker: Broker, name: str, holder: int) -> None:
 def current(broker: Broker, name: str) -> tuple[int, int, float] | None:
     """Who holds ``name``: (holder, token, seconds left by the database's clock)."""
     now = _ready(broker)
-    rows = broker.sql(
-        f"SELECT holder, token, expires_at - {now} FROM treadle_leases WHERE name = ?", (name,)
-    )
+    rows = broker.sql(_CURRENT.format(now=now), (name,))
     if not rows or float(rows[0][2]) <= 0:
         return None
     return int(rows[0][0]), int(rows[0][1]), float(rows[0][2])

@@ -168,30 +168,37 @@ class Leasing:
             self.on_deadline(seconds)
 
     async def _renew(self) -> None:
+        """Renew its own lease, and take or keep the leader's: one transaction."""
         ab = self.lane
         own = self.own
-        if own is not None:
-            renewed = await ab.call(_leases.renew, ab.broker, own, self.seconds)
-            if renewed is None:
-                self.own = None  # seized: the database says so, whatever our clock says
-                return
-            self._renewed(renewed)
-        await self._lead()
+        if own is None:
+            return
+        renewed, leader, seen = await ab.call(_leases.keep, ab.broker, own, self.seconds, self.lead)
+        if renewed is None:
+            self.own = None  # seized: the database says so, whatever our clock says
+            return
+        self._renewed(renewed)
+        if leader is not None:
+            self._new_leader(leader)
+        self.leader_seen = seen
 
     async def _lead(self) -> None:
         ab, tid = self.lane, self._manager.tid
         if self.lead:
             lease = await ab.call(_leases.acquire, ab.broker, LEADER, tid, self.seconds)
             if lease is not None:
-                if self.leader is None or lease.token != self.leader.token:
-                    _log.warning(
-                        "manager %s: leader, token %d, from monotonic %.6f",
-                        tid,
-                        lease.token,
-                        time.monotonic(),
-                    )
-                self.leader = lease
+                self._new_leader(lease)
         self.leader_seen = await ab.call(_leases.current, ab.broker, LEADER)
+
+    def _new_leader(self, lease: Lease) -> None:
+        if self.leader is None or lease.token != self.leader.token:
+            _log.warning(
+                "manager %s: leader, token %d, from monotonic %.6f",
+                self._manager.tid,
+                lease.token,
+                time.monotonic(),
+            )
+        self.leader = lease
 
     def _note_leadership(self) -> None:
         lease = self.leader
