@@ -168,12 +168,15 @@ class Leasing:
             self.on_deadline(seconds)
 
     async def _renew(self) -> None:
-        """Renew its own lease, and take or keep the leader's: one transaction."""
+        """Renew its own lease, and take or keep the leader's (see :func:`_leases.keep`)."""
         ab = self.lane
         own = self.own
         if own is None:
             return
-        renewed, leader, seen = await ab.call(_leases.keep, ab.broker, own, self.seconds, self.lead)
+        held = self.leader if self.is_leader() else None
+        renewed, leader, seen = await ab.call(
+            _leases.keep, ab.broker, own, self.seconds, self.lead, held
+        )
         if renewed is None:
             self.own = None  # seized: the database says so, whatever our clock says
             return
