@@ -20,6 +20,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
         dashboard,
         fleet,
         foundation,
+        idle,
         processes,
         spawn,
     )
@@ -37,6 +38,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
             [compat_p2p.main, compat_task_monitor.main, artifacts.main],
         ),
         "chaos": ("chaos: guarantees under faults (issue 14)", [chaos.main]),
+        "idle": ("an idle manager: its CPU, and how soon it wakes (issue 15)", [idle.main]),
     }
 
 
