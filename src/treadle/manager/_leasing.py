@@ -118,7 +118,10 @@ class Leasing:
     async def run(self) -> None:
         """Renew until cancelled; fence the manager once its own lease is lost."""
         while True:
-            await asyncio.sleep(_RETRY if self.refused else self.every)
+            # on the clock's grid, as the heartbeat (_presence): one wake-up for both
+            await asyncio.sleep(
+                _RETRY if self.refused else self.every - time.monotonic() % self.every
+            )
             failure: BaseException | None = None
             own = self.own
             # a slow renewal still counts while the lease lasts: wait for it until then

@@ -43,9 +43,12 @@ class Presence:
         the tree has stopped: a manager that takes long to stop it is still alive. Each
         heartbeat is one job on the broker thread."""
         ab = self._m.ab
+        every = self._m.heartbeat
         while not self._m.stopped.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._m.heartbeat):
+                # on the clock's grid of ``every`` s, as lease renewals (_leasing): with
+                # the same period (the default), both wake the manager once, together
+                async with asyncio.timeout(every - time.monotonic() % every):
                     await self._m.stopped.wait()
             if self._m.stopped.is_set():
                 return

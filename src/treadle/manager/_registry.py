@@ -33,17 +33,20 @@ __all__ = ["Recovered", "alive", "latest", "liveness", "recover", "stale_reason"
 # The host a manager says it runs on; TREADLE_HOST overrides it (containers that share a
 # hostname, or tests that play several hosts on one machine).
 HOST = os.environ.get("TREADLE_HOST") or socket.gethostname()
+_PAGE = 1000  # records read at once
 
 
 def latest(broker: Broker) -> dict[int, tuple[WorkerRecord, int]]:
     """The newest record of every manager, with its message ID."""
     out: dict[int, tuple[WorkerRecord, int]] = {}
     after: int | None = None
-    while batch := broker.peek(q.REGISTRY, WorkerRecord.model_validate_json, after=after):
+    while True:
+        batch = broker.peek(q.REGISTRY, WorkerRecord.model_validate_json, after=after, limit=_PAGE)
         for record, mid in batch:
             out[record.tid] = (record, mid)
+        if len(batch) < _PAGE:  # the end of the queue: no read more to learn it
+            return out
         after = batch[-1][1]
-    return out
 
 
 def stale_reason(
