@@ -1,6 +1,7 @@
 """A manager's leases, kept: its own, and the fleet's leadership when it can get it.
 
-Owns the loop that renews them (every third of the lease, on the broker thread), the
+Owns the loop that renews them (every third of the lease, on a broker connection and
+thread of its own, on the beat it shares with the heartbeat: :func:`until_beat`), the
 rules that follow from them, and what it says of them:
 
 - Its own lease (``manager:TID``) makes its claims its own: when it runs out, any other
@@ -36,12 +37,21 @@ from ._leases import LEADER, Lease
 if TYPE_CHECKING:
     from ._manager import Manager
 
-__all__ = ["LeaseLapsed", "Leasing", "refused_by_everyone"]
+__all__ = ["LeaseLapsed", "Leasing", "refused_by_everyone", "until_beat"]
 
 _log = logging.getLogger("treadle.manager")
 _RETRY = 0.2  # seconds between renewals once the lease has run out on a refusing file
 # what SQLite says when it refuses every writer, not just this one
 _REFUSALS = ("full", "readonly", "read-only", "disk i/o", "no space")
+
+
+def until_beat(every: float, tid: int) -> float:
+    """Seconds until manager ``tid``'s next beat of period ``every``: on a grid of the
+    monotonic clock, shifted by a phase of its own. The heartbeat and the lease renewals
+    of one manager, of the same period (the default), fall due together and wake it
+    once; those of several managers do not all write at the same instant."""
+    phase = (tid % 997) / 997 * every
+    return every - (time.monotonic() - phase) % every
 
 
 class LeaseLapsed(TreadleError):
@@ -118,10 +128,8 @@ class Leasing:
     async def run(self) -> None:
         """Renew until cancelled; fence the manager once its own lease is lost."""
         while True:
-            # on the clock's grid, as the heartbeat (_presence): one wake-up for both
-            await asyncio.sleep(
-                _RETRY if self.refused else self.every - time.monotonic() % self.every
-            )
+            beat = until_beat(self.every, self._manager.tid)  # with the heartbeat (_presence)
+            await asyncio.sleep(_RETRY if self.refused else beat)
             failure: BaseException | None = None
             own = self.own
             # a slow renewal still counts while the lease lasts: wait for it until then

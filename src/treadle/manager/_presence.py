@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ..broker import WorkerRecord
 from ..broker import names as q
 from . import _registry
+from ._leasing import until_beat
 
 if TYPE_CHECKING:
     from ._manager import Manager
@@ -46,9 +47,7 @@ class Presence:
         every = self._m.heartbeat
         while not self._m.stopped.is_set():
             with contextlib.suppress(TimeoutError):
-                # on the clock's grid of ``every`` s, as lease renewals (_leasing): with
-                # the same period (the default), both wake the manager once, together
-                async with asyncio.timeout(every - time.monotonic() % every):
+                async with asyncio.timeout(until_beat(every, self._m.tid)):  # as renewals
                     await self._m.stopped.wait()
             if self._m.stopped.is_set():
                 return
