@@ -161,7 +161,8 @@ def _ms(samples: list[float]) -> str:
     """Median / p90, in ms."""
     ordered = sorted(samples)
     p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-    return f"{statistics.median(ordered) * 1e3:.1f} / {p90 * 1e3:.1f} ms"
+    med, p90 = statistics.median(ordered) * 1e3, p90 * 1e3
+    return f"{med:.1f} / {p90:.1f} ms" if p90 < 100 else f"{med:.0f} / {p90:.0f} ms"
 
 
 def wake_latency(clients: dict[str, Client]) -> None:
