@@ -21,6 +21,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
         dashboard,
         fleet,
         foundation,
+        idle,
         processes,
         spawn,
         throughput,
@@ -41,6 +42,7 @@ def _benchmarks() -> dict[str, tuple[str, list[Callable[[], object]]]]:
         ),
         "throughput": ("task throughput beside huey (issue 15)", [throughput.main]),
         "chaos": ("chaos: guarantees under faults (issue 14)", [chaos.main]),
+        "idle": ("an idle manager: its CPU, and how soon it wakes (issue 15)", [idle.main]),
     }
 
 

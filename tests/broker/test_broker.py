@@ -23,6 +23,8 @@ from treadle.broker import (
     resolve,
 )
 
+from ..fleet._support import schema
+
 
 def test_the_default_broker_is_a_0600_file_in_a_0700_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -101,18 +103,44 @@ def test_a_taskspec_names_exactly_one_target_and_redacts_its_secrets() -> None:
         spec.name = "other"
 
 
-async def test_the_async_bridge_wakes_on_a_write_from_another_process(tmp_path: Path) -> None:
+async def test_the_async_bridge_wakes_on_a_poke_and_polls_nothing_on_sqlite(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "b.db"
     async with AsyncBroker(Broker(path)) as ab:
-        await ab.changed(0.2)  # the first observation of the file
+        assert not ab.native
+        assert [t.name for t in threading.enumerate() if t.name.startswith("treadle-")] == []
         writer = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
             f"from treadle.broker import Broker; Broker({str(path)!r}).write('q', 'hello')",
         )
         assert await writer.wait() == 0
+        assert not await ab.changed(0.05)  # another's write wakes nobody: they nudge
+        ab.poke()
         assert await ab.changed(10.0)
-        assert await ab.call(ab.broker.peek, "q", str) != []
+        assert not await ab.changed(0.0)  # each poke is seen once
+
+
+async def test_the_async_bridge_wakes_on_a_notified_write_from_another_process(
+    tmp_path: Path,
+) -> None:
+    with schema() as url:
+        ab = AsyncBroker(Broker(url))
+        await ab.start(watch=("q", "r"))
+        try:
+            assert ab.native
+            await ab.changed(0.5)  # whatever it saw while it started to listen
+            for queue, wakes in (("other", False), ("r", True)):
+                writer = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-c",
+                    f"from treadle.broker import Broker; Broker({url!r}).write({queue!r}, 'x')",
+                )
+                assert await writer.wait() == 0
+                assert await ab.changed(10.0 if wakes else 0.3) is wakes
+        finally:
+            await ab.aclose()  # the watcher leaves its wait at once (the guard checks it)
 
 
 async def test_the_calls_of_one_turn_run_in_order_as_one_job_each_with_its_outcome(

@@ -94,3 +94,38 @@ def test_the_local_deadline_comes_before_the_databases_expiry(broker: Broker) ->
     assert held is not None
     # seconds left by the holder's clock, and by the database's (a clock of its own)
     assert lease.deadline - now <= held[2] + 0.05
+
+
+def test_keep_renews_both_leases_a_leader_holds_and_tells_who_leads(broker: Broker) -> None:
+    own = _leases.acquire(broker, "manager:1", 1, 5.0)
+    leader = _leases.acquire(broker, _leases.LEADER, 1, 5.0)
+    assert own is not None
+    assert leader is not None
+    for held in (None, leader):  # as one transaction, then as one statement
+        renewed, kept, seen = _leases.keep(broker, own, 5.0, True, held)
+        assert renewed is not None
+        assert kept is not None
+        assert renewed.deadline >= own.deadline
+        assert kept.deadline >= leader.deadline
+        assert kept.token == leader.token
+        assert seen is not None
+        assert seen[:2] == (1, leader.token)
+
+
+def test_keep_refuses_a_seized_own_lease_and_finds_a_lost_leadership(broker: Broker) -> None:
+    own = _leases.acquire(broker, "manager:1", 1, 5.0)
+    leader = _leases.acquire(broker, _leases.LEADER, 1, 5.0)
+    assert own is not None
+    assert leader is not None
+    expire(broker, _leases.LEADER)
+    other = _leases.acquire(broker, _leases.LEADER, 2, 5.0)
+    assert other is not None
+    renewed, kept, seen = _leases.keep(broker, own, 5.0, True, leader)
+    assert renewed is not None
+    assert kept is None  # another leads now: it does not take it back
+    assert seen is not None
+    assert seen[:2] == (2, other.token)
+    expire(broker, "manager:1")
+    assert _leases.seize(broker, "manager:1", 3, 5.0)
+    assert _leases.keep(broker, own, 5.0, True, None) == (None, None, None)
+    assert _leases.keep(broker, own, 5.0, True, leader) == (None, None, None)

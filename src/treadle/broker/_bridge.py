@@ -1,15 +1,21 @@
 """The one place where synchronous simplebroker meets asyncio: :class:`AsyncBroker`.
 
-Owns two threads. Every broker call runs, in order, on one worker thread (SQLite wants a
-single writer per process anyway), so the event loop never blocks on the database. The
-calls made in one turn of the event loop go to that thread together, as one job, and their
-results come back together: a busy manager makes several calls per task, and a hand-over
-between the threads (a wake-up each way, fought for under the GIL) costs as much as a
-small call itself. A watcher thread waits for changes with simplebroker's own mechanism
-(``PRAGMA data_version`` polling with its burst-then-backoff strategy on SQLite, the
-backend's native waiter such as LISTEN/NOTIFY on PostgreSQL) and wakes the loop. It does
-not decide what a change means: callers re-read their queues after
-:meth:`AsyncBroker.changed` returns.
+Owns the broker thread and change detection. Every broker call runs, in order, on one
+worker thread (SQLite wants a single writer per process anyway), so the event loop never
+blocks on the database. The calls made in one turn of the event loop go to that thread
+together, as one job, and their results come back together: a busy manager makes several
+calls per task, and a hand-over between the threads (a wake-up each way, fought for under
+the GIL) costs as much as a small call itself.
+
+Change detection costs nothing while nothing happens. A waiter in
+:meth:`AsyncBroker.changed` wakes on :meth:`AsyncBroker.poke` (a local nudge: every local
+writer of work or control sends one) and, on a backend with native notifications
+(LISTEN/NOTIFY on PostgreSQL, :attr:`AsyncBroker.native`), on a write to one of the
+queues given to :meth:`AsyncBroker.start`, waited for by a watcher thread (see
+:mod:`._listen`). Nothing polls: what a writer that does neither wrote (a plain
+simplebroker command on SQLite) is found by the caller's own slow look, when
+:meth:`AsyncBroker.changed` times out. It does not decide what a change means: callers
+re-read their queues after :meth:`AsyncBroker.changed` returns.
 """
 
 from __future__ import annotations
@@ -18,14 +24,13 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from simplebroker.watcher import PollingStrategy
-
 from . import _names as names
 from ._broker import Broker
+from ._listen import Listener
 
 __all__ = ["AsyncBroker"]
 
@@ -33,7 +38,7 @@ T = TypeVar("T")
 _Call = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 _log = logging.getLogger("treadle.broker")
-_MAX_INTERVAL = 0.05  # an idle watcher polls at least this often (simplebroker: 0.1)
+_RETRY = 1.0  # seconds before the watcher listens again after its connection failed
 
 
 class AsyncBroker:
@@ -43,8 +48,9 @@ class AsyncBroker:
         self.broker = broker
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="treadle-broker")
         self._stop = threading.Event()
-        self._strategy = PollingStrategy(self._stop, initial_checks=20, max_interval=_MAX_INTERVAL)
         self._watcher: threading.Thread | None = None
+        self._listener: Listener | None = None  # the watcher's, while it listens
+        self._listener_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._turn: list[_Call] = []  # calls made in this turn of the loop, not yet sent
@@ -91,14 +97,14 @@ class AsyncBroker:
             loop.call_soon_threadsafe(_deliver, outcomes)
 
     def poke(self) -> None:
-        """Something changed that the watcher cannot see (a local nudge, a slot freed):
-        wake waiters. Loop thread only. The watcher is left alone: its burst of quick
-        checks would each be a call on the broker thread, and the waiters look anyway."""
+        """Something changed that this process knows of (a local nudge, a slot freed):
+        wake waiters. Loop thread only."""
         if self._event is not None:
             self._event.set()
 
-    async def changed(self, timeout: float) -> bool:  # noqa: ASYNC109 (a poll interval)
-        """Wait until the broker changed since the last call, at most ``timeout`` seconds."""
+    async def changed(self, timeout: float) -> bool:  # noqa: ASYNC109 (the fallback poll)
+        """Wait until poked or notified since the last call, at most ``timeout`` seconds;
+        whether it was."""
         assert self._event is not None, "AsyncBroker not started"
         event = self._event
         if not event.is_set():
@@ -109,14 +115,24 @@ class AsyncBroker:
         event.clear()
         return was
 
+    @property
+    def native(self) -> bool:
+        """Whether writes by others wake :meth:`changed` (the backend notifies them)."""
+        return self.broker.url.kind != "sqlite"
+
     # -- lifetime ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, watch: Sequence[str] = (names.SPAWN,)) -> None:
+        """Start waking :meth:`changed` on pokes, and on native notifications of writes to
+        the queues ``watch`` where the backend has them."""
         self._loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
-        self._watcher = threading.Thread(target=self._watch, name="treadle-broker-watch")
-        self._watcher.daemon = True
-        self._watcher.start()
+        if self.native:
+            self._watcher = threading.Thread(
+                target=self._watch, args=(tuple(watch),), name="treadle-broker-watch"
+            )
+            self._watcher.daemon = True
+            self._watcher.start()
 
     async def aclose(self, wait: bool = True) -> None:
         """Stop the watcher, then close the broker on its own thread. ``wait=False``:
@@ -127,7 +143,7 @@ class AsyncBroker:
             self._executor.shutdown(wait=False, cancel_futures=True)
             return
         if watcher is not None:
-            await asyncio.to_thread(watcher.join)
+            await asyncio.to_thread(self._unwatch, watcher)
         await self.call(self.broker.close)
         self._executor.shutdown(wait=True)
 
@@ -138,13 +154,10 @@ class AsyncBroker:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _data_version(self) -> int | None:
-        return self.broker.db.get_data_version()  # the broker thread opens the connection
+    # -- the watcher thread (backends with native notifications) -----------------------------
 
-    # -- the watcher thread -----------------------------------------------------------------
-
-    def _watch(self) -> None:
-        queue = self.broker.queue(names.SPAWN)
+    def _watch(self, watch: tuple[str, ...]) -> None:
+        """Wait for notifications of writes to ``watch`` and wake the loop on each."""
         loop, event = self._loop, self._event
         assert loop is not None
         assert event is not None
@@ -153,34 +166,34 @@ class AsyncBroker:
             with contextlib.suppress(RuntimeError):  # the loop closed under us
                 loop.call_soon_threadsafe(event.set)
 
-        def data_version() -> int | None:
-            # Read on the broker thread, through the connection that writes: SQLite's
-            # data_version moves only for *other* connections' commits, so this
-            # process's own writes wake nobody, and the polling costs no GIL-heavy
-            # work on this thread.
-            if self._stop.is_set():
-                return None
-            return self._executor.submit(self._data_version).result()
-
         while not self._stop.is_set():
-            strategy = self._strategy
-            waiter = queue.create_activity_waiter(stop_event=self._stop)
-            strategy.start(data_version, on_data_version_change=wake, activity_waiter=waiter)
+            listener: Listener | None = None
             try:
-                while not self._stop.is_set():
-                    strategy.wait_for_activity(timeout=1.0)
-                    if strategy.consume_native_activity_hint():
-                        wake()
+                listener = Listener(self.broker.url, watch)
+                with self._listener_lock:
+                    self._listener = listener
+                if self._stop.is_set():
+                    return  # aclose() may have looked before it was set
+                wake()  # what was written before it listened is looked for
+                while listener.wait():
+                    wake()
             except Exception as exc:  # noqa: BLE001 (the database went away: wait, start over)
                 _log.warning("broker %s: change detection failed: %s", self.broker.url, exc)
                 wake()  # whoever waits looks for themselves (and meets the error)
-                self._stop.wait(1.0)
+                self._stop.wait(_RETRY)
             finally:
-                with contextlib.suppress(Exception):
-                    strategy.close()
-            self._strategy = PollingStrategy(
-                self._stop, initial_checks=20, max_interval=_MAX_INTERVAL
-            )
+                with self._listener_lock:
+                    self._listener = None
+                if listener is not None:
+                    listener.release()
+
+    def _unwatch(self, watcher: threading.Thread) -> None:
+        """End the watcher's wait and join it."""
+        while watcher.is_alive():
+            with self._listener_lock:
+                if self._listener is not None:
+                    self._listener.close()
+            watcher.join(0.1)
 
 
 def _deliver(outcomes: list[_Outcome]) -> None:

@@ -1,8 +1,9 @@
 """Blocking waits for a broker change, for synchronous callers (clients, the CLI).
 
-The same mechanism as :class:`~treadle.broker.AsyncBroker`'s watcher, run in the caller's
-thread: simplebroker's polling strategy over ``PRAGMA data_version`` on SQLite (a burst of
-quick checks, then backing off to ``max_interval``), its native waiter elsewhere.
+simplebroker's own mechanism, run in the caller's thread: its polling strategy over
+``PRAGMA data_version`` on SQLite (a burst of quick checks, then backing off to
+``max_interval``), its native waiter elsewhere. A client waits briefly, so it may poll;
+a manager waits for ever, so it does not (see :class:`~treadle.broker.AsyncBroker`).
 """
 
 from __future__ import annotations

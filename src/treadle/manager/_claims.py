@@ -84,7 +84,16 @@ class Claimer:
 
     def due(self) -> bool:
         """Whether a pass has work even if the broker did not change (a sweep)."""
-        return self._rescan or self.sweep is not None or self._clock() >= self._sweep_at
+        return self._clock() >= self.next_due()
+
+    def next_due(self) -> float:
+        """When (``clock`` time) a pass has work even if the broker did not change."""
+        return float("-inf") if self._rescan or self.sweep is not None else self._sweep_at
+
+    def behind(self, broker: Broker) -> bool:
+        """Whether the spawn queue holds a request newer than any judged (one read)."""
+        newest = broker.db.latest_pending_timestamp(q.SPAWN)
+        return newest is not None and (self.cursor is None or newest > self.cursor)
 
     def rescan(self) -> None:
         """Sweep from the head now (this manager put a dead one's requests back)."""

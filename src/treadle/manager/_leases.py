@@ -31,6 +31,7 @@ __all__ = [
     "Lease",
     "acquire",
     "current",
+    "keep",
     "manager",
     "release",
     "remaining",
@@ -62,6 +63,10 @@ RETURNING token, expires_at"""
 _RENEW = """UPDATE treadle_leases SET expires_at = {now} + ?
 WHERE name = ? AND holder = ? AND token = ?
 RETURNING token"""
+_RENEW_BOTH = """UPDATE treadle_leases SET expires_at = {now} + ?
+WHERE (name = ? AND holder = ? AND token = ?) OR (name = ? AND holder = ? AND token = ?)
+RETURNING name"""
+_CURRENT = "SELECT holder, token, expires_at - {now} FROM treadle_leases WHERE name = ?"
 _SEIZE = """INSERT INTO treadle_leases (name, holder, token, expires_at)
 VALUES (?, ?, 1, {now} + ?)
 ON CONFLICT (name) DO UPDATE SET
@@ -114,6 +119,47 @@ def renew(broker: Broker, lease: Lease, seconds: float) -> Lease | None:
     return Lease(lease.name, lease.holder, lease.token, sent + seconds)
 
 
+def keep(
+    broker: Broker, own: Lease, seconds: float, lead: bool, leader: Lease | None = None
+) -> tuple[Lease | None, Lease | None, tuple[int, int, float] | None]:
+    """A holder's periodic renewal: renew ``own`` (as :func:`renew`); then, if it was and
+    ``lead``, take or keep the leader lease (as :func:`acquire`, or as :func:`renew` of
+    ``leader``, the one it holds), and read who leads (as :func:`current`). Returns the
+    three; a lost ``own`` ends it there (None, None, None).
+
+    One statement, one commit, when it holds both (the steady state of a leader); else
+    one transaction: a renewal is the one write an idle manager makes."""
+    now = _ready(broker)
+    sent = time.monotonic()
+    if leader is not None and lead:
+        both = (seconds, own.name, own.holder, own.token, LEADER, leader.holder, leader.token)
+        names = {str(r[0]) for r in broker.sql(_RENEW_BOTH.format(now=now), both)}
+        if own.name not in names:
+            return None, None, None
+        renewed = Lease(own.name, own.holder, own.token, sent + seconds)
+        if LEADER in names:
+            kept = Lease(LEADER, leader.holder, leader.token, sent + seconds)
+            return renewed, kept, (leader.holder, leader.token, seconds)
+        return renewed, acquire(broker, LEADER, own.holder, seconds), current(broker, LEADER)
+    taken: Lease | None = None
+    with broker.db.sidecar(transaction=True) as side:
+        params = (seconds, own.name, own.holder, own.token)
+        if not list(side.run(_RENEW.format(now=now), params, fetch=True)):
+            return None, None, None
+        if lead:
+            rows = list(side.run(_TAKE.format(now=now), (LEADER, own.holder, seconds), fetch=True))
+            if rows:
+                taken = Lease(LEADER, own.holder, int(rows[0][0]), sent + seconds)
+        rows = list(side.run(_CURRENT.format(now=now), (LEADER,), fetch=True))
+    renewed = Lease(own.name, own.holder, own.token, sent + seconds)
+    seen = (
+        None
+        if not rows or float(rows[0][2]) <= 0
+        else (int(rows[0][0]), int(rows[0][1]), float(rows[0][2]))
+    )
+    return renewed, taken, seen
+
+
 def seize(broker: Broker, name: str, by: int, seconds: float, *, gone: int | None = None) -> bool:
     """Take lease ``name`` over for ``by`` (moving its token on, so that its holder can
     no longer renew it) once it has run out; or at once from holder ``gone``, whose
@@ -139,9 +185,7 @@ def release(broker: Broker, name: str, holder: int) -> None:
 def current(broker: Broker, name: str) -> tuple[int, int, float] | None:
     """Who holds ``name``: (holder, token, seconds left by the database's clock)."""
     now = _ready(broker)
-    rows = broker.sql(
-        f"SELECT holder, token, expires_at - {now} FROM treadle_leases WHERE name = ?", (name,)
-    )
+    rows = broker.sql(_CURRENT.format(now=now), (name,))
     if not rows or float(rows[0][2]) <= 0:
         return None
     return int(rows[0][0]), int(rows[0][1]), float(rows[0][2])

@@ -1,6 +1,7 @@
 """A manager's leases, kept: its own, and the fleet's leadership when it can get it.
 
-Owns the loop that renews them (every third of the lease, on the broker thread), the
+Owns the loop that renews them (every third of the lease, on a broker connection and
+thread of its own, on the beat it shares with the heartbeat: :func:`until_beat`), the
 rules that follow from them, and what it says of them:
 
 - Its own lease (``manager:TID``) makes its claims its own: when it runs out, any other
@@ -36,12 +37,21 @@ from ._leases import LEADER, Lease
 if TYPE_CHECKING:
     from ._manager import Manager
 
-__all__ = ["LeaseLapsed", "Leasing", "refused_by_everyone"]
+__all__ = ["LeaseLapsed", "Leasing", "refused_by_everyone", "until_beat"]
 
 _log = logging.getLogger("treadle.manager")
 _RETRY = 0.2  # seconds between renewals once the lease has run out on a refusing file
 # what SQLite says when it refuses every writer, not just this one
 _REFUSALS = ("full", "readonly", "read-only", "disk i/o", "no space")
+
+
+def until_beat(every: float, tid: int) -> float:
+    """Seconds until manager ``tid``'s next beat of period ``every``: on a grid of the
+    monotonic clock, shifted by a phase of its own. The heartbeat and the lease renewals
+    of one manager, of the same period (the default), fall due together and wake it
+    once; those of several managers do not all write at the same instant."""
+    phase = (tid % 997) / 997 * every
+    return every - (time.monotonic() - phase) % every
 
 
 class LeaseLapsed(TreadleError):
@@ -118,7 +128,8 @@ class Leasing:
     async def run(self) -> None:
         """Renew until cancelled; fence the manager once its own lease is lost."""
         while True:
-            await asyncio.sleep(_RETRY if self.refused else self.every)
+            beat = until_beat(self.every, self._manager.tid)  # with the heartbeat (_presence)
+            await asyncio.sleep(_RETRY if self.refused else beat)
             failure: BaseException | None = None
             own = self.own
             # a slow renewal still counts while the lease lasts: wait for it until then
@@ -168,30 +179,40 @@ class Leasing:
             self.on_deadline(seconds)
 
     async def _renew(self) -> None:
+        """Renew its own lease, and take or keep the leader's (see :func:`_leases.keep`)."""
         ab = self.lane
         own = self.own
-        if own is not None:
-            renewed = await ab.call(_leases.renew, ab.broker, own, self.seconds)
-            if renewed is None:
-                self.own = None  # seized: the database says so, whatever our clock says
-                return
-            self._renewed(renewed)
-        await self._lead()
+        if own is None:
+            return
+        held = self.leader if self.is_leader() else None
+        renewed, leader, seen = await ab.call(
+            _leases.keep, ab.broker, own, self.seconds, self.lead, held
+        )
+        if renewed is None:
+            self.own = None  # seized: the database says so, whatever our clock says
+            return
+        self._renewed(renewed)
+        if leader is not None:
+            self._new_leader(leader)
+        self.leader_seen = seen
 
     async def _lead(self) -> None:
         ab, tid = self.lane, self._manager.tid
         if self.lead:
             lease = await ab.call(_leases.acquire, ab.broker, LEADER, tid, self.seconds)
             if lease is not None:
-                if self.leader is None or lease.token != self.leader.token:
-                    _log.warning(
-                        "manager %s: leader, token %d, from monotonic %.6f",
-                        tid,
-                        lease.token,
-                        time.monotonic(),
-                    )
-                self.leader = lease
+                self._new_leader(lease)
         self.leader_seen = await ab.call(_leases.current, ab.broker, LEADER)
+
+    def _new_leader(self, lease: Lease) -> None:
+        if self.leader is None or lease.token != self.leader.token:
+            _log.warning(
+                "manager %s: leader, token %d, from monotonic %.6f",
+                self._manager.tid,
+                lease.token,
+                time.monotonic(),
+            )
+        self.leader = lease
 
     def _note_leadership(self) -> None:
         lease = self.leader

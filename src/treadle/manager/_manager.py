@@ -37,7 +37,7 @@ from . import _claims, _control, _receipts, _registry
 from ._hosted import Hosted
 from ._leasing import Leasing
 from ._local import LocalSubmit
-from ._nudge import CONTROL, Nudge
+from ._nudge import CONTROL, Nudge, poke
 from ._output import OutputLimits
 from ._pool import Pool
 from ._presence import Presence
@@ -50,6 +50,8 @@ _log = logging.getLogger("treadle.manager")
 _CONTROL_EVERY = 0.05  # the manager's control queue is read at most this often
 _CONTROL_SCAN = 2.0  # every task's control queue is read at least this often (and on a nudge)
 _DRAIN = 10.0  # seconds a stopping manager waits for results the broker has not taken yet
+_HOSTED_EVERY = 1.0  # seconds: how late the loop may see its hosted tree end
+_LONGEST = 60.0  # seconds: the longest the loop sleeps when nothing falls due
 
 
 class Manager:
@@ -153,10 +155,10 @@ class Manager:
         released = False  # its claims are all settled: it may say it stopped
         broker = Broker(self.url)
         self._ab = ab = AsyncBroker(broker)
-        await ab.start()
         try:
             if not self.tid:
                 self.tid = await ab.call(broker.timestamp)
+            await ab.start(watch=(q.SPAWN, q.ctrl_in(self.tid)))  # natively, where notified
             for sub in ("procs", "results"):
                 (self.state_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
             if self.url.local:
@@ -206,7 +208,7 @@ class Manager:
                         await self.reports.drain(_DRAIN)
                         released = await self._release_claims()
                     self.stopped.set()  # heartbeats went on while the tree stopped
-                    for task in upkeep[2:] if not self.fenced else upkeep:
+                    for task in upkeep[1:] if not self.fenced else upkeep:
                         task.cancel()  # fenced: whatever broker call they wait on, too
         finally:
             ended = "dead"  # what its record says once its process is gone, unless:
@@ -237,7 +239,9 @@ class Manager:
         dead manager's, from the exits its processes left."""
         try:
             await self.reports.flush()
-            return await self.ab.call(self._release_io)
+            released = await self.ab.call(self._release_io)
+            await self._nudge_peers()  # what it never started is theirs to take now
+            return released
         except Exception as exc:  # noqa: BLE001 (the broker failed: recovery will settle them)
             _log.warning("manager %s: its claims are left to recovery: %s", self.tid, exc)
             return False
@@ -319,22 +323,30 @@ class Manager:
     # -- the loop -------------------------------------------------------------------------
 
     async def _serve(self) -> None:
-        """Wake on a broker change (anyone's, this manager's own writes included) or a
-        nudge; read control requests and take work. A task's control queue is read when a
-        client nudges (local clients do, after writing one) and every two seconds otherwise:
-        reading every task's queue on every change would cost one read per task per
-        write, and a busy manager writes all the time."""
+        """Wake on a change (a nudge, a poke, a native notification: see
+        :meth:`AsyncBroker.changed`) or when something falls due (see :meth:`_sleep`);
+        read control requests and take work. Idle, nothing falls due: it sleeps.
+
+        What a writer that does not nudge wrote (a plain simplebroker write on SQLite, a
+        lost nudge) is found by the heartbeat, which looks for it in the same job on the
+        broker thread (:meth:`look_io`) and pokes: the fallback costs no wake-up of its
+        own, and sees such work within one heartbeat (2 s by default).
+
+        A task's control queue is read when a client nudges (local clients do, after
+        writing one) and every two seconds otherwise: reading every task's queue on every
+        change would cost one read per task per write, and a busy manager writes all the
+        time. The manager's own control queue is read on every change (on PostgreSQL it is
+        one of the queues whose notifications wake it)."""
         ab = self.ab
         control_due = True
         while not self.stopping.is_set():
-            since = time.monotonic() - self._last_control
-            wait = max(0.0, _CONTROL_EVERY - since) if control_due else 0.25
-            changed = await ab.changed(wait)
+            changed = await ab.changed(self._sleep(control_due))
             if self.stopping.is_set():
                 return
             await self._forget_ended()
             now = time.monotonic()
-            control_due = control_due or changed or now - self._last_control > _CONTROL_SCAN
+            scan_due = bool(self.runners) and now - self._last_scan >= _CONTROL_SCAN
+            control_due = control_due or changed or scan_due
             try:
                 if control_due and now - self._last_control >= _CONTROL_EVERY:
                     control_due = False
@@ -361,6 +373,28 @@ class Manager:
             elif self.idle_timeout is not None and now - self.last_busy > self.idle_timeout:
                 _log.info("manager %s idle for %.1fs: exiting", self.tid, self.idle_timeout)
                 return
+
+    def _sleep(self, control_due: bool) -> float:
+        """How long the loop may wait for a change: until the next thing falls due (the
+        control read a change asked for, the tasks' control scan, the claimer's sweep
+        while it may claim, the idle timeout, a look at the hosted tree), else long."""
+        now = time.monotonic()
+        wait = _HOSTED_EVERY if self.hosted is not None else _LONGEST
+        if control_due:  # a change came within _CONTROL_EVERY of the last read
+            wait = min(wait, _CONTROL_EVERY - (now - self._last_control))
+        elif self.runners:  # their control queues are read every _CONTROL_SCAN
+            wait = min(wait, _CONTROL_SCAN - (now - self._last_scan))
+        if not self.paused and len(self.runners) + self._accepting < self.max_tasks:
+            wait = min(wait, max(self.claimer.next_due() - now, _CONTROL_EVERY))
+        if self.idle_timeout is not None and not self.runners:
+            wait = min(wait, self.last_busy + self.idle_timeout - now + 0.001)
+        return max(0.0, wait)
+
+    def look_io(self) -> bool:
+        """Broker thread: whether a writer that did not nudge left work or control here
+        (a spawn request past what the claimer judged, a request on its control queue)."""
+        broker = self.ab.broker
+        return broker.has_pending(q.ctrl_in(self.tid)) or self.claimer.behind(broker)
 
     async def _forget_ended(self) -> None:
         """Drop the children of ended tasks from the tree once they have returned."""
@@ -425,7 +459,19 @@ class Manager:
         if here:
             self._launch(spec, spec.tid)
             self.last_busy = time.monotonic()
+        else:
+            await self._nudge_peers()  # queued for any manager: those that can look now
         return spec, here
+
+    async def _nudge_peers(self) -> None:
+        """Nudge the other live managers of a local broker: work waits on the spawn queue
+        (one registry read; a lost nudge costs them only their fallback wait)."""
+        if not self.url.local:
+            return
+        records = await self.ab.call(_registry.alive, self.ab.broker)
+        for record in records:
+            if record.socket and record.tid != self.tid:
+                poke(record.socket)
 
     def _accept_io(self, fields: dict[str, Any], request: str, free: bool) -> tuple[TaskSpec, bool]:
         """Broker thread: mint the TID, then reserve the task here (recovered like any

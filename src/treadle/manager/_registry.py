@@ -1,12 +1,12 @@
 """Managers in ``treadle.workers.registry``: records, liveness, and recovery of the dead.
 
 Owns how a manager's record is published (the newest message per manager TID wins; the
-previous one is deleted), when a record counts as dead (its heartbeat is three intervals
-old, or, on this host, its process is gone), and what happens to a dead manager's work:
-requests it had claimed but not started go back on the spawn queue; tasks it was running
-are re-run or marked failed by their restart policy (the task log says which started).
-Every step is an atomic move or claim by message ID, so two managers recovering the same
-corpse never both act on one task.
+previous one is deleted), when a record counts as dead (its lease ran out, or, without a
+lease, its heartbeat is three intervals old; on this host, its process being gone), and
+what happens to a dead manager's work: requests it had claimed but not started go back
+on the spawn queue; tasks it was running are re-run or marked failed by their restart
+policy (the task log says which started). Every step is an atomic move or claim by
+message ID, so two managers recovering the same corpse never both act on one task.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ __all__ = [
 # The host a manager says it runs on; TREADLE_HOST overrides it (containers that share a
 # hostname, or tests that play several hosts on one machine).
 HOST = os.environ.get("TREADLE_HOST") or socket.gethostname()
+_PAGE = 1000  # records read at once
 
 
 def log_path(state_dir: str | os.PathLike[str], tid: int | str) -> Path:
@@ -54,11 +55,13 @@ def latest(broker: Broker) -> dict[int, tuple[WorkerRecord, int]]:
     """The newest record of every manager, with its message ID."""
     out: dict[int, tuple[WorkerRecord, int]] = {}
     after: int | None = None
-    while batch := broker.peek(q.REGISTRY, WorkerRecord.model_validate_json, after=after):
+    while True:
+        batch = broker.peek(q.REGISTRY, WorkerRecord.model_validate_json, after=after, limit=_PAGE)
         for record, mid in batch:
             out[record.tid] = (record, mid)
+        if len(batch) < _PAGE:  # the end of the queue: no read more to learn it
+            return out
         after = batch[-1][1]
-    return out
 
 
 def stale_reason(
@@ -82,17 +85,33 @@ def stale_reason(
     return None
 
 
-def liveness(broker: Broker) -> dict[int, tuple[WorkerRecord, int, str | None]]:
-    """Every manager's newest record, its message ID, and why it is dead (None: alive,
-    or stopped)."""
+def liveness(
+    broker: Broker, *, besides: int | None = None
+) -> dict[int, tuple[WorkerRecord, int, str | None]]:
+    """Every manager's newest record (but that of manager ``besides``), its message ID,
+    and why it is dead (None: alive, or stopped)."""
     records = latest(broker)
+    records.pop(besides or 0, None)
     active = [tid for tid, (r, _) in records.items() if r.status == "active"]
     left = _leases.remaining(broker, [_leases.manager(tid) for tid in active])
     now = time.time()
-    return {
-        tid: (record, mid, stale_reason(record, now, left.get(_leases.manager(tid))))
-        for tid, (record, mid) in records.items()
-    }
+    out: dict[int, tuple[WorkerRecord, int, str | None]] = {}
+    for tid, (record, mid) in records.items():
+        lease_left = left.get(_leases.manager(tid))
+        out[tid] = (_renewed(record, now, lease_left), mid, stale_reason(record, now, lease_left))
+    return out
+
+
+def _renewed(record: WorkerRecord, now: float, lease_left: float | None) -> WorkerRecord:
+    """``record`` with its heartbeat at its manager's last lease renewal, if later: a
+    manager republishes its record only when what it says changes (see ``_presence``);
+    its lease renewals are its heartbeats."""
+    if record.status != "active" or lease_left is None or record.lease_s is None:
+        return record
+    renewed = now - max(0.0, record.lease_s - lease_left)
+    if renewed <= record.heartbeat_at:
+        return record
+    return record.model_copy(update={"heartbeat_at": renewed})
 
 
 def alive(broker: Broker) -> list[WorkerRecord]:
@@ -128,8 +147,8 @@ def recover(broker: Broker, by: int, state_dir: str, held_for: float = 0.0) -> l
     takeover seizes the dead manager's lease first, so that it can never renew it.
     """
     out: list[Recovered] = []
-    for record, mid, reason in liveness(broker).values():
-        if reason is None or record.tid == by:
+    for record, mid, reason in liveness(broker, besides=by).values():
+        if reason is None:
             continue
         gone = record.host == HOST and not _process_alive(record)
         lease = record.lease_s or 3 * record.heartbeat_interval

@@ -62,6 +62,7 @@ class Reports:
         self._finishing: set[asyncio.Task[None]] = set()  # results not yet in the broker
         self._queued: list[_Pending] = []  # writes for the next batch
         self._writer: asyncio.Future[None] | None = None  # writes batches while there are any
+        self._due = asyncio.Event()  # lines or claims wait for the next flush
 
     async def starting(self, runner: TaskRunner) -> bool:
         """Mark the task as possibly started, durably, before its first attempt; False if
@@ -148,6 +149,7 @@ class Reports:
         if kept <= runner.output_limits.broker_bytes:
             self._kept[tid] = kept
             self._lines[tid][stream].append(line)
+            self._due.set()
         else:
             over = self._over.get(tid)
             if over is None:
@@ -194,6 +196,7 @@ class Reports:
         records = [*_line_records(tid, lines), (q.outbox(tid), result), (q.TASK_LOG, event)]
         if not await self._write(records, lambda: self._done.append(mid)):
             return  # fenced: the task is another manager's to finish
+        self._due.set()  # its claim is dropped with the next flush
         runner.forget()  # its exits are no longer needed to tell how it ended
         if self._m.local is not None:  # after the outbox: a client that reads it finds it
             self._m.local.finished(result)
@@ -210,6 +213,7 @@ class Reports:
         )
         records: list[_Record] = [(q.outbox(spec.tid), result), (q.TASK_LOG, event)]
         await self._write(records, lambda: self._done.append(mid))
+        self._due.set()
 
     def _event(self, runner: TaskRunner, kind: str, **fields: Any) -> TaskEvent:
         return TaskEvent.model_validate(
@@ -223,15 +227,18 @@ class Reports:
         )
 
     async def run(self) -> None:
-        """Write output lines (and drop ended claims) every ``_FLUSH`` s until stopped."""
-        while not self._m.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_FLUSH):
-                    await self._m.stopping.wait()
+        """Write output lines and drop ended claims until cancelled: ``_FLUSH`` s after
+        the first of them came (a batch, however many come meanwhile), and not at all
+        while nothing comes (an idle manager does not wake for this)."""
+        while True:
+            await self._due.wait()
+            await asyncio.sleep(_FLUSH)
+            self._due.clear()  # what comes from now on is for the next batch
             try:
                 await self.flush()
             except Exception as exc:  # noqa: BLE001 (the broker failed: output waits, the task goes on)
                 _log.warning("manager %s: output not written: %s", self._m.tid, exc)
+                self._due.set()  # tried again with the next batch
 
     async def flush(self) -> None:
         pending = {tid: dict(streams) for tid, streams in self._lines.items() if streams}
