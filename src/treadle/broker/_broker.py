@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from simplebroker import BrokerSession, BrokerTarget, Queue, QueueStats
+from simplebroker import BrokerSession, BrokerTarget, Config, Queue, QueueStats, resolve_config
 from simplebroker.ext import BrokerConnection
 
 from .._exceptions import BrokerError
@@ -54,7 +54,7 @@ class Broker:
             # simplebroker takes seconds of retries to find either, and says it vaguely
             raise BrokerError(f"broker {self.url}: cannot open: {why}")
         try:
-            self._session = BrokerSession.connect(_target(self.url))
+            self._session = BrokerSession.connect(_target(self.url), config=_config(self.url))
         except Exception as exc:  # simplebroker raises several kinds; name the broker
             raise BrokerError(f"broker {self.url}: cannot open: {exc}") from exc
         self._queues: dict[str, Queue] = {}
@@ -351,6 +351,24 @@ def _encoder(message: BaseModel | str | Callable[[int], BaseModel]) -> Text:
     if isinstance(message, (BaseModel, str)):
         return encode(message)
     return lambda mid: encode(message(mid))
+
+
+SYNC_ENV = "TREADLE_SQLITE_SYNC"  # full (the default) or normal: see _config
+
+
+def _config(url: BrokerURL) -> Config | None:
+    """simplebroker's settings for ``url``. On SQLite, ``$TREADLE_SQLITE_SYNC``: ``full``
+    (the default) syncs every commit to the disk, so nothing committed is lost even to a
+    power cut; ``normal`` syncs at checkpoints only, so a commit survives any crash of
+    the processes but the last ones may roll back after a power cut or a crash of the
+    system (the file stays whole either way). A commit costs ~0.7 ms with ``full`` and
+    ~0.04 ms with ``normal`` on this project's test machines."""
+    mode = os.environ.get(SYNC_ENV, "").strip().lower()
+    if not mode or url.kind != "sqlite":
+        return None
+    if mode not in ("full", "normal"):
+        raise BrokerError(f"${SYNC_ENV}: must be full or normal, got {mode!r}")
+    return resolve_config(override={"BROKER_SYNC_MODE": mode.upper()})
 
 
 def _target(url: BrokerURL) -> str | BrokerTarget:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import socket
 from collections.abc import Callable
@@ -25,10 +26,21 @@ SPAWN = b"s"  # a spawn request (or anything else) is waiting
 
 def poke(address: str, kind: bytes = SPAWN) -> None:
     """Send one nudge; silently nothing if nobody listens."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+    with contextlib.suppress(OSError):
+        _sender().sendto(kind, sockaddr(address))
+
+
+_SENDER: tuple[int, socket.socket] | None = None  # (pid, an unbound datagram socket)
+
+
+def _sender() -> socket.socket:
+    """One sending socket per process (a busy manager nudges a client per task)."""
+    global _SENDER
+    if _SENDER is None or _SENDER[0] != os.getpid():
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setblocking(False)
-        with contextlib.suppress(OSError):
-            sock.sendto(kind, sockaddr(address))
+        _SENDER = (os.getpid(), sock)
+    return _SENDER[1]
 
 
 class Nudge:

@@ -60,23 +60,33 @@ class Output:
         self.ring: deque[tuple[float, str, str]] = deque(maxlen=ring_lines)
         self.line_limit = line_limit
         self._files: dict[str, logging.Handler] = {}
+        self._wanted: dict[str, tuple[str, int, int]] = {}  # stream → its file, not yet open
         self._waiters: list[asyncio.Future[None]] = []
         self.listener: Callable[[str, str], None] | None = None  # (stream, line), per line
 
     def to_file(self, stream: str, path: str, max_bytes: int, backups: int) -> None:
         """Write ``stream``'s lines to ``path``; streams given the same path share one
-        file (each line says its stream), rotated once."""
+        file (each line says its stream), rotated once. The file is opened with the
+        first line (a process that writes none, most tasks, costs nothing here)."""
+        self._wanted[stream] = (os.path.abspath(path), max_bytes, backups)
+
+    def _handler(self, stream: str) -> logging.Handler | None:
+        handler = self._files.get(stream)
+        if handler is not None or stream not in self._wanted:
+            return handler
+        path, max_bytes, backups = self._wanted.pop(stream)
         for other in self._files.values():
             if isinstance(other, logging.handlers.RotatingFileHandler) and (
-                other.baseFilename == os.path.abspath(path)
+                other.baseFilename == path
             ):
                 self._files[stream] = other
-                return
+                return other
         handler = _LogFile(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
         )
         handler.setFormatter(_FORMAT)
         self._files[stream] = handler
+        return handler
 
     def line(self, stream: str, text: str, *, logged: bool = False) -> None:
         """One line of output (``logged``: its log file has it already)."""
@@ -88,7 +98,7 @@ class Output:
                 fut.set_result(None)
         if self.listener is not None:
             self.listener(stream, text)
-        handler = self._files.get(stream)
+        handler = self._handler(stream)
         if handler is not None and not logged:
             handler.handle(_record(stream, text, now))
 
@@ -118,6 +128,7 @@ class Output:
         for handler in set(self._files.values()):
             handler.close()
         self._files.clear()
+        self._wanted.clear()
 
 
 def _record(stream: str, text: str, now: float) -> logging.LogRecord:
@@ -196,7 +207,7 @@ class _LongLine:
         if room >= len(piece) and not self._cut:
             self._kept += piece
             return
-        handler = self._output._files.get(self._stream)
+        handler = self._output._handler(self._stream)
         if isinstance(handler, _LogFile):
             if not self._logging:
                 self._logging = True
@@ -211,7 +222,7 @@ class _LongLine:
         text = self._kept.decode("utf-8", "replace")
         if self._cut:
             text += f" [… {human_size(self._cut)} cut]"
-        handler = self._output._files.get(self._stream)
+        handler = self._output._handler(self._stream)
         if self._logging and isinstance(handler, _LogFile):
             handler.more(self._decoder.decode(b"", final=True))
             handler.end()
