@@ -21,7 +21,8 @@ def true() -> int:
 
 def make(filename: str) -> tuple[SqliteHuey, dict[str, Any]]:
     """A SqliteHuey on ``filename`` and its tasks, by name (the same in every process)."""
-    app = SqliteHuey("bench", filename=filename)
+    # BENCH_HUEY_FSYNC=1: a sync to the disk per commit (huey's own default is none)
+    app = SqliteHuey("bench", filename=filename, fsync=os.environ.get("BENCH_HUEY_FSYNC") == "1")
     tasks = {fn.__name__: app.task(name=fn.__name__)(fn) for fn in (noop, true)}
     return app, tasks
 

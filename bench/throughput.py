@@ -7,7 +7,11 @@ Each round submits 1,000 tasks at once and times until every result is in, for:
 - function tasks: a no-op function on treadle's warm workers (a manager with its default
   pool, one worker per core) beside the same function as a huey task;
 - process tasks: ``true`` as a treadle process task beside a huey task that runs
-  ``subprocess.run(["true"])``.
+  ``subprocess.run(["true"])``;
+
+each at two durabilities, compared like with like: a sync to the disk per commit
+(treadle's default; huey with ``fsync=True``) and none per commit (treadle with
+``TREADLE_SQLITE_SYNC=normal``; huey's default).
 
 huey's consumer runs as many worker *processes* as treadle has warm workers (``-k
 process``): like treadle's, each task runs in a worker process apart from the consumer,
@@ -44,7 +48,26 @@ WORKERS = os.cpu_count() or 1
 GOALS = {"function": (1000.0, 1.2), "process": (600.0, 1.2)}  # tasks/s, and x huey
 
 
-def _treadle(kind: str) -> float:
+@contextlib.contextmanager
+def _env(name: str, value: str | None) -> Iterator[None]:
+    """``$name`` set (or unset) for what this process opens and starts meanwhile."""
+    old = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if old is not None:
+            os.environ[name] = old
+
+
+def _treadle(kind: str, sync: str = "full") -> float:
+    with _env("TREADLE_SQLITE_SYNC", sync):
+        return _treadle_run(kind)
+
+
+def _treadle_run(kind: str) -> float:
     fields: dict[str, Any] = (
         {"function": "bench._noop:noop"} if kind == "function" else {"argv": ["true"]}
     )
@@ -81,7 +104,12 @@ def _consumer(db: str, worker_type: str) -> Iterator[None]:
             proc.wait()
 
 
-def _huey(kind: str, worker_type: str = "process") -> float:
+def _huey(kind: str, worker_type: str = "process", fsync: bool = False) -> float:
+    with _env("BENCH_HUEY_FSYNC", "1" if fsync else None):
+        return _huey_run(kind, worker_type)
+
+
+def _huey_run(kind: str, worker_type: str) -> float:
     from ._huey_app import make
 
     task = "noop" if kind == "function" else "true"
@@ -101,12 +129,20 @@ def _huey(kind: str, worker_type: str = "process") -> float:
 
 
 def main() -> None:
+    # Each pair at the same durability: a sync to the disk per commit (treadle's default,
+    # huey's fsync=True), or none per commit (treadle's TREADLE_SQLITE_SYNC=normal, which
+    # still survives any crash of the processes; huey's default, which does not sync at
+    # all).
     runs: dict[str, Callable[[], float]] = {
-        "function: treadle (warm workers)": lambda: _treadle("function"),
-        "function: huey (process workers)": lambda: _huey("function"),
-        "function: huey (thread workers)": lambda: _huey("function", "thread"),
-        "process: treadle (true)": lambda: _treadle("process"),
-        "process: huey (process workers)": lambda: _huey("process"),
+        "function, synced: treadle": lambda: _treadle("function"),
+        "function, synced: huey": lambda: _huey("function", fsync=True),
+        "function, unsynced: treadle": lambda: _treadle("function", "normal"),
+        "function, unsynced: huey": lambda: _huey("function"),
+        "function, unsynced: huey threads": lambda: _huey("function", "thread"),
+        "process, synced: treadle": lambda: _treadle("process"),
+        "process, synced: huey": lambda: _huey("process", fsync=True),
+        "process, unsynced: treadle": lambda: _treadle("process", "normal"),
+        "process, unsynced: huey": lambda: _huey("process"),
     }
     samples: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(ROUNDS):
@@ -115,19 +151,19 @@ def main() -> None:
     medians = {k: statistics.median(v) for k, v in samples.items()}
     print(f"  {N_TASKS} tasks submitted at once, until every result is in; {WORKERS} workers")
     row("", "median", "range", "vs huey")
+    for label, values in samples.items():
+        group = label.split(":")[0]
+        peer = medians[f"{group}: huey"]
+        spread = f"{min(values):.0f}-{max(values):.0f}"
+        row(label, f"{medians[label]:.0f}/s", spread, f"{medians[label] / peer:.2f}x")
     for kind in ("function", "process"):
-        peer = medians[f"{kind}: huey (process workers)"]
-        for label in [k for k in runs if k.startswith(kind)]:
-            values = samples[label]
-            spread = f"{min(values):.0f}-{max(values):.0f}"
-            ratio = f"{medians[label] / peer:.2f}x"
-            row(label, f"{medians[label]:.0f}/s", spread, ratio)
         rate, ratio_goal = GOALS[kind]
-        mine = medians[next(k for k in runs if k.startswith(f"{kind}: treadle"))]
-        print(
-            f"  goal {kind}: >= {rate:.0f}/s (got {mine:.0f}/s) and >= {ratio_goal}x huey"
-            f" (got {mine / peer:.2f}x)"
-        )
+        for sync in ("synced", "unsynced"):
+            mine, peer = medians[f"{kind}, {sync}: treadle"], medians[f"{kind}, {sync}: huey"]
+            print(
+                f"  goal {kind} ({sync}): >= {rate:.0f}/s (got {mine:.0f}/s) and"
+                f" >= {ratio_goal}x huey (got {mine / peer:.2f}x)"
+            )
 
 
 if __name__ == "__main__":
