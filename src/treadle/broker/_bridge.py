@@ -26,11 +26,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _names as names
 from ._broker import Broker
-from ._listen import Listener
+
+if TYPE_CHECKING:
+    from ._listen import Listener  # psycopg: imported only where PostgreSQL is used
 
 __all__ = ["AsyncBroker"]
 
@@ -165,6 +167,8 @@ class AsyncBroker:
         def wake() -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed under us
                 loop.call_soon_threadsafe(event.set)
+
+        from ._listen import Listener
 
         while not self._stop.is_set():
             listener: Listener | None = None

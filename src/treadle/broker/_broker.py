@@ -55,6 +55,8 @@ class Broker:
             raise BrokerError(f"broker {self.url}: cannot open: {why}")
         try:
             self._session = BrokerSession.connect(_target(self.url), config=_config(self.url))
+            if self.url.kind == "sqlite":
+                _SEEN.add(self.url.location)
         except Exception as exc:  # simplebroker raises several kinds; name the broker
             raise BrokerError(f"broker {self.url}: cannot open: {exc}") from exc
         self._queues: dict[str, Queue] = {}
@@ -379,16 +381,29 @@ def _target(url: BrokerURL) -> str | BrokerTarget:
     )
 
 
+_SEEN: set[str] = set()  # SQLite files this process has opened as brokers
+_HEADER = b"SQLite format 3\x00"
+
+
 def _unopenable(path: str) -> str | None:
     """Why the SQLite file at ``path`` cannot be a broker, found at once: a read-only
-    filesystem (SQLite cannot open a WAL database there); None when nothing is seen wrong
-    (SQLite says what else may be). The file itself is not opened: closing any descriptor
-    of it would drop the POSIX locks this process's connections hold on it."""
+    filesystem (SQLite cannot open a WAL database there), or a file that is not a SQLite
+    database (SQLite takes seconds of retries to say either); None when nothing is seen
+    wrong. The file is read only before this process first opens it as a broker: closing
+    a descriptor of it would drop the POSIX locks this process's connections hold."""
     try:
         if os.statvfs(os.path.dirname(path)).f_flag & os.ST_RDONLY:
             return "its filesystem is read-only"
     except OSError:
         pass
+    if path not in _SEEN:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(_HEADER))
+        except OSError:
+            return None  # not there yet (it is made), or SQLite says why
+        if head and head != _HEADER[: len(head)]:
+            return "it is not a SQLite database"
     return None
 
 
