@@ -16,13 +16,14 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from simplebroker import BrokerSession, BrokerTarget, Config, Queue, QueueStats, resolve_config
+from simplebroker import Queue, QueueStats
 from simplebroker.ext import BrokerConnection
 
 from .._exceptions import BrokerError
 from . import _names as names
 from ._batch import Text, write_all
 from ._messages import ERROR_KEPT, DeadLetter
+from ._open import session
 from ._target import BrokerURL, resolve
 
 __all__ = ["Broker", "Parser", "invalid"]
@@ -50,15 +51,7 @@ class Broker:
 
     def __init__(self, url: str | os.PathLike[str] | BrokerURL | None = None) -> None:
         self.url = url if isinstance(url, BrokerURL) else resolve(url)
-        if self.url.kind == "sqlite" and (why := _unopenable(self.url.location)):
-            # simplebroker takes seconds of retries to find either, and says it vaguely
-            raise BrokerError(f"broker {self.url}: cannot open: {why}")
-        try:
-            self._session = BrokerSession.connect(_target(self.url), config=_config(self.url))
-            if self.url.kind == "sqlite":
-                _SEEN.add(self.url.location)
-        except Exception as exc:  # simplebroker raises several kinds; name the broker
-            raise BrokerError(f"broker {self.url}: cannot open: {exc}") from exc
+        self._session = session(self.url)
         self._queues: dict[str, Queue] = {}
         self._held: AbstractContextManager[BrokerConnection] | None = None
         self._core: BrokerConnection | None = None
@@ -353,58 +346,6 @@ def _encoder(message: BaseModel | str | Callable[[int], BaseModel]) -> Text:
     if isinstance(message, (BaseModel, str)):
         return encode(message)
     return lambda mid: encode(message(mid))
-
-
-SYNC_ENV = "TREADLE_SQLITE_SYNC"  # full (the default) or normal: see _config
-
-
-def _config(url: BrokerURL) -> Config | None:
-    """simplebroker's settings for ``url``. On SQLite, ``$TREADLE_SQLITE_SYNC``: ``full``
-    (the default) syncs every commit to the disk, so nothing committed is lost even to a
-    power cut; ``normal`` syncs at checkpoints only, so a commit survives any crash of
-    the processes but the last ones may roll back after a power cut or a crash of the
-    system (the file stays whole either way). A commit costs ~0.7 ms with ``full`` and
-    ~0.04 ms with ``normal`` on this project's test machines."""
-    mode = os.environ.get(SYNC_ENV, "").strip().lower()
-    if not mode or url.kind != "sqlite":
-        return None
-    if mode not in ("full", "normal"):
-        raise BrokerError(f"${SYNC_ENV}: must be full or normal, got {mode!r}")
-    return resolve_config(override={"BROKER_SYNC_MODE": mode.upper()})
-
-
-def _target(url: BrokerURL) -> str | BrokerTarget:
-    if url.kind == "sqlite":
-        return url.location
-    return BrokerTarget(  # the simplebroker-pg backend, tables in the URL's schema
-        backend_name="postgres", target=url.dsn, backend_options={"schema": url.schema}
-    )
-
-
-_SEEN: set[str] = set()  # SQLite files this process has opened as brokers
-_HEADER = b"SQLite format 3\x00"
-
-
-def _unopenable(path: str) -> str | None:
-    """Why the SQLite file at ``path`` cannot be a broker, found at once: a read-only
-    filesystem (SQLite cannot open a WAL database there), or a file that is not a SQLite
-    database (SQLite takes seconds of retries to say either); None when nothing is seen
-    wrong. The file is read only before this process first opens it as a broker: closing
-    a descriptor of it would drop the POSIX locks this process's connections hold."""
-    try:
-        if os.statvfs(os.path.dirname(path)).f_flag & os.ST_RDONLY:
-            return "its filesystem is read-only"
-    except OSError:
-        pass
-    if path not in _SEEN:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(len(_HEADER))
-        except OSError:
-            return None  # not there yet (it is made), or SQLite says why
-        if head and head != _HEADER[: len(head)]:
-            return "it is not a SQLite database"
-    return None
 
 
 def invalid(raw: str, parse: Parser[M]) -> tuple[M] | str:
