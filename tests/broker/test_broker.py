@@ -194,3 +194,23 @@ def test_a_broker_on_a_read_only_filesystem_is_refused_at_once(tmp_path: Path) -
             Broker(view / "broker.db")
     finally:
         subprocess.run(["umount", str(view)], check=True)
+
+
+def test_a_file_that_is_not_sqlite_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "broker.db"
+    path.write_bytes(b"not a database, whatever its name says" * 10)
+    with pytest.raises(BrokerError, match="it is not a SQLite database"):
+        Broker(str(path))
+    assert path.read_bytes().startswith(b"not a database")  # left as it was
+
+
+def test_the_sqlite_sync_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TREADLE_SQLITE_SYNC", "sometimes")
+    with pytest.raises(BrokerError, match=r"\$TREADLE_SQLITE_SYNC: must be full or normal"):
+        Broker(str(tmp_path / "a.db"))
+    for mode, level in (("normal", 1), ("full", 2)):
+        monkeypatch.setenv("TREADLE_SQLITE_SYNC", mode)
+        with Broker(str(tmp_path / f"{mode}.db")) as broker:
+            broker.write("q", "x")
+            with broker.db.sidecar() as side:
+                assert list(side.run("PRAGMA synchronous", (), fetch=True)) == [(level,)]
