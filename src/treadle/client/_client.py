@@ -83,17 +83,8 @@ class Client:
             self.broker.insert(q.SPAWN, [(s, s.tid) for s in specs])
         else:
             drafts = [self.spec(**{**t, "tid": 1}) for t in fresh]  # validated before writing
-            written: dict[int, TaskSpec] = {}
-
-            def under(draft: TaskSpec) -> Callable[[int], TaskSpec]:
-                def spec(tid: int) -> TaskSpec:
-                    written[tid] = made = draft.model_copy(update={"tid": tid})
-                    return made
-
-                return spec
-
-            ids = self.broker.write_many([(q.SPAWN, under(d)) for d in drafts])
-            specs = [written[tid] for tid in ids]
+            ids = self.broker.write_many([(q.SPAWN, _under(d)) for d in drafts])
+            specs = [d.model_copy(update={"tid": tid}) for d, tid in zip(drafts, ids, strict=True)]
         if self._waiter is not None:
             self._notified.update(s.tid for s in specs if s.notify == self._waiter.address)
         self._nudge_managers()
@@ -388,3 +379,8 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<Client {self.url}>"
+
+
+def _under(draft: TaskSpec) -> Callable[[int], TaskSpec]:
+    """The spec ``draft`` under the TID it is written with (its message ID)."""
+    return lambda tid: draft.model_copy(update={"tid": tid})

@@ -79,10 +79,10 @@ class Reports:
         await self._write([(q.TASK_LOG, self._event(runner, kind, **fields))])
 
     async def _write(self, records: list[_Record], then: Callable[[], None] | None = None) -> bool:
-        """Messages of the task protocol, written together (and with every other write of
-        this turn of the loop, in one transaction) after a check of the lease on the broker
-        thread; ``then`` runs on the broker thread once they are. Tried again while the
-        broker refuses them. False once the manager is fenced."""
+        """Messages of the task protocol, written together (in the next group commit, with
+        every other write that came meanwhile: see :meth:`_batch`) after a check of the
+        lease on the broker thread; ``then`` runs on the broker thread once they are.
+        Tried again while the broker refuses them. False once the manager is fenced."""
         delay, longest = _BACKOFF
         failing = False
         while not self._m.fenced:
@@ -131,10 +131,10 @@ class Reports:
         finally:
             self._writer = None
 
-    def _batch_io(self, turn: list[_Pending]) -> None:
-        """Broker thread: one transaction for the turn's writes, then their ``then``s."""
-        self._m.ab.broker.write_many([record for records, _, _ in turn for record in records])
-        for _, then, _ in turn:
+    def _batch_io(self, batch: list[_Pending]) -> None:
+        """Broker thread: one transaction for the batch's writes, then their ``then``s."""
+        self._m.ab.broker.write_many([record for records, _, _ in batch for record in records])
+        for _, then, _ in batch:
             if then is not None:
                 then()
 
