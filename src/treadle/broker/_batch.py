@@ -3,8 +3,9 @@
 simplebroker commits every ``write`` on its own: its timestamp (the message's ID) is
 allocated inside the write's transaction, so that a reader who has seen ID *n* never
 later meets a message below *n*. A commit costs ~0.3 to 0.7 ms on SQLite, and a busy
-manager writes several messages per task; one transaction for all the writes of one turn
-of its loop (events, results, output of many tasks) costs about as much as one write.
+manager writes several messages per task; one transaction for all the writes gathered
+while its last one was made (events, results, output of many tasks) costs about as much as
+one write.
 
 simplebroker 8.7 has no public call for it (``insert_messages`` takes IDs minted
 beforehand, outside the transaction, which breaks the order above), so this module does
