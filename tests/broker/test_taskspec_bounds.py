@@ -11,10 +11,10 @@ import math
 import resource
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -59,10 +59,11 @@ fields = st.fixed_dictionaries(
 )
 
 
-@pytest.fixture
-def child() -> Iterator[subprocess.Popen[bytes]]:
-    """A process to set CPU limits on (prlimit of our own process would stick); one for
-    every generated example (hypothesis runs them inside one call of the test)."""
+@contextmanager
+def _child() -> Iterator[subprocess.Popen[bytes]]:
+    """A fresh process to set a CPU limit on, one per generated example: prlimit of our own
+    process would stick, and a lowered hard limit cannot be raised again without
+    CAP_SYS_RESOURCE (CI does not run as root)."""
     proc = subprocess.Popen(["sleep", "60"])
     try:
         yield proc
@@ -71,9 +72,7 @@ def child() -> Iterator[subprocess.Popen[bytes]]:
         proc.wait()
 
 
-@settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=400, deadline=None)
 @given(fields)
 @example(
     {
@@ -85,9 +84,7 @@ def child() -> Iterator[subprocess.Popen[bytes]]:
         "limits": {"timeout": MAX_TIMEOUT, "cpu": MAX_CPU, "memory": MAX_MEMORY},
     }
 )
-def test_a_spec_that_validates_is_launchable(
-    child: subprocess.Popen[bytes], raw: dict[str, Any]
-) -> None:
+def test_a_spec_that_validates_is_launchable(raw: dict[str, Any]) -> None:
     try:
         spec = TaskSpec.model_validate(raw)
     except ValidationError:
@@ -116,4 +113,5 @@ def test_a_spec_that_validates_is_launchable(
         assert "\0" not in key + text
     if spec.limits.cpu is not None:
         cpu = spec.limits.cpu
-        resource.prlimit(child.pid, resource.RLIMIT_CPU, (cpu, cpu + 5))
+        with _child() as child:
+            resource.prlimit(child.pid, resource.RLIMIT_CPU, (cpu, cpu + 5))
