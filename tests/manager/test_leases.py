@@ -3,8 +3,11 @@ with the token held, refused once seized, and seized only when run out (or force
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,27 @@ def test_keep_refuses_a_seized_own_lease_and_finds_a_lost_leadership(broker: Bro
     assert _leases.seize(broker, "manager:1", 3, 5.0)
     assert _leases.keep(broker, own, 5.0, True, None) == (None, None, None)
     assert _leases.keep(broker, own, 5.0, True, leader) == (None, None, None)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_managers_starting_at_once_on_a_new_database_all_get_an_answer(
+    backend: str, tmp_path: Path
+) -> None:
+    """Eight holders asking for the leader lease at once, on a database where the lease
+    table does not exist yet: each gets an answer (one holds it), none an error. On
+    PostgreSQL, CREATE TABLE IF NOT EXISTS alone fails one of two racing creators
+    ("type treadle_leases already exists"): a second manager of a new fleet died of it."""
+    with contextlib.ExitStack() as stack:
+        url = str(tmp_path / "broker.db") if backend == "sqlite" else stack.enter_context(schema())
+        brokers = [Broker(url) for _ in range(8)]
+        for b in brokers:
+            stack.callback(b.close)
+        gate = threading.Barrier(len(brokers))
+
+        def ask(holder: int) -> _leases.Lease | None:
+            gate.wait(timeout=10)
+            return _leases.acquire(brokers[holder - 1], _leases.LEADER, holder, 30.0)
+
+        with ThreadPoolExecutor(len(brokers)) as pool:
+            answers = list(pool.map(ask, range(1, len(brokers) + 1)))
+    assert len([a for a in answers if a is not None]) == 1

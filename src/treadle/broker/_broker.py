@@ -307,6 +307,16 @@ class Broker:
         with self.db.sidecar(transaction=transaction) as side:
             return list(side.run(statement, params, fetch=fetch and not transaction))
 
+    def ddl(self, statement: str) -> None:
+        """Run one ``CREATE … IF NOT EXISTS`` on treadle's own tables, safe against other
+        processes running it at once: PostgreSQL's IF NOT EXISTS is not (two creators of
+        a new table race on its row type: "type … already exists"), so there it holds a
+        transaction-scoped advisory lock named after the statement first."""
+        with self.db.sidecar(transaction=True) as side:
+            if self.url.kind == "postgresql":
+                side.run("SELECT pg_advisory_xact_lock(hashtext(?))", (statement,), fetch=False)
+            side.run(statement, (), fetch=False)
+
     def stats(self, prefix: str | None = None) -> list[QueueStats]:
         """Pending, claimed and total counts of every queue (under ``prefix``)."""
         return list(self.db.list_queue_stats(prefix=prefix))

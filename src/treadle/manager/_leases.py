@@ -93,7 +93,7 @@ _READY: weakref.WeakSet[Broker] = weakref.WeakSet()  # brokers whose table is th
 def _ready(broker: Broker) -> str:
     """The table made sure of (once per Broker); the database's clock, in SQL."""
     if broker not in _READY:
-        broker.sql(_TABLE, transaction=True)
+        broker.ddl(_TABLE)
         _READY.add(broker)
     return _NOW[broker.url.kind]
 
