@@ -32,8 +32,10 @@ from treadle.compat.loom import (
     cache_dir,
     find_local_build,
     get_binary,
+    get_binary_version,
     load_project_config,
     platform_tag,
+    validate_cached_binary,
     verify_checksum,
 )
 from treadle.compat.loom import __all__ as loom_all
@@ -230,6 +232,7 @@ def test_loom_toml_is_found_upward(project: Path) -> None:
     assert load_project_config(nested).name == "up-here"
     assert load_project_config().name == "up-here"  # the default start: "."
     assert load_project_config(str(nested)).name == "up-here"  # a str, as Loom's README
+    assert ProjectConfig.load().name == "up-here"  # ProjectConfig.load's default: ./loom.toml
 
 
 def test_variables_expand_and_a_dotenv_beside_it_is_read(
@@ -414,12 +417,17 @@ def test_a_release_is_downloaded_verified_unpacked_and_then_cached(
 def test_a_cached_binary_of_another_version_is_fetched_again(project: Path, server: Server) -> None:
     """validate_cached_binary: a cached file whose --version is another version (or none)
     is removed and downloaded again; "latest" is never checked."""
-    install(binary_path(RUNTIME, "0.1.0"), runtime("0.0.9"))
+    stale = install(binary_path(RUNTIME, "0.1.0"), runtime("0.0.9"))
+    assert get_binary_version(stale) == "0.0.9"  # the last word of `--version`
     asset = release(server, "0.1.0", runtime("0.1.0"))
     assert get_binary(RUNTIME, "0.1.0").read_bytes() == runtime("0.1.0")
     assert server.count(asset) == 1
     install(binary_path(RUNTIME), runtime("0.0.9"))
     assert get_binary(RUNTIME).read_bytes() == runtime("0.0.9")  # latest: taken as it is
+    mute = install(project / "mute", b"#!/bin/sh\nexit 0\n")
+    assert get_binary_version(mute) is None  # says nothing: no version
+    assert not validate_cached_binary(mute, "mute", "1.0")
+    assert not mute.exists()  # removed, to be fetched again
 
 
 def test_the_checksum_file_is_optional_and_a_wrong_one_keeps_nothing(
