@@ -28,6 +28,7 @@ from treadle.artifacts import (
     resolve,
     verify_cache,
 )
+from treadle.artifacts._download import download
 
 from ._server import Served, Server, script, serving, sha256
 
@@ -110,6 +111,22 @@ def test_a_corrupted_download_names_both_digests_and_leaves_nothing(
     assert isinstance(caught.value, IntegrityError)
     assert isinstance(caught.value, TreadleError)
     assert contents(cache) == []
+
+
+def test_a_download_without_a_digest_keeps_what_came_and_still_no_partial_file(
+    server: Server, tmp_path: Path
+) -> None:
+    """download(expected=None), for a layer whose source publishes no digest (Loom's
+    optional .sha256): the body is kept, executable; a short transfer still leaves nothing."""
+    server.files[PATH] = Served(GOOD)
+    target = tmp_path / "loom-bridge"
+    download(server.url(PATH), target, None, what="loom-bridge", timeout=30)
+    assert target.read_bytes() == GOOD
+    assert os.access(target, os.X_OK)
+    server.files[PATH] = Served(GOOD + b"#" * 10_000, truncate_at=100)
+    with pytest.raises(DownloadError, match="closed after 100 of"):
+        download(server.url(PATH), tmp_path / "cut", None, what="loom-bridge", timeout=30)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loom-bridge"]
 
 
 def test_a_transfer_cut_short_is_an_error_and_leaves_no_partial_file(

@@ -1,152 +1,481 @@
-"""treadle.compat.loom: the seed's usage examples, changed only in their imports, run
-against a real project: its runtime binaries are tiny shell-script artifacts served by a
-real HTTP server on 127.0.0.1, its orchestrator a real manager process, stopped by
-SIGINT (as the seed's ``await run_orchestrator(config)`` is) or by ``treadle down``."""
+"""treadle.compat.loom against ``loom.runtime``'s configuration and binaries (loom-os/loom,
+loom-py/src/loom/runtime/config.py and embedded.py): each test pins one public behaviour,
+its expected values read from that code (named in the docstring), plus the seed's own
+examples with only their imports changed. The processes, orchestrator and commands are
+tests/compat/test_loom_runtime.py's.
+
+Everything is real: binaries are small scripts in a temporary cache, or release archives
+served by an HTTP server on 127.0.0.1; loom.toml and .env files are written and read.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import textwrap
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tests.artifacts._server import Served, Server, script, serving, sha256
-from tests.cli._support import treadle
-from treadle import ConfigError, State, TreadleError, artifacts
-from treadle.artifacts import ArtifactError
-from treadle.compat import loom
+from tests.artifacts._server import Served, Server
+from treadle import ConfigError
+from treadle.compat import _loom_binaries
 from treadle.compat.loom import (
-    Orchestrator,
-    OrchestratorConfig,
+    BinaryNotInArchive,
+    BridgeConfig,
+    DashboardConfig,
+    LLMProviderConfig,
+    LoomConfigError,
+    MCPServerConfig,
+    ProjectConfig,
+    ReleaseDownloadError,
     binary_path,
     cache_dir,
+    find_local_build,
     get_binary,
+    get_binary_version,
     load_project_config,
     platform_tag,
-    run_orchestrator,
+    validate_cached_binary,
+    verify_checksum,
 )
-from treadle.project import ProjectRuntime
+from treadle.compat.loom import __all__ as loom_all
 
-BRIDGE = script("bridge.started", sleep=120)
-CORE = script("core.started", sleep=120)
-AGENT = """
-import pathlib, sys, time
-name = pathlib.Path(sys.argv[0]).stem
-print(f"{name} up", flush=True)
-pathlib.Path(f"{name}.started").write_text("ok")
-time.sleep(120)
-"""
-
-
-def project_file(server: Server, version: str = "v0.1.0", dashboard: int | None = None) -> str:
-    platform = platform_tag()
-    return f"""
-    [project]
-    name = "loom-app"
-
-    [artifacts.loom-bridge]
-    version = "{version}"
-    url = "{server.url("/{version}/{name}-{platform}")}"
-    sha256 = {{ "{platform}" = "{sha256(BRIDGE)}" }}
-
-    [artifacts.loom-core]
-    version = "{version}"
-    url = "{server.url("/{version}/{name}-{platform}")}"
-    sha256 = {{ "{platform}" = "{sha256(CORE)}" }}
-
-    [processes.bridge]
-    artifact = "loom-bridge"
-    args = ["--port", 50051]
-    profiles = ["full", "bridge-only"]
-    health = {{ tcp = "localhost:50051", interval = "1h" }}
-    stop_timeout = 2
-
-    [processes.core]
-    artifact = "loom-core"
-    args = ["--dashboard-port", {dashboard or 3030}]
-    profiles = ["full"]
-    stop_timeout = 2
-
-    [dashboard]
-    enabled = {"true" if dashboard else "false"}
-    port = {dashboard or 3030}
-    """
+from ._loom_support import (
+    RUNTIME,
+    SEED_LOOM_TOML,
+    archive,
+    install,
+    loom_project,
+    markers_dir,
+    release,
+    releases,
+    runtime,
+    sha256,
+)
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    with serving() as s:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return loom_project(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def markers(project: Path) -> Path:
+    return markers_dir()
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    with releases(monkeypatch) as s:
         yield s
 
 
-@pytest.fixture
-def project(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A Loom project in tmp_path/app (the cache in tmp_path/xdg), the cwd of the test."""
-    root = tmp_path / "app"
-    (root / "agents").mkdir(parents=True)
-    for version in ("v0.1.0", "v0.1.0-alpha.1"):
-        server.files[f"/{version}/loom-bridge-{platform_tag()}"] = Served(BRIDGE)
-        server.files[f"/{version}/loom-core-{platform_tag()}"] = Served(CORE)
-    (root / "treadle.toml").write_text(textwrap.dedent(project_file(server)).lstrip())
-    for agent in ("researcher", "analyst"):
-        (root / "agents" / f"{agent}.py").write_text(AGENT)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("TREADLE_BROKER", raising=False)
-    monkeypatch.delenv("LOOM_BRIDGE_ADDR", raising=False)
-    monkeypatch.chdir(root)
-    return root
-
-
-def test_the_names_the_seed_documents() -> None:
-    assert set(loom.__all__) >= {
-        "OrchestratorConfig",
-        "run_orchestrator",
+def test_the_names_loom_runtime_exports() -> None:
+    """loom/runtime/__init__.py's __all__, plus embedded's find_local_build and
+    verify_checksum (code imports them from loom.runtime.embedded)."""
+    assert set(loom_all) >= {
+        "ProjectConfig",
+        "BridgeConfig",
+        "LLMProviderConfig",
+        "MCPServerConfig",
+        "DashboardConfig",
         "load_project_config",
+        "start_bridge",
+        "start_core",
         "get_binary",
         "binary_path",
         "cache_dir",
         "platform_tag",
+        "Orchestrator",
+        "OrchestratorConfig",
+        "ProcessInfo",
+        "run_orchestrator",
+        "find_local_build",
+        "verify_checksum",
     }
-    assert platform_tag() == artifacts.platform_tag()
-    assert cache_dir() == artifacts.cache_dir()
 
 
-# -- "Embedded Runtime": get_binary ----------------------------------------------------------
+# -- config.py ------------------------------------------------------------------------------
 
 
-async def test_get_binary_downloads_verifies_and_caches(project: Path, server: Server) -> None:
-    # Download specific binary
-    binary_path_ = await get_binary(
-        name="loom-bridge",
-        version="v0.1.0",
-        force_download=False,
+def test_the_config_types_have_looms_defaults_and_can_be_changed() -> None:
+    """config.py's dataclasses: BridgeConfig 127.0.0.1:50051/full/latest/30, DashboardConfig
+    enabled on 127.0.0.1:3030, ProjectConfig 0.1.0 with empty tables; all mutable."""
+    assert BridgeConfig() == BridgeConfig("127.0.0.1:50051", "full", "latest", 30)
+    assert DashboardConfig() == DashboardConfig(enabled=True, port=3030, host="127.0.0.1")
+    config = ProjectConfig()
+    assert (config.name, config.version, config.description) == (None, "0.1.0", None)
+    assert (config.agents, config.llm_providers, config.mcp_servers) == ({}, {}, {})
+    assert config.bridge.address == "127.0.0.1:50051"
+    llm = LLMProviderConfig(name="deepseek", type="http")
+    assert (llm.api_key, llm.api_base, llm.model) == (None, None, None)
+    assert (llm.max_tokens, llm.temperature, llm.timeout_sec, llm.extra) == (2048, 0.7, 30, {})
+    mcp = MCPServerConfig(name="web", command="mcp-web")
+    assert (mcp.args, mcp.env) == ([], {})
+    config.bridge.address = "127.0.0.1:9999"
+    config.llm_providers["x"] = llm
+    assert config.llm["x"] is llm  # the seed's name for llm_providers
+
+
+LOOM_TOML = """
+name = "research"
+version = "1.2.0"
+description = "a test project"
+topics = ["topic.hello"]  # `loom init` writes this: not Loom's config, ignored
+
+[bridge]
+address = "127.0.0.1:7000"
+mode = "bridge-only"
+version = "0.2.0"
+timeout_sec = 10
+
+[dashboard]
+enabled = false
+port = 8080
+host = "0.0.0.0"
+
+[llm]
+default = "deepseek"  # not a table: skipped, as Loom skips it
+
+[llm.deepseek]
+type = "http"
+api_key = "${DEEPSEEK_API_KEY}"
+api_base = "https://api.deepseek.com"
+model = "deepseek-chat"
+max_tokens = 4096
+temperature = 0.8
+timeout_sec = 60
+extra = { top_p = 0.9 }
+provider_hint = "ignored"
+
+[llm.local]
+api_base = "http://localhost:8000"
+
+[mcp.file-system]
+command = "mcp-server-fs"
+args = ["--root", "$HOME"]
+
+[mcp.file-system.env]
+LOG_LEVEL = "debug"
+
+[agents.researcher]
+role = "analyst"
+max_iterations = 10
+
+[agents]
+legacy = "{'role': 'writer'}"
+number = "42"
+broken = "{not python"
+"""
+
+
+def test_load_reads_every_table_of_a_loom_toml(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ProjectConfig.load: top-level name/version/description, [bridge], [dashboard],
+    [llm.X] (type defaults to http), [mcp.X] with its env, [agents.X]; a stringified
+    agent dict parsed, another literal as {"value": ...}, garbage as {"_raw": ...}."""
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-1")
+    path = project / "loom.toml"
+    path.write_text(LOOM_TOML)
+    config = ProjectConfig.load(path)
+    assert (config.name, config.version, config.description) == (
+        "research",
+        "1.2.0",
+        "a test project",
     )
-    assert binary_path_ == binary_path("loom-bridge", "v0.1.0")
-    assert binary_path_.parent == cache_dir()
-    assert os.access(binary_path_, os.X_OK)
-    assert await get_binary("loom-bridge") == binary_path_  # the declared version
-    assert server.count(f"/v0.1.0/loom-bridge-{platform_tag()}") == 1
+    assert config.bridge == BridgeConfig("127.0.0.1:7000", "bridge-only", "0.2.0", 10)
+    assert config.dashboard == DashboardConfig(enabled=False, port=8080, host="0.0.0.0")
+    assert list(config.llm_providers) == ["deepseek", "local"]
+    assert config.llm_providers["deepseek"] == LLMProviderConfig(
+        name="deepseek",
+        type="http",
+        api_key="sk-1",
+        api_base="https://api.deepseek.com",
+        model="deepseek-chat",
+        max_tokens=4096,
+        temperature=0.8,
+        timeout_sec=60,
+        extra={"top_p": 0.9},
+    )
+    assert config.llm_providers["local"] == LLMProviderConfig(
+        name="local", type="http", api_base="http://localhost:8000"
+    )
+    assert config.mcp_servers["file-system"] == MCPServerConfig(
+        name="file-system",
+        command="mcp-server-fs",
+        args=["--root", os.environ["HOME"]],
+        env={"LOG_LEVEL": "debug"},
+    )
+    assert config.agents == {
+        "researcher": {"role": "analyst", "max_iterations": 10},
+        "legacy": {"role": "writer"},
+        "number": {"value": 42},
+        "broken": {"_raw": "{not python"},
+    }
+    assert config.file == path
+    assert "sk-1" not in repr(config)  # treadle's: keys and MCP env never in a repr
 
 
-async def test_custom_binary_download(
+def test_without_a_loom_toml_the_defaults(project: Path) -> None:
+    """ProjectConfig.load of a missing file and load_project_config of a directory with
+    none above it: ProjectConfig() (Loom raises nothing)."""
+    assert ProjectConfig.load(Path("nonexistent.toml")) == ProjectConfig()
+    assert load_project_config(project) == ProjectConfig()
+
+
+def test_loom_toml_is_found_upward(project: Path) -> None:
+    """load_project_config(start_dir): the first loom.toml from start_dir up."""
+    (project / "loom.toml").write_text('name = "up-here"\n')
+    nested = project / "agents" / "deep"
+    nested.mkdir()
+    assert load_project_config(nested).name == "up-here"
+    assert load_project_config().name == "up-here"  # the default start: "."
+    assert load_project_config(str(nested)).name == "up-here"  # a str, as Loom's README
+    assert ProjectConfig.load().name == "up-here"  # ProjectConfig.load's default: ./loom.toml
+
+
+def test_variables_expand_and_a_dotenv_beside_it_is_read(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """_expand_env_vars: ${VAR} and $VAR are replaced, an unset one stays as written;
+    _load_env_file: the .env beside loom.toml sets what the environment does not."""
+    monkeypatch.setenv("FROM_ENV", "real")
+    (project / ".env").write_text("FROM_DOTENV='dotenv'\nFROM_ENV=not-this\n# a comment\n")
+    (project / "loom.toml").write_text(
+        'name = "${FROM_DOTENV}-$FROM_ENV"\ndescription = "${NOT_SET_AT_ALL} $ALSO_UNSET"\n'
+    )
+    config = load_project_config(project)
+    assert config.name == "dotenv-real"
+    assert config.description == "${NOT_SET_AT_ALL} $ALSO_UNSET"
+    assert os.environ["FROM_DOTENV"] == "dotenv"  # Loom loads it into the environment
+    assert os.environ["FROM_ENV"] == "real"
+
+
+def test_a_dotenv_in_the_working_directory_is_read_when_none_is_beside(
+    project: Path, tmp_path: Path
+) -> None:
+    """ProjectConfig.load's search: beside loom.toml first, then the working directory."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "loom.toml").write_text('name = "${FROM_DOTENV}"\n')
+    (project / ".env").write_text("FROM_DOTENV=from-cwd\n")
+    assert ProjectConfig.load(elsewhere / "loom.toml").name == "from-cwd"
+
+
+def test_to_env_vars() -> None:
+    """ProjectConfig.to_env_vars: LOOM_BRIDGE_ADDR; LOOM_DASHBOARD, _HOST, _PORT when the
+    dashboard is enabled; the first LLM provider's key, base and model."""
+    config = ProjectConfig()
+    config.bridge.address = "127.0.0.1:9999"
+    config.dashboard.port = 8080
+    config.llm_providers["deepseek"] = LLMProviderConfig(
+        name="deepseek",
+        type="http",
+        api_key="sk-test",
+        api_base="https://api.deepseek.com",
+        model="deepseek-chat",
+    )
+    config.llm_providers["local"] = LLMProviderConfig(name="local", type="http", model="qwen")
+    assert config.to_env_vars() == {
+        "LOOM_BRIDGE_ADDR": "127.0.0.1:9999",
+        "LOOM_DASHBOARD": "true",
+        "LOOM_DASHBOARD_HOST": "127.0.0.1",
+        "LOOM_DASHBOARD_PORT": "8080",
+        "LOOM_LLM_API_KEY": "sk-test",
+        "LOOM_LLM_API_BASE": "https://api.deepseek.com",
+        "LOOM_LLM_MODEL": "deepseek-chat",
+    }
+    config.dashboard.enabled = False
+    config.llm_providers.clear()
+    assert config.to_env_vars() == {"LOOM_BRIDGE_ADDR": "127.0.0.1:9999"}
+
+
+def test_the_seeds_project_configuration_example(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed's "Project Configuration" example on its own loom.toml: ``config.llm`` and
+    ``base_url`` (the seed's spellings) read Loom's llm_providers and api_base."""
+    (project / "loom.toml").write_text(SEED_LOOM_TOML)
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-secret-1")
+
+    # Load from directory
+    config = load_project_config(Path(project))
+
+    # Access configuration
+    assert config.bridge.address == "localhost:50051"  # Bridge address
+    assert config.llm["deepseek"].base_url == "https://api.deepseek.com/v1"  # LLM config
+    assert config.mcp_servers["brave"].command == "npx"  # MCP server config
+    assert config.dashboard.enabled is True  # Dashboard settings
+
+    assert config.llm_providers["deepseek"].api_base == "https://api.deepseek.com/v1"
+    assert config.llm["deepseek"].api_key == "sk-secret-1"
+    assert config.mcp_servers["brave"].args == ["-y", "@modelcontextprotocol/server-brave-search"]
+    assert config.mcp_servers["brave"].env == {"BRAVE_API_KEY": "${BRAVE_API_KEY}"}  # unset
+    assert "secret" not in repr(config)
+
+
+def test_a_bad_loom_toml_is_a_runtime_error_naming_the_line(project: Path) -> None:
+    """ProjectConfig.load raises RuntimeError for a file it cannot parse; treadle's is
+    also a ConfigError naming the file, the line and the field, and a value of the wrong
+    type is one too (Loom would carry it on)."""
+    path = project / "loom.toml"
+    path.write_text('name = "x"\n[dashboard]\nport = "x"\n')
+    with pytest.raises(LoomConfigError) as wrong:
+        load_project_config(project)
+    assert isinstance(wrong.value, RuntimeError)
+    assert (wrong.value.file, wrong.value.line, wrong.value.field) == (
+        str(path),
+        3,
+        "dashboard.port",
+    )
+    path.write_text("[bridge\n")
+    with pytest.raises(RuntimeError) as syntax:
+        ProjectConfig.load(path)
+    assert isinstance(syntax.value, ConfigError)
+    assert syntax.value.line == 1
+
+
+# -- embedded.py: where binaries come from ----------------------------------------------------
+
+
+def test_platform_tag_cache_dir_and_binary_path(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """embedded.py: platform_tag() is OS-ARCH with darwin as macos; cache_dir() is
+    platformdirs' user cache dir for "loom" plus bin; binary_path is VERSION/PLATFORM/NAME,
+    version "latest" by default."""
+    assert platform_tag() == f"linux-{os.uname().machine.replace('amd64', 'x86_64')}"
+    assert cache_dir() == Path(os.environ["HOME"]) / ".cache" / "loom" / "bin"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(project / "xdg"))
+    assert cache_dir() == project / "xdg" / "loom" / "bin"
+    assert binary_path("loom-core", "0.1.0") == cache_dir() / "0.1.0" / platform_tag() / "loom-core"
+    assert binary_path("loom-core") == cache_dir() / "latest" / platform_tag() / "loom-core"
+    monkeypatch.setattr(_loom_binaries, "_treadle_platform", lambda: "darwin-aarch64")
+    assert platform_tag() == "macos-aarch64"
+
+
+def test_verify_checksum(tmp_path: Path) -> None:
+    """verify_checksum: True for the file's sha256 in either case, or when none is given."""
+    path = tmp_path / "test.bin"
+    path.write_bytes(b"test content for checksum")
+    digest = sha256(b"test content for checksum")
+    assert verify_checksum(path, digest)
+    assert verify_checksum(path, digest.upper())
+    assert not verify_checksum(path, "0" * 64)
+    assert verify_checksum(path, None)
+
+
+def test_find_local_build(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """find_local_build: the cargo workspace from up to 5 levels up (else the cwd);
+    target/, bridge/target/, core/target/; release first unless prefer_release=False."""
+    assert find_local_build(RUNTIME) is None
+    repo = project / "repo"
+    (repo / "demo" / "market-analyst").mkdir(parents=True)
+    (repo / "Cargo.toml").write_text('[workspace]\nmembers = ["core", "bridge"]\n')
+    debug = install(repo / "bridge" / "target" / "debug" / RUNTIME, b"debug")
+    release = install(repo / "core" / "target" / "release" / RUNTIME, b"release")
+    monkeypatch.chdir(repo / "demo" / "market-analyst")
+    assert find_local_build(RUNTIME) == release
+    assert find_local_build(RUNTIME, prefer_release=False) == debug
+    monkeypatch.setenv("LOOM_PREFER_DEBUG", "1")  # the seed's variable, where asked (None)
+    assert find_local_build(RUNTIME, prefer_release=None) == debug
+    deep = repo / "a" / "b" / "c" / "d" / "e"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)  # the workspace is 5 levels up: out of reach
+    assert find_local_build(RUNTIME) is None
+
+
+def test_a_local_build_is_copied_into_the_cache(project: Path) -> None:
+    """get_binary: a local build first (allow_local), copied to binary_path and made
+    executable; the cache's path is returned."""
+    build = install(project / "target" / "release" / RUNTIME, runtime("9.9.9"))
+    found = get_binary(RUNTIME)
+    assert found == binary_path(RUNTIME, "latest")
+    assert found.read_bytes() == build.read_bytes()
+    assert os.access(found, os.X_OK)
+    assert get_binary(RUNTIME, "0.1.0", allow_local=True) == binary_path(RUNTIME, "0.1.0")
+
+
+def test_a_release_is_downloaded_verified_unpacked_and_then_cached(
+    project: Path, server: Server
+) -> None:
+    """download_from_github: {base}/v{version}/{name}-{version}-{platform}.tar.gz and its
+    .sha256, unpacked into cache_dir()/VERSION/PLATFORM; validate_cached_binary keeps a
+    cached file whose --version is the version asked, so it is not fetched again."""
+    asset = release(server, "0.1.0", runtime("0.1.0"))
+    found = get_binary(RUNTIME, "0.1.0", allow_local=False)
+    assert found == binary_path(RUNTIME, "0.1.0")
+    assert found.read_bytes() == runtime("0.1.0")
+    assert os.access(found, os.X_OK)
+    assert get_binary(RUNTIME, "0.1.0") == found  # no local build: the cache
+    assert server.count(asset) == 1
+    assert server.count(asset + ".sha256") == 1
+    assert sorted(p.name for p in found.parent.iterdir()) == [RUNTIME]  # nothing else left
+
+
+def test_a_cached_binary_of_another_version_is_fetched_again(project: Path, server: Server) -> None:
+    """validate_cached_binary: a cached file whose --version is another version (or none)
+    is removed and downloaded again; "latest" is never checked."""
+    stale = install(binary_path(RUNTIME, "0.1.0"), runtime("0.0.9"))
+    assert get_binary_version(stale) == "0.0.9"  # the last word of `--version`
+    asset = release(server, "0.1.0", runtime("0.1.0"))
+    assert get_binary(RUNTIME, "0.1.0").read_bytes() == runtime("0.1.0")
+    assert server.count(asset) == 1
+    install(binary_path(RUNTIME), runtime("0.0.9"))
+    assert get_binary(RUNTIME).read_bytes() == runtime("0.0.9")  # latest: taken as it is
+    mute = install(project / "mute", b"#!/bin/sh\nexit 0\n")
+    assert get_binary_version(mute) is None  # says nothing: no version
+    assert not validate_cached_binary(mute, "mute", "1.0")
+    assert not mute.exists()  # removed, to be fetched again
+
+
+def test_the_checksum_file_is_optional_and_a_wrong_one_keeps_nothing(
+    project: Path, server: Server
+) -> None:
+    """download_from_github: no .sha256 → not verified, kept; a .sha256 that does not match
+    → RuntimeError ("Checksum verification failed" in Loom) and nothing cached."""
+    release(server, "0.1.0", runtime(), digest=None)
+    assert get_binary(RUNTIME, "0.1.0").read_bytes() == runtime()
+    release(server, "0.2.0", runtime("0.2.0"), digest="0" * 64)
+    with pytest.raises(ReleaseDownloadError, match="has sha256") as caught:
+        get_binary(RUNTIME, "0.2.0")
+    assert isinstance(caught.value, RuntimeError)
+    assert list(binary_path(RUNTIME, "0.2.0").parent.iterdir()) == []
+
+
+def test_a_missing_release_or_binary_is_an_error(project: Path, server: Server) -> None:
+    """download_from_github: a failed download is a RuntimeError; an archive without the
+    binary is a FileNotFoundError ("Binary not found after extraction")."""
+    with pytest.raises(ReleaseDownloadError, match="HTTP 404") as missing:
+        get_binary(RUNTIME, "0.3.0")
+    assert isinstance(missing.value, RuntimeError)
+    asset = f"/v0.4.0/{RUNTIME}-0.4.0-{platform_tag()}.tar.gz"
+    server.files[asset] = Served(archive({"README": b"no binary here"}))
+    with pytest.raises(BinaryNotInArchive, match="Binary not found after extraction"):
+        get_binary(RUNTIME, "0.4.0")
+    with pytest.raises(FileNotFoundError):
+        get_binary(RUNTIME, "0.4.0")
+
+
+def test_force_download_skips_the_local_build_and_the_cache(project: Path, server: Server) -> None:
+    """get_binary(force_download=True): neither a local build nor the cache is used."""
+    install(project / "target" / "release" / RUNTIME, b"local")
+    install(binary_path(RUNTIME, "0.1.0"), runtime("0.1.0"))
+    asset = release(server, "0.1.0", runtime("0.1.0") + b"# released\n")
+    for _ in range(2):
+        found = get_binary(RUNTIME, "0.1.0", force_download=True)
+        assert found.read_bytes().endswith(b"# released\n")
+    assert server.count(asset) == 2
+
+
+async def test_the_seeds_custom_binary_download(
     project: Path, server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = project_file(server, version="v0.1.0-alpha.1")
-    (project / "treadle.toml").write_text(textwrap.dedent(text).lstrip())
-    path = f"/v0.1.0-alpha.1/loom-bridge-{platform_tag()}"
+    """The seed's "Custom Binary Download" example: get_binary awaited, with ``name=``;
+    its version's own "v" is not doubled in the release's tag."""
+    asset = release(server, "v0.1.0-alpha.1", runtime("0.1.0-alpha.1"), name="loom-bridge")
 
-    # The seed's example, as it is:
     # Download specific version
     binary = await get_binary(
         name="loom-bridge",
@@ -160,381 +489,5 @@ async def test_custom_binary_download(
     out = capsys.readouterr().out
     assert f"Binary location: {binary_path('loom-bridge', 'v0.1.0-alpha.1')}\n" in out
     assert f"Cache directory: {cache_dir()}\n" in out
-    await get_binary(name="loom-bridge", version="v0.1.0-alpha.1", force_download=True)
-    assert server.count(path) == 2  # forced: downloaded each time
-
-
-async def test_a_local_build_wins_and_other_versions_need_a_digest(project: Path) -> None:
-    local = project / "target" / "debug" / "loom-core"
-    local.parent.mkdir(parents=True)
-    local.write_bytes(CORE)
-    local.chmod(0o755)
-    assert await get_binary("loom-core", "v9") == local  # a local build: any version
-    local.unlink()
-    with pytest.raises(ArtifactError, match="no sha256 declared"):
-        await get_binary("loom-core", "v9")  # only v0.1.0's digests are declared
-
-
-async def test_get_binary_outside_a_project_needs_a_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    with pytest.raises(ConfigError, match="give one"):
-        await get_binary("loom-bridge", project_dir=tmp_path)
-    with pytest.raises(artifacts.ArtifactNotFound, match="no url"):
-        await get_binary("loom-bridge", "v1", project_dir=tmp_path)
-
-
-# -- "Project Configuration": load_project_config ---------------------------------------------
-
-
-def test_load_project_config(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Load from directory
-    config = load_project_config(Path(project))
-
-    # Access configuration
-    assert config.bridge.address == "localhost:50051"  # Bridge address
-    assert config.dashboard.enabled is False  # Dashboard settings
-    assert config.dashboard.port == 3030
-    assert config.project is not None
-    assert config.project.processes["core"].artifact == "loom-core"
-    assert config.llm == {}
-    assert config.mcp_servers == {}
-    assert config.file is None
-
-    monkeypatch.setenv("LOOM_BRIDGE_ADDR", "bridge.example.com:50051")
-    assert load_project_config(project).bridge.address == "bridge.example.com:50051"
-
-
-# The seed's loom.toml, verbatim: what Loom's code reads, beside the treadle.toml that runs.
-LOOM_TOML = """
-# loom.toml
-
-[bridge]
-address = "localhost:50051"
-
-[dashboard]
-enabled = true
-port = 3030
-
-[llm.deepseek]
-base_url = "https://api.deepseek.com/v1"
-model = "deepseek-chat"
-api_key = "${DEEPSEEK_API_KEY}"
-
-[mcp.brave]
-command = "npx"
-args = ["-y", "@modelcontextprotocol/server-brave-search"]
-env = { BRAVE_API_KEY = "${BRAVE_API_KEY}" }
-"""
-
-
-def test_load_project_config_reads_the_seeds_loom_toml(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (project / "loom.toml").write_text(LOOM_TOML)
-    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-secret-1")
-    monkeypatch.setenv("BRAVE_API_KEY", "brave-secret-2")
-
-    # Load from directory
-    config = load_project_config(Path(project))
-
-    # Access configuration
-    assert config.bridge.address == "localhost:50051"  # Bridge address
-    assert config.llm["deepseek"].base_url == "https://api.deepseek.com/v1"  # LLM config
-    assert config.mcp_servers["brave"].command == "npx"  # MCP server config
-    assert config.dashboard.enabled is True  # Dashboard settings
-
-    assert config.llm["deepseek"].api_key == "sk-secret-1"
-    assert config.mcp_servers["brave"].args == ("-y", "@modelcontextprotocol/server-brave-search")
-    assert config.mcp_servers["brave"].env == {"BRAVE_API_KEY": "brave-secret-2"}
-    assert config.dashboard.port == 3030
-    assert config.file == project / "loom.toml"
-    assert "secret" not in repr(config)  # keys and MCP env are never shown
-    assert config.project is not None
-    assert "bridge" in config.project.processes
-
-
-def test_loom_toml_alone_is_a_project_config(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DEEPSEEK_API_KEY", "k")
-    monkeypatch.setenv("BRAVE_API_KEY", "k")
-    monkeypatch.setenv("LOOM_BRIDGE_ADDR", "bridge.example.com:50051")
-    (tmp_path / "loom.toml").write_text(LOOM_TOML)
-    (tmp_path / "agents").mkdir()
-    config = load_project_config(tmp_path)
-    assert config.project is None
-    assert config.bridge.address == "bridge.example.com:50051"  # the variable wins
-    with pytest.raises(ConfigError, match=r"no loom\.toml nor treadle\.toml"):
-        load_project_config(tmp_path / "agents")  # loom.toml is read where the project is
-
-
-def test_a_bad_loom_toml_names_the_file_the_line_and_the_field(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
-    monkeypatch.setenv("BRAVE_API_KEY", "k")
-    path = tmp_path / "loom.toml"
-    path.write_text(LOOM_TOML)
-    with pytest.raises(ConfigError) as unset:
-        load_project_config(tmp_path)
-    assert unset.value.file == str(path)
-    assert unset.value.line == 14
-    assert unset.value.field == "llm.deepseek.api_key"
-    assert "DEEPSEEK_API_KEY" in str(unset.value)
-
-    monkeypatch.setenv("DEEPSEEK_API_KEY", "k")
-    path.write_text(LOOM_TOML.replace("model =", "modle ="))
-    with pytest.raises(ConfigError) as typo:
-        load_project_config(tmp_path)
-    assert typo.value.field == "llm.deepseek.modle"
-    assert typo.value.line == 13
-    assert typo.value.suggestion == "model"
-
-    path.write_text(LOOM_TOML.replace("port = 3030", "port = 'x'"))
-    with pytest.raises(ConfigError) as wrong:
-        load_project_config(tmp_path)
-    assert wrong.value.field == "dashboard.port"
-    assert wrong.value.line == 9
-
-
-# -- "Start Runtime Programmatically": start_bridge, start_core ---------------------------
-
-START_RUNTIME = """
-import asyncio
-from pathlib import Path
-from treadle.compat.loom import start_bridge, start_core
-
-async def main():
-    # Start bridge
-    bridge_proc = await start_bridge(port=50051)
-
-    # Start core with dashboard
-    core_proc = await start_core(dashboard_port=3030)
-
-    print("Runtime started!")
-    print("Bridge: localhost:50051")
-    print("Dashboard: http://localhost:3030")
-
-    # Wait for shutdown signal
-    await asyncio.Event().wait()
-
-asyncio.run(main())
-"""
-
-
-def test_start_runtime_programmatically(project: Path) -> None:
-    (project / "main.py").write_text(START_RUNTIME)
-    proc = subprocess.Popen(
-        [sys.executable, "main.py"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "Runtime started!\n"
-        started(project, "bridge", "core")  # each binary writes its marker once it runs
-        assert (project / "bridge.started").read_text() == "--port 50051\n"
-        assert (project / "core.started").read_text() == "--dashboard-port 3030\n"
-        binaries = _no_spawner(psutil.Process(proc.pid).children(recursive=True))
-        assert len(binaries) == 2
-        proc.send_signal(signal.SIGINT)  # the shutdown signal the example waits for
-        proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    psutil.wait_procs(binaries, timeout=10)
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in binaries)
-
-
-async def test_a_started_binary_is_supervised_and_stopped(project: Path) -> None:
-    bridge = await loom.start_bridge(port=50051)
-    try:
-        first = bridge.pid
-        assert first is not None
-        assert psutil.Process(first).cmdline()[-2:] == ["--port", "50051"]
-        with bridge.supervisor.events() as events:
-            os.kill(first, signal.SIGKILL)  # it dies: treadle starts it again
-            while bridge.supervisor.child_state("bridge").value != "running" or bridge.pid in (
-                None,
-                first,
-            ):
-                await events.get()
-        assert bridge.returncode == -signal.SIGKILL
-        second = bridge.pid
-        assert second is not None
-        assert second != first
-    finally:
-        code = await bridge.stop()
-    assert code == -signal.SIGTERM
-    assert bridge.pid is None
-    assert not psutil.pid_exists(second) or psutil.Process(second).status() == psutil.STATUS_ZOMBIE
-    assert await bridge.wait() == code  # stopped: wait returns at once
-
-
-# -- "Orchestrate Full Project": run_orchestrator ------------------------------------------
-
-ORCHESTRATE = """
-import asyncio
-from pathlib import Path
-from treadle.compat.loom import OrchestratorConfig, run_orchestrator
-
-async def main():
-    config = OrchestratorConfig(
-        project_dir=Path.cwd(),
-        runtime_mode="full",
-        agent_scripts=[
-            Path("agents/researcher.py"),
-            Path("agents/analyst.py"),
-        ],
-        logs_dir=Path("logs"),
-    )
-
-    await run_orchestrator(config)
-
-asyncio.run(main())
-"""
-
-
-def started(root: Path, *names: str, timeout: float = 40) -> None:
-    """Wait for each child's marker file (what the scripts write once they run)."""
-    deadline = time.monotonic() + timeout
-    while not all((root / f"{n}.started").exists() for n in names):
-        assert time.monotonic() < deadline, f"never started: {names}"
-        time.sleep(0.05)
-
-
-def until_served(url: str, timeout: float = 30) -> str:
-    """The page at ``url``, once the dashboard serves it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                body: bytes = response.read()
-                return body.decode()
-        except OSError:
-            assert time.monotonic() < deadline, f"{url} never answered"
-            time.sleep(0.1)
-
-
-def orchestrate(root: Path, code: str) -> subprocess.Popen[str]:
-    (root / "main.py").write_text(code)
-    return subprocess.Popen(
-        [sys.executable, "main.py"], cwd=root, stderr=subprocess.PIPE, text=True
-    )
-
-
-def stopped(proc: subprocess.Popen[str]) -> str:
-    """Its stderr once it has ended (killed, and the test failed, if it takes too long)."""
-    try:
-        _, err = proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return err
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def test_orchestrate_full_project(project: Path, server: Server) -> None:
-    port = free_port()
-    text = textwrap.dedent(project_file(server, dashboard=port)).lstrip()
-    (project / "treadle.toml").write_text(text)
-    proc = orchestrate(project, ORCHESTRATE)
-    try:
-        started(project, "bridge", "core", "researcher", "analyst")
-        page = until_served(f"http://127.0.0.1:{port}/")
-        assert (project / "bridge.started").read_text() == "--port 50051\n"
-        assert (project / "core.started").read_text() == f"--dashboard-port {port}\n"
-        assert "<html" in page.lower()
-        done = treadle("status", "--json", cwd=str(project))
-        assert done.returncode == 0, done.stderr
-        children = {c["name"]: c["state"] for c in json.loads(done.stdout)["children"]}
-        assert set(children) == {"bridge", "core", "researcher", "analyst"}
-        descendants = psutil.Process(proc.pid).children(recursive=True)
-        assert len(descendants) >= 4
-        proc.send_signal(signal.SIGINT)  # blocks until shutdown: this is the shutdown
-    finally:
-        err = stopped(proc)
-    assert proc.returncode == 0, err
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in descendants)
-    assert "researcher up" in (project / "logs" / "researcher.log").read_text()
-    assert (project / "logs" / "treadle.log").exists()
-
-
-def test_bridge_only_runs_the_bridge_and_treadle_down_stops_it(project: Path) -> None:
-    code = ORCHESTRATE.replace('"full"', '"bridge-only"').replace('logs_dir=Path("logs"),', "")
-    proc = orchestrate(project, code)
-    try:
-        started(project, "bridge", "researcher", "analyst")
-        done = treadle("status", "--json", cwd=str(project))
-        children = {c["name"] for c in json.loads(done.stdout)["children"]}
-        assert children == {"bridge", "researcher", "analyst"}
-        assert not (project / "core.started").exists()
-        again = OrchestratorConfig(project_dir=project, runtime_mode="bridge-only")
-        with pytest.raises(TreadleError, match="already up"):  # once per host, as `up`
-            asyncio.run(run_orchestrator(again))
-        assert treadle("down", cwd=str(project)).returncode == 0  # the seed's `loom down`
-    finally:
-        err = stopped(proc)
-    assert proc.returncode == 0, err
-    logs = treadle("logs", "researcher", cwd=str(project))  # no logs_dir: where it reads
-    assert "researcher up" in logs.stdout, logs.stderr
-
-
-async def test_an_orchestrator_starts_and_stops_in_this_process(project: Path) -> None:
-    config = OrchestratorConfig(
-        project_dir=project,
-        runtime_mode="bridge-only",  # or "full"
-        agent_scripts=[Path("agents/researcher.py")],
-    )
-    orchestrator = Orchestrator(config)
-    await orchestrator.start()
-    try:
-        await asyncio.to_thread(started, project, "bridge", "researcher")
-        assert orchestrator.manager is not None
-        runtime = orchestrator.manager.hosted
-        assert isinstance(runtime, ProjectRuntime)
-        tree = runtime.tree()
-        assert {n: tree.child_state(n) for n in tree.children} == {
-            "bridge": State.RUNNING,
-            "researcher": State.RUNNING,
-        }
-        pids = _no_spawner(psutil.Process().children(recursive=True))  # the bridge and the agent
-        assert len(pids) >= 2
-        with pytest.raises(TreadleError, match="already started"):
-            await orchestrator.start()
-    finally:
-        await orchestrator.stop()
-    assert tree.state is State.STOPPED
-    psutil.wait_procs(pids, timeout=10)
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in pids)
-
-
-def test_an_unknown_mode_and_an_unresolvable_runtime_fail_before_anything_runs(
-    project: Path, server: Server
-) -> None:
-    config = OrchestratorConfig(project_dir=project, runtime_mode="bridge-onyl")
-    with pytest.raises(ConfigError, match="unknown profile 'bridge-onyl'") as caught:
-        asyncio.run(run_orchestrator(config))
-    assert caught.value.suggestion == "bridge-only"
-    server.files[f"/v0.1.0/loom-core-{platform_tag()}"] = Served(b"#!/bin/sh\nexit 0\n")
-    with pytest.raises(ConfigError, match=r"processes\.core\.artifact: .* has sha256"):
-        asyncio.run(run_orchestrator(OrchestratorConfig(project_dir=project)))
-    assert not (project / "bridge.started").exists()
-    assert not (project / ".treadle" / "broker.db").exists()
-
-
-def _no_spawner(procs: list[psutil.Process]) -> list[psutil.Process]:
-    """Leave out the spawner that starts the processes (it lives as long as its loop)."""
-    return [p for p in procs if "treadle.process._spawnerd" not in " ".join(p.cmdline())]
+    assert asset == f"/v0.1.0-alpha.1/loom-bridge-v0.1.0-alpha.1-{platform_tag()}.tar.gz"
+    assert server.count(asset) == 1

@@ -29,6 +29,16 @@ def test_values_are_interpolated_and_validated(tmp_path: Path) -> None:
     assert loaded.servers["a"] == Server(host="example.org", port=8080)
 
 
+def test_expand_replaces_the_interpolation_for_every_string(tmp_path: Path) -> None:
+    """A layer with rules of its own (Loom's loom.toml) rewrites each string itself: an
+    unset ${VAR} is then no error, and nested tables and lists are rewritten too."""
+    path = tmp_path / "app.toml"
+    path.write_text('[servers.a]\nhost = "${NOPE}"\n[servers.b]\nhost = "b"\n')
+    loaded = load_toml(path, File, environ={}, expand=str.upper)
+    assert loaded.servers["a"].host == "${NOPE}"
+    assert loaded.servers["b"].host == "B"
+
+
 @pytest.mark.parametrize(
     ("text", "field", "line"),
     [

@@ -10,7 +10,7 @@ treadle.toml (``treadle.compat.loom`` reads the seed's ``loom.toml``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,9 +26,18 @@ __all__ = ["load_toml"]
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_toml(path: Path | str, model: type[M], *, environ: Mapping[str, str] | None = None) -> M:
+def load_toml(
+    path: Path | str,
+    model: type[M],
+    *,
+    environ: Mapping[str, str] | None = None,
+    expand: Callable[[str], str] | None = None,
+) -> M:
     """The file ``path`` as a ``model``, its strings interpolated from ``environ``
     (default ``os.environ``).
+
+    ``expand`` replaces that interpolation: each string value is rewritten by it instead
+    (for a file whose own rules differ: Loom's ``$VAR`` and lenient ``${VAR}``).
 
     Raises:
         ConfigError: with the file, line, column and dotted field of the first problem.
@@ -37,12 +46,24 @@ def load_toml(path: Path | str, model: type[M], *, environ: Mapping[str, str] | 
     text = read_text(file, "project")
     data: object = parse_toml(text, file)
     source = Source(file, Locator.scan(text))
-    env = os.environ if environ is None else environ
-    try:
-        data = interpolate_tree(data, env)
-    except Invalid as exc:
-        raise source.error(exc.problem) from None
+    if expand is not None:
+        data = _rewrite(data, expand)
+    else:
+        try:
+            data = interpolate_tree(data, os.environ if environ is None else environ)
+        except Invalid as exc:
+            raise source.error(exc.problem) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise source.first(problems(exc, data, model)) from None
+
+
+def _rewrite(value: object, expand: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return expand(value)
+    if isinstance(value, dict):
+        return {k: _rewrite(v, expand) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, expand) for v in value]
+    return value
