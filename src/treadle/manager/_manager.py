@@ -34,6 +34,7 @@ from ..broker import names as q
 from ..process import spawner as process_spawner
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _claims, _control, _receipts, _registry
+from ._files import Files
 from ._hosted import Hosted
 from ._leasing import Leasing
 from ._local import LocalSubmit
@@ -120,6 +121,7 @@ class Manager:
             max_memory=max_memory_per_worker,
             line_limit=line_limit,
         )
+        self.files = Files()  # its tasks' result files, reserved and removed off the loop
         self.failure: str | None = None  # why the hosted tree failed, once it has
         self.fenced_event = asyncio.Event()  # it lost its lease: it stops without the broker
         self._serving: asyncio.Task[None] | None = None
@@ -227,6 +229,7 @@ class Manager:
                 if self.local is not None:
                     await self.local.aclose(ended)
                 await self.pool.aclose()  # (again, if the tree never started: a no-op)
+                await asyncio.to_thread(self.files.close)  # the last removals
                 await self.leasing.aclose(wait=not self.fenced)
                 await ab.aclose(wait=not self.fenced)  # fenced: the broker may hang
         if self.failure is not None:
@@ -425,7 +428,13 @@ class Manager:
     def _launch(self, spec: TaskSpec, mid: int) -> None:
         """Start a reserved request as a child of the tree."""
         runner = TaskRunner(
-            spec, self.reports, self.state_dir / "results", self._record_dir, self.output, self.pool
+            spec,
+            self.reports,
+            self.state_dir / "results",
+            self._record_dir,
+            self.output,
+            self.pool,
+            self.files,
         )
         self.runners[spec.tid] = (runner, mid)
         self.supervisor.add(

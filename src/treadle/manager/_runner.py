@@ -36,6 +36,7 @@ from ..broker._taskspec import MAX_RETRY_DELAY
 from ..loop import Loop
 from ..process import Process, ProcessSpec
 from ..process._output import Output
+from ._files import Files, remove_results, reserve
 from ._output import OutputLimits, Tail
 from ._pool import Pool
 from ._warm import FunctionRaised, WorkerTask
@@ -71,8 +72,10 @@ class TaskRunner:
         record_dir: str,
         output: OutputLimits = _DEFAULT_OUTPUT,
         pool: Pool | None = None,
+        files: Files | None = None,
     ) -> None:
         self.spec = spec
+        self._files = files  # where its result files are reserved and removed (else here)
         self._pool = pool  # warm workers for its function, unless it runs isolated
         self.output_limits = output
         self.reporter = reporter
@@ -154,11 +157,11 @@ class TaskRunner:
         for process in processes:
             process.forget()
         if self.spec.kind == "function":
-            for attempt in range(1, self.attempt + 1):
-                path = self._result_path(attempt)
-                for name in (path, f"{path}.part"):  # .part: reserved, never written
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(name)
+            paths = [self._result_path(attempt) for attempt in range(1, self.attempt + 1)]
+            if self._files is not None:
+                self._files.remove(paths)
+            else:
+                remove_results(paths)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -247,7 +250,8 @@ class TaskRunner:
         (while the disk is full) rather than running work whose result could not be
         kept; False if stopped meanwhile."""
         delay = 0.25
-        while not _reserve(self._result_path()):
+        path = self._result_path()
+        while not (await self._files.reserve(path) if self._files else reserve(path)):
             if delay == 0.25:
                 _log.warning("task %s waits for disk space for its result", self.spec.tid)
             with contextlib.suppress(TimeoutError):
@@ -374,9 +378,6 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-_RESERVE = 64 * 1024  # bytes of disk held for a function task's return value
-
-
 def result_path(work_dir: Path, tid: int, attempt: int) -> Path:
     """Where a function task's attempt writes its return value (``TREADLE_RESULT_FILE``)."""
     return work_dir / f"{tid}.{attempt}.json"
@@ -392,23 +393,6 @@ def returned_value(path: Path) -> tuple[JsonValue] | None:
     except (OSError, ValueError):
         return None
     return (value,)
-
-
-def _reserve(path: Path) -> bool:
-    """Reserve the space of ``path.part``, where a function task's process writes its
-    return value (over the reserved bytes, then cut to size: up to ``_RESERVE`` bytes
-    are written whatever the disk's state by then); False on a disk already full."""
-    try:
-        fd = os.open(f"{path}.part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return False
-    try:
-        os.posix_fallocate(fd, 0, _RESERVE)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def _load_loop(spec: TaskSpec) -> Loop:
