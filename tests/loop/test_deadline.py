@@ -59,7 +59,8 @@ async def test_a_run_past_its_timeout_fails_and_the_next_comes_after_the_interva
     await lp.failures.get()
     assert lp.seen == [(1, 1, 1, 1), (2, 2, 2, 2)]
     m = lp.metrics
-    assert m.last_error is not None and m.last_error.type == "RunTimedOut"
+    assert m.last_error is not None
+    assert m.last_error.type == "RunTimedOut"
     lp.run_timeout = None  # the "idle" run must not time out
     await lp.done.wait()
     assert (m.runs, m.timeouts, m.consecutive_timeouts, m.consecutive_errors) == (3, 2, 0, 0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from treadle.loop import LoopMetrics
+from treadle import Backoff
+from treadle.loop import Loop, LoopMetrics
 from treadle.loop._metrics import percentile
 
 durations = st.lists(st.floats(min_value=0, max_value=10, allow_nan=False), max_size=300)
@@ -53,11 +56,6 @@ def test_a_failure_keeps_the_last_success() -> None:
 
 
 async def test_a_loop_counts_successful_time() -> None:
-    import asyncio
-
-    from treadle import Backoff
-    from treadle.loop import Loop
-
     class Three(Loop):
         async def run_once(self) -> None:
             if self.metrics.runs == 1:
