@@ -210,7 +210,7 @@ async def test_interval_changes_from_inside_a_run() -> None:
     assert await loop.stop_async()
 
 
-async def test_stats_and_status_after_realruns() -> None:
+async def test_stats_and_status_after_real_runs() -> None:
     loop = Scripted([None, RuntimeError("boom 2"), None, KeyError("k"), None, RuntimeError()])
     loop.pause_at = 6
     loop.start_background()
@@ -553,3 +553,12 @@ async def test_run_in_executor() -> None:
 
     loop = Scripted(executor_category="sync")
     assert await loop.run_in_executor(blocking, 1, b=2) == (3, False)
+
+
+async def test_a_stop_before_the_first_run_is_not_lost() -> None:
+    loop = Scripted()
+    task = loop.start_background()
+    loop.stop()  # the task has not run yet
+    await asyncio.wait({task})
+    assert (loop.calls, loop.events) == (0, ["start", "stop"])
+    assert await loop.stop_async()

@@ -7,6 +7,7 @@ module); each test that pins one of them says what in it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
@@ -223,6 +224,7 @@ async def test_health_check_failing_loops_and_counts() -> None:
     assert (health["loops_running"], health["total_loops"]) == (2, 2)
     assert (health["total_runs"], health["total_errors"]) == (2, 1)
     assert health["loop_status"] == manager.get_all_status()
+    assert json.loads(json.dumps(health)) == health  # the seed's /loops/status serves it
     assert health["loop_status"]["flaky"]["stats"]["failed_runs"] == 1
     flaky.pause()
     status = manager.get_status()

@@ -72,7 +72,7 @@ class BaseLoop(abc.ABC):
         if isinstance(depends_on, str):
             raise ConfigError("depends_on", f"must be a list of names, got {depends_on!r}")
         config = backoff_config or BackoffConfig()
-        self._backoff_config = config
+        self._treadle_backoff = config
         self.depends_on: list[str] = list(depends_on or ())
         self.executor_category = executor_category
         self._error_callbacks: list[Callable[[Exception], None]] = []
@@ -81,14 +81,14 @@ class BaseLoop(abc.ABC):
             name=name,
             interval=interval,
             backoff=config.backoff,
-            rand=self._draw,  # reads the config of the moment: backoff_config is settable
+            rand=self._treadle_draw,  # reads the config of the moment: backoff_config is settable
             enabled=enabled,
             run_timeout=run_timeout if run_timeout is not None else max(interval * 10, 300.0),
         )
         self._treadle_task: asyncio.Task[Any] | None = None
-        self._metrics_manager: MetricsManager | None = None
+        self._treadle_metrics_manager: MetricsManager | None = None
         self.metrics_manager = metrics_manager
-        self._origin = Origin()
+        self._treadle_origin = Origin()
         self._stats = LoopStats(name=name)
 
     # -- what subclasses write ----------------------------------------------------------------
@@ -143,11 +143,11 @@ class BaseLoop(abc.ABC):
 
     @property
     def backoff_config(self) -> BackoffConfig:
-        return self._backoff_config
+        return self._treadle_backoff
 
     @backoff_config.setter
     def backoff_config(self, value: BackoffConfig) -> None:
-        self._backoff_config = value
+        self._treadle_backoff = value
         self._treadle.backoff = value.backoff  # the next failed run waits by it
 
     @property
@@ -162,16 +162,16 @@ class BaseLoop(abc.ABC):
 
     @property
     def metrics_manager(self) -> MetricsManager | None:
-        return self._metrics_manager
+        return self._treadle_metrics_manager
 
     @metrics_manager.setter
     def metrics_manager(self, value: MetricsManager | None) -> None:
-        self._metrics_manager = value
+        self._treadle_metrics_manager = value
         engine = self._treadle  # timing each run costs a frame: only when someone records it
         engine.run_once = self._run_once if value is None else engine.measured
 
-    def _draw(self) -> float:
-        return self._backoff_config.narrow(random.random())
+    def _treadle_draw(self) -> float:
+        return self._treadle_backoff.narrow(random.random())
 
     @property
     def treadle_loop(self) -> Loop:
@@ -200,9 +200,9 @@ class BaseLoop(abc.ABC):
 
     @property
     def _stats(self) -> Any:
-        record = self._stats_record
+        record = self._treadle_stats
         if isinstance(record, LoopStats):
-            fill(record, self._treadle.metrics, self._origin)
+            fill(record, self._treadle.metrics, self._treadle_origin)
         return record
 
     @_stats.setter
@@ -210,7 +210,7 @@ class BaseLoop(abc.ABC):
         """A subclass's own record (a LoopStats subclass with more fields) takes the figures
         from now on; anything else is kept as given, with the seed's warning."""
         compatible = isinstance(value, LoopStats) or hasattr(value, "to_dict")
-        if hasattr(self, "_stats_record") and not compatible:
+        if hasattr(self, "_treadle_stats") and not compatible:
             warnings.warn(
                 f"{type(self).__name__}: Assigning incompatible type to _stats. "
                 f"Expected LoopStats or object with to_dict() method, got "
@@ -218,26 +218,27 @@ class BaseLoop(abc.ABC):
                 "stats (e.g., _custom_stats).",
                 stacklevel=2,
             )
-        self._stats_record = value
+        self._treadle_stats = value
 
     def reset_stats(self) -> None:
         """Start the figures again from zero (a fresh LoopStats); treadle's metrics go on."""
-        self._origin = Origin.of(self._treadle.metrics)
+        self._treadle_origin = Origin.of(self._treadle.metrics)
         self._stats = LoopStats(name=self.name)
 
     async def reset_stats_async(self) -> None:
         self.reset_stats()  # nothing to lock: it does not await
 
-    def _view(self) -> LoopStats:
+    def _treadle_view(self) -> LoopStats:
+        """``stats``, or (when a subclass put something else there) a LoopStats all the same."""
         record = self._stats
         if isinstance(record, LoopStats):
             return record
-        return fill(LoopStats(name=self.name), self._treadle.metrics, self._origin)
+        return fill(LoopStats(name=self.name), self._treadle.metrics, self._treadle_origin)
 
     def get_status(self) -> dict[str, Any]:
         """The seed README's keys and the seed module's (``status``, ``stats``,
         ``backoff``); the figures are those of ``stats``."""
-        record, view = self._stats, self._view()
+        record, view = self._stats, self._treadle_view()
         return {
             "name": self.name,
             "status": status_word(self.running, self.paused, view),
@@ -261,7 +262,7 @@ class BaseLoop(abc.ABC):
 
     def health_check(self) -> HealthCheckResult:
         """Healthy when stopped; unhealthy above 5 errors in a row or below 50% success."""
-        return loop_health(self.name, self.running, self.paused, self._view())
+        return loop_health(self.name, self.running, self.paused, self._treadle_view())
 
     def add_error_callback(self, callback: Callable[[Exception], None]) -> None:
         """``callback(exc)`` after every failed run (after ``_on_error``)."""
@@ -295,7 +296,7 @@ class BaseLoop(abc.ABC):
     def _task(self, task: asyncio.Task[Any] | None) -> None:
         self._treadle_task = task
 
-    def _spawn(self) -> asyncio.Task[Any]:
+    def _treadle_spawn(self) -> asyncio.Task[Any]:
         task = self._treadle_task
         if task is not None and not task.cancelled():
             task.exception()  # retrieved: a failure was for stop_async to raise, not asyncio
@@ -311,7 +312,7 @@ class BaseLoop(abc.ABC):
         if task is not None and not task.done():
             _log.warning("loop %s: its background task is already running", self.name)
             return task
-        return self._spawn()
+        return self._treadle_spawn()
 
     async def start_background_async(
         self,
@@ -327,7 +328,7 @@ class BaseLoop(abc.ABC):
         if task is not None and not task.done():
             _log.warning("loop %s: its background task is already running", self.name)
             return task
-        task = self._spawn()
+        task = self._treadle_spawn()
         await asyncio.sleep(0)  # its first step: run_forever has begun the run, or ended
         if self.running:
             return task

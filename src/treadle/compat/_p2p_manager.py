@@ -154,7 +154,7 @@ class LoopManager:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(startup_timeout):
                 await _settle(sup, loops)
-        return {n: lp.running or lp.stats.total_runs > 0 for n, lp in self._loops.items()}
+        return {n: lp.running or lp._treadle_view().total_runs > 0 for n, lp in self._loops.items()}
 
     async def stop_all(self, timeout: float = 30.0) -> dict[str, bool]:  # noqa: ASYNC109
         """Stop every loop within ``timeout`` s in all: the supervisor's dependants first,
@@ -235,7 +235,7 @@ class LoopManager:
         failing loops and each loop's get_status()."""
         loops = self._loops
         running = sum(loop.running for loop in loops.values())
-        stats = [loop.stats for loop in loops.values()]
+        stats = [loop._treadle_view() for loop in loops.values()]
         failing = [
             name
             for name, s in zip(loops, stats, strict=True)
