@@ -36,6 +36,7 @@ if _TYPE_CHECKING:
     from ._exceptions import OverReleased as OverReleased
     from ._exceptions import ProcessExited as ProcessExited
     from ._exceptions import ProcessLimitExceeded as ProcessLimitExceeded
+    from ._exceptions import RunTimedOut as RunTimedOut
     from ._exceptions import SpawnError as SpawnError
     from ._exceptions import SupervisorFailed as SupervisorFailed
     from ._exceptions import TaskFailed as TaskFailed
@@ -94,6 +95,7 @@ _WHERE = {
     "OverReleased": "._exceptions",
     "ProcessExited": "._exceptions",
     "ProcessLimitExceeded": "._exceptions",
+    "RunTimedOut": "._exceptions",
     "SpawnError": "._exceptions",
     "SupervisorFailed": "._exceptions",
     "TaskFailed": "._exceptions",
@@ -165,6 +167,7 @@ __all__ = [
     "ProcessSpec",
     "Restart",
     "Result",
+    "RunTimedOut",
     "Runnable",
     "SpawnError",
     "State",

@@ -11,6 +11,7 @@ class says the same thing, it is mixed in so ``except LookupError`` keeps workin
     ├── ChildNotFound(LookupError) no child with that name
     ├── NotPausable(TypeError)     pause/resume asked of a child that cannot pause
     ├── LoopFailed                 a loop gave up after too many consecutive errors
+    ├── RunTimedOut(TimeoutError)  one run of a loop outlasted its ``run_timeout``
     ├── SupervisorFailed           a supervisor gave up (restart intensity, escalate=True)
     ├── VersionConflict            compare-and-set on shared state saw another version
     ├── BusTimeout(TimeoutError)   a bus request got no reply, or a blocked publish timed out
@@ -57,6 +58,7 @@ __all__ = [
     "OverReleased",
     "ProcessExited",
     "ProcessLimitExceeded",
+    "RunTimedOut",
     "SpawnError",
     "SupervisorFailed",
     "TaskFailed",
@@ -128,6 +130,10 @@ class NotPausable(TreadleError, TypeError):
 
 class LoopFailed(TreadleError):
     """A loop reached ``max_consecutive_errors``; the last error is the ``__cause__``."""
+
+
+class RunTimedOut(TreadleError, TimeoutError):
+    """One ``run_once`` outlasted the loop's ``run_timeout`` and was cancelled."""
 
 
 class SupervisorFailed(TreadleError):

@@ -343,3 +343,26 @@ async def test_failed_runs_keep_their_place_in_the_duration_window() -> None:
     assert len(window) == 4
     slow = [d for d in window if d >= 0.015]
     assert len(slow) == 2  # half the last four runs failed slowly; none overwritten
+
+
+async def test_name_and_backoff_can_be_changed() -> None:
+    """The next failure waits by the backoff set after the loop was built."""
+
+    class Failing(Loop):
+        async def run_once(self) -> None:
+            raise ValueError("x")
+
+        async def on_error(self, exc: Exception) -> None:
+            failed.set()
+
+    failed = asyncio.Event()
+    lp = Failing(name="before", interval=0, backoff=FAST)
+    lp.name = "after"
+    lp.backoff = Backoff(initial=30, max=30, jitter=Jitter.NONE)
+    assert (lp.name, lp.backoff.initial) == ("after", 30)
+    lp.start()
+    await failed.wait()
+    await asyncio.sleep(0)
+    assert lp.status()["backoff_s"] == 30
+    assert lp.status()["name"] == "after"
+    await lp.stop()

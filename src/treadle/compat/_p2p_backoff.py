@@ -1,7 +1,7 @@
 """The seed's BackoffConfig, mapped onto treadle's :class:`~treadle.Backoff`.
 
-Owns :class:`BackoffConfig`: its validation (ValueErrors naming the field, as the seed
-raises: treadle's ConfigError is one) and the mapping of its symmetric jitter onto treadle's
+Owns :class:`BackoffConfig`: its validation (ValueErrors worded as the seed's module words
+them: treadle's ConfigError is one) and the mapping of its symmetric jitter onto treadle's
 policy. It does not sleep; the treadle Loop asks the mapped Backoff for each delay.
 """
 
@@ -21,6 +21,12 @@ __all__ = ["BackoffConfig"]
 _TRUE_JITTER: Final = 0.1  # what the seed's README means by ``jitter=True``
 
 
+def _invalid(name: str, rule: str) -> ConfigError:
+    exc = ConfigError(name, rule)
+    exc.args = (f"{name} {rule}",)  # the seed's wording: "initial_delay must be > 0"
+    return exc
+
+
 @dataclass(frozen=True, slots=True)
 class BackoffConfig:
     """The n-th consecutive error waits ``min(max_delay, initial_delay * multiplier**(n-1))``,
@@ -34,7 +40,7 @@ class BackoffConfig:
 
     initial_delay: float = 1.0
     max_delay: float = 300.0
-    multiplier: float = 2.0
+    multiplier: float = 1.5
     jitter: float = 0.1
     _backoff: Backoff = field(init=False, repr=False, compare=False)
     _low: float = field(init=False, repr=False, compare=False)
@@ -45,21 +51,18 @@ class BackoffConfig:
         for name in ("initial_delay", "max_delay", "multiplier", "jitter"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value):
-                raise ConfigError(name, f"must be a finite number, got {value!r}")
+                raise _invalid(name, f"must be a finite number, got {value!r}")
         if not self.initial_delay > 0:
-            raise ConfigError("initial_delay", f"must be > 0, got {self.initial_delay!r}")
+            raise _invalid("initial_delay", "must be > 0")
         if not self.max_delay >= self.initial_delay:
-            raise ConfigError(
-                "max_delay",
-                f"must be >= initial_delay ({self.initial_delay!r}), got {self.max_delay!r}",
-            )
+            raise _invalid("max_delay", "must be >= initial_delay")
         if not self.multiplier > 1:
-            raise ConfigError("multiplier", f"must be > 1, got {self.multiplier!r}")
+            raise _invalid("multiplier", "must be > 1")
         if not 0 <= self.jitter <= 1:
-            raise ConfigError("jitter", f"must be between 0 and 1, got {self.jitter!r}")
+            raise _invalid("jitter", "must be between 0 and 1")
         spread = 1.0 + self.jitter
         if not math.isfinite(self.max_delay * spread):
-            raise ConfigError("max_delay", f"too large to jitter, got {self.max_delay!r}")
+            raise _invalid("max_delay", f"is too large to jitter, got {self.max_delay!r}")
         low = (1.0 - self.jitter) / spread  # 1.0: no jitter (or less than a float can see)
         backoff = Backoff(
             initial=self.initial_delay * spread,
@@ -86,8 +89,10 @@ class BackoffConfig:
 
     def random_source(self, rand: Callable[[], float] = random.random) -> Callable[[], float]:
         """``rand`` narrowed as the mapping needs: a treadle Loop's ``rand`` option."""
-        low = self._low
-        if low == 1.0:  # no jitter: treadle never draws
+        if self._low == 1.0:  # no jitter: treadle never draws
             return rand
-        span = 1.0 - low
-        return lambda: low + span * rand()
+        return lambda: self.narrow(rand())
+
+    def narrow(self, r: float) -> float:
+        """A draw ``r`` in [0, 1) mapped into [low, 1), where the mapped Backoff wants it."""
+        return self._low + (1.0 - self._low) * r

@@ -1,96 +1,43 @@
 """The seed's BaseLoop, run by a private treadle Loop.
 
-Owns :class:`BaseLoop` (the seed's hooks, attributes and control methods) and the
-:class:`_Engine` that gives treadle's :class:`~treadle.loop.Loop` those hooks. Scheduling,
-backoff, pause/resume, ``enabled``, heartbeats and metrics are all the Loop's; supervision
-is ``_p2p_manager``'s.
+Owns :class:`BaseLoop`: the seed's constructor, attributes, hooks and control methods, its
+``get_status()`` and ``health_check()``. The treadle Loop behind it (``_p2p_engine``) does
+the scheduling, backoff, run timeouts, pause/resume, ``enabled``, heartbeats and counting;
+the seed's figures are read from it (``_p2p_stats``), its verdicts are ``_p2p_health``'s;
+supervision is ``_p2p_manager``'s.
 
 A BaseLoop *wraps* its Loop instead of being one: the seed's subclasses set attributes of
-their own freely (``self._state``, ``self._task``...), and none of those may clobber
+their own freely (``self._state``, ``self._config``...), and none of those may clobber
 treadle's; and the seed's ``stop()`` is synchronous where ``Loop.stop()`` is a coroutine.
+The protected names the seed's subclasses use (``_running``, ``_stats``, ``_task``) are the
+seed's.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import logging
 import random
-from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Final
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any, Final, TypeVar, cast
 
-from .._exceptions import ConfigError, InvalidTransition
+from .._exceptions import ConfigError
 from .._lifecycle import State
-from ..health import Health, from_state, worst
 from ..loop import Loop
 from ._p2p_backoff import BackoffConfig
-from ._p2p_stats import LoopStats
+from ._p2p_engine import Engine, MetricsManager
+from ._p2p_health import HealthCheckResult, loop_health, status_word
+from ._p2p_stats import LoopStats, Origin, fill
 
-__all__ = ["LIVE", "BaseLoop", "health_dict", "in_error", "verdict"]
+__all__ = ["LIVE", "BaseLoop"]
 
 _log = logging.getLogger("treadle.compat.p2p")
+_T = TypeVar("_T")
 RUNNING: Final = frozenset({State.STARTING, State.RUNNING, State.PAUSED})  # the seed's flag
 LIVE: Final = RUNNING | {State.STOPPING}  # a run is under way: there is something to stop
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-class _Engine(Loop):
-    """The treadle Loop behind one BaseLoop; its hooks are the BaseLoop's."""
-
-    __slots__ = ("_ended", "_outer", "run_once")
-
-    # The BaseLoop's bound ``_run_once``, in a slot that shadows Loop.run_once: the tick
-    # awaits the user's coroutine directly, with no frame of ours in between. What remains
-    # is the indirection (CPython 3.11 cannot specialise the lookup of a slot's bound
-    # method): nothing at one loop, some L1 misses per tick at 1,000 (bench/compat_p2p.py).
-    run_once: Callable[[], Coroutine[Any, Any, None]]
-
-    def __init__(self, outer: BaseLoop, **options: Any) -> None:
-        super().__init__(**options)
-        self._outer = outer
-        self.run_once = outer._run_once
-        self._ended: asyncio.Future[None] | None = None
-
-    def ended(self) -> asyncio.Future[None]:
-        """Resolved when the current run ends: for a run in a task that is not ours."""
-        if self._ended is None:
-            self._ended = asyncio.get_running_loop().create_future()
-        return self._ended
-
-    def _notify_ended(self) -> None:
-        fut, self._ended = self._ended, None
-        if fut is not None:
-            # Resolved on the next turn, after the done-callbacks of the task running us (a
-            # supervisor's): a waiter then finds the tree settled, not a child about to end.
-            asyncio.get_running_loop().call_soon(_resolve, fut)
-
-    async def on_start(self) -> None:
-        try:
-            await self._outer._on_start()
-        except BaseException:
-            self._notify_ended()  # a failed start ends the run without on_stop
-            raise
-
-    async def on_stop(self) -> None:
-        try:
-            await self._outer._on_stop()
-        finally:
-            self._notify_ended()
-
-    async def on_error(self, exc: Exception) -> None:
-        outer = self._outer
-        try:
-            await outer._on_error(exc)
-        finally:  # the seed calls its callbacks after _on_error, each one guarded
-            for callback in tuple(outer._error_callbacks):
-                try:
-                    callback(exc)
-                except Exception:  # noqa: BLE001 - the seed's contract: a callback never ends the loop
-                    _log.exception("loop %s: error callback %r failed", self.name, callback)
 
 
 class BaseLoop(abc.ABC):
@@ -101,8 +48,13 @@ class BaseLoop(abc.ABC):
         interval: seconds from the end of one run to the start of the next (0: continuous);
             settable at any time, also from inside ``_run_once``.
         backoff_config: the delays after failed runs (default ``BackoffConfig()``).
+        metrics_manager: anything with ``record_metric(name, value, metadata=...)``: each
+            run's duration, each error and each timeout are recorded there.
         enabled: a disabled loop idles without running ``_run_once``; settable at any time.
         depends_on: names of loops that a LoopManager starts before this one.
+        executor_category: kept for ``run_in_executor`` (which runs in a thread).
+        run_timeout: a run still going after this many seconds is cancelled and counted as
+            a timeout; default ``max(10 * interval, 300)``.
     """
 
     def __init__(
@@ -111,25 +63,33 @@ class BaseLoop(abc.ABC):
         interval: float,
         *,
         backoff_config: BackoffConfig | None = None,
+        metrics_manager: MetricsManager | None = None,
         enabled: bool = True,
         depends_on: Iterable[str] | None = None,
+        executor_category: str | None = None,
+        run_timeout: float | None = None,
     ) -> None:
         if isinstance(depends_on, str):
             raise ConfigError("depends_on", f"must be a list of names, got {depends_on!r}")
         config = backoff_config or BackoffConfig()
-        self._backoff_config = config
+        self._treadle_backoff = config
         self.depends_on: list[str] = list(depends_on or ())
+        self.executor_category = executor_category
         self._error_callbacks: list[Callable[[Exception], None]] = []
-        self._treadle = engine = _Engine(
+        self._treadle = Engine(
             self,
             name=name,
             interval=interval,
             backoff=config.backoff,
-            rand=config.random_source(random.random),
+            rand=self._treadle_draw,  # reads the config of the moment: backoff_config is settable
             enabled=enabled,
+            run_timeout=run_timeout if run_timeout is not None else max(interval * 10, 300.0),
         )
-        self._treadle_task: asyncio.Task[None] | None = None
-        self._treadle_stats = LoopStats(engine.name, engine.metrics)
+        self._treadle_task: asyncio.Task[Any] | None = None
+        self._treadle_metrics_manager: MetricsManager | None = None
+        self.metrics_manager = metrics_manager
+        self._treadle_origin = Origin()
+        self._stats = LoopStats(name=name)
 
     # -- what subclasses write ----------------------------------------------------------------
 
@@ -138,7 +98,8 @@ class BaseLoop(abc.ABC):
         """One iteration; an exception is counted and backed off, never fatal."""
 
     async def _on_start(self) -> None:  # noqa: B027 - an optional hook, empty by default
-        """Called once per run, before the first ``_run_once``; raising ends the run."""
+        """Called once per run, before the first ``_run_once``; raising ends the run (after
+        ``_on_stop``)."""
 
     async def _on_stop(self) -> None:  # noqa: B027
         """Called once per run after the last ``_run_once``, bounded by treadle's
@@ -147,11 +108,22 @@ class BaseLoop(abc.ABC):
     async def _on_error(self, error: Exception) -> None:  # noqa: B027
         """Called after a failed ``_run_once``, before the error callbacks and the backoff."""
 
-    # -- observation ----------------------------------------------------------------------------
+    async def _on_consecutive_timeouts(self) -> None:  # noqa: B027
+        """Called after each timeout from the third in a row: recover (reconnect, clear)."""
+
+    async def run_in_executor(self, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """``func(*args, **kwargs)`` in a thread (treadle has no executor categories)."""
+        return await asyncio.to_thread(functools.partial(func, *args, **kwargs))
+
+    # -- attributes -----------------------------------------------------------------------------
 
     @property
     def name(self) -> str:
         return self._treadle.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._treadle.name = value
 
     @property
     def interval(self) -> float:
@@ -171,12 +143,42 @@ class BaseLoop(abc.ABC):
 
     @property
     def backoff_config(self) -> BackoffConfig:
-        return self._backoff_config
+        return self._treadle_backoff
+
+    @backoff_config.setter
+    def backoff_config(self, value: BackoffConfig) -> None:
+        self._treadle_backoff = value
+        self._treadle.backoff = value.backoff  # the next failed run waits by it
+
+    @property
+    def run_timeout(self) -> float:
+        timeout = self._treadle.run_timeout
+        assert timeout is not None  # a BaseLoop always has one
+        return timeout
+
+    @run_timeout.setter
+    def run_timeout(self, value: float) -> None:
+        self._treadle.run_timeout = value
+
+    @property
+    def metrics_manager(self) -> MetricsManager | None:
+        return self._treadle_metrics_manager
+
+    @metrics_manager.setter
+    def metrics_manager(self, value: MetricsManager | None) -> None:
+        self._treadle_metrics_manager = value
+        engine = self._treadle  # timing each run costs a frame: only when someone records it
+        engine.run_once = self._run_once if value is None else engine.measured
+
+    def _treadle_draw(self) -> float:
+        return self._treadle_backoff.narrow(random.random())
 
     @property
     def treadle_loop(self) -> Loop:
         """The treadle Loop that runs this one (its ``status()``, ``last_beat``...)."""
         return self._treadle
+
+    # -- observation ----------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
@@ -184,35 +186,83 @@ class BaseLoop(abc.ABC):
         return self._treadle.state in RUNNING
 
     @property
+    def _running(self) -> bool:  # the name the seed's subclasses read
+        return self.running
+
+    @property
     def paused(self) -> bool:
         return self._treadle.state is State.PAUSED
 
     @property
     def stats(self) -> LoopStats:
-        return self._treadle_stats
+        """The loop's LoopStats, its figures filled in from treadle's metrics as it is read."""
+        return cast(LoopStats, self._stats)
+
+    @property
+    def _stats(self) -> Any:
+        record = self._treadle_stats
+        if isinstance(record, LoopStats):
+            fill(record, self._treadle.metrics, self._treadle_origin)
+        return record
+
+    @_stats.setter
+    def _stats(self, value: Any) -> None:
+        """A subclass's own record (a LoopStats subclass with more fields) takes the figures
+        from now on; anything else is kept as given, with the seed's warning."""
+        compatible = isinstance(value, LoopStats) or hasattr(value, "to_dict")
+        if hasattr(self, "_treadle_stats") and not compatible:
+            warnings.warn(
+                f"{type(self).__name__}: Assigning incompatible type to _stats. "
+                f"Expected LoopStats or object with to_dict() method, got "
+                f"{type(value).__name__}. Use a different attribute name for custom "
+                "stats (e.g., _custom_stats).",
+                stacklevel=2,
+            )
+        self._treadle_stats = value
+
+    def reset_stats(self) -> None:
+        """Start the figures again from zero (a fresh LoopStats); treadle's metrics go on."""
+        self._treadle_origin = Origin.of(self._treadle.metrics)
+        self._stats = LoopStats(name=self.name)
+
+    async def reset_stats_async(self) -> None:
+        self.reset_stats()  # nothing to lock: it does not await
+
+    def _treadle_view(self) -> LoopStats:
+        """``stats``, or (when a subclass put something else there) a LoopStats all the same."""
+        record = self._stats
+        if isinstance(record, LoopStats):
+            return record
+        return fill(LoopStats(name=self.name), self._treadle.metrics, self._treadle_origin)
 
     def get_status(self) -> dict[str, Any]:
-        """The README's keys, exactly. ``last_run_time`` is when the last run ended (wall
-        clock); ``average_duration_ms`` the mean of treadle's window of recent runs."""
-        metrics, stats = self._treadle.metrics, self._treadle_stats
+        """The seed README's keys and the seed module's (``status``, ``stats``,
+        ``backoff``); the figures are those of ``stats``."""
+        record, view = self._stats, self._treadle_view()
         return {
             "name": self.name,
+            "status": status_word(self.running, self.paused, view),
             "running": self.running,
             "paused": self.paused,
             "enabled": self.enabled,
             "interval": self.interval,
-            "run_count": metrics.runs,
-            "error_count": metrics.errors,
-            "consecutive_errors": metrics.consecutive_errors,
-            "average_duration_ms": stats.avg_run_duration * 1000,
-            "last_run_time": stats.last_run_time,
-            "last_error": stats.last_error_message or None,
+            "run_count": view.total_runs,
+            "error_count": view.failed_runs,
+            "consecutive_errors": view.consecutive_errors,
+            "average_duration_ms": view.avg_run_duration * 1000,
+            "last_run_time": view.last_run_time,
+            "last_error": view.last_error_message or None,
+            "stats": record.to_dict() if hasattr(record, "to_dict") else record,
+            "backoff": {
+                "initial_delay": self.backoff_config.initial_delay,
+                "max_delay": self.backoff_config.max_delay,
+                "multiplier": self.backoff_config.multiplier,
+            },
         }
 
-    def health_check(self) -> dict[str, Any]:
-        """``healthy`` (False only when unhealthy), ``status`` (healthy, degraded or
-        unhealthy), ``message``, and the stats as ``details``."""
-        return health_dict(self, verdict(self))
+    def health_check(self) -> HealthCheckResult:
+        """Healthy when stopped; unhealthy above 5 errors in a row or below 50% success."""
+        return loop_health(self.name, self.running, self.paused, self._treadle_view())
 
     def add_error_callback(self, callback: Callable[[Exception], None]) -> None:
         """``callback(exc)`` after every failed run (after ``_on_error``)."""
@@ -238,19 +288,52 @@ class BaseLoop(abc.ABC):
             return
         await self._treadle.run()
 
-    def start_background(self) -> asyncio.Task[None]:
-        """Run in a task of its own (treadle's ``Loop.start``); that same task if it runs."""
+    @property
+    def _task(self) -> asyncio.Task[Any] | None:  # the seed's name: its subclasses set it
+        return self._treadle_task
+
+    @_task.setter
+    def _task(self, task: asyncio.Task[Any] | None) -> None:
+        self._treadle_task = task
+
+    def _treadle_spawn(self) -> asyncio.Task[Any]:
+        task = self._treadle_task
+        if task is not None and not task.cancelled():
+            task.exception()  # retrieved: a failure was for stop_async to raise, not asyncio
+        # Running elsewhere (run_forever, a LoopManager), run_forever warns and returns.
+        self._treadle_task = asyncio.get_running_loop().create_task(
+            self.run_forever(), name=f"loop_{self.name}"
+        )
+        return self._treadle_task
+
+    def start_background(self) -> asyncio.Task[Any]:
+        """Run in a task of its own; the task already running it, if there is one."""
         task = self._treadle_task
         if task is not None and not task.done():
             _log.warning("loop %s: its background task is already running", self.name)
             return task
-        if task is not None and not task.cancelled():
-            task.exception()  # retrieved: a failure was for stop_async to raise, not asyncio
-        state = self._treadle.state
-        if state in LIVE:  # running elsewhere: run_forever, or a LoopManager
-            raise InvalidTransition(f"loop {self.name!r}", state, State.STARTING)
-        self._treadle_task = self._treadle.start()
-        return self._treadle_task
+        return self._treadle_spawn()
+
+    async def start_background_async(
+        self,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the seed's signature
+    ) -> asyncio.Task[Any] | None:
+        """Start as ``start_background`` does, and return the task once the loop runs; None
+        if it does not (its ``_on_start`` failed at once).
+
+        The loop is running from its task's first step, before ``_on_start``: one turn of
+        the event loop tells, ``timeout`` is never waited out.
+        """
+        task = self._treadle_task
+        if task is not None and not task.done():
+            _log.warning("loop %s: its background task is already running", self.name)
+            return task
+        task = self._treadle_spawn()
+        await asyncio.sleep(0)  # its first step: run_forever has begun the run, or ended
+        if self.running:
+            return task
+        _log.error("loop %s failed to start (within %gs)", self.name, timeout)
+        return None
 
     def stop(self) -> None:
         """Ask for a graceful stop after the current run; returns at once."""
@@ -263,24 +346,27 @@ class BaseLoop(abc.ABC):
     async def stop_async(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 - a boundary
         """Stop, and wait up to ``timeout`` s: True if the loop stopped in that time.
 
-        A background task still running then is cancelled (treadle's ``Loop.stop``, as the
-        seed's ``wait_for`` did) and its failure, if any, raised; a run in a task that is
-        not ours (run_forever, a LoopManager) is only waited for.
+        A background task still running then is cancelled (as the seed's ``wait_for`` did)
+        and its failure, if any, raised; a run in a task that is not ours (run_forever, a
+        LoopManager) is only waited for.
         """
+        self.stop()
         task, engine = self._treadle_task, self._treadle
-        if task is not None and not task.done():
-            await engine.stop(timeout)  # graceful, then cancelled; re-raises a failure
-            return task.done() and not task.cancelled()
-        if task is not None:  # it ended by itself: its failure is the caller's to see
+        if task is not None:
+            if not task.done():
+                done, _ = await asyncio.wait({task}, timeout=timeout)
+                if not done:
+                    _log.warning("loop %s: stop timed out after %gs", self.name, timeout)
+                    task.cancel()
+                    await asyncio.wait({task}, timeout=engine.hook_timeout)  # its _on_stop
+                    return False
             self._treadle_task = None
             if not task.cancelled() and (exc := task.exception()) is not None:
-                raise exc
+                raise exc  # it failed: the caller's to see, once
         if engine.state not in LIVE:
             return True
-        ended = engine.ended()
-        self.stop()
-        done, _ = await asyncio.wait({ended}, timeout=timeout)
-        return bool(done)
+        ended, _ = await asyncio.wait({engine.ended()}, timeout=timeout)
+        return bool(ended)
 
     def pause(self) -> None:
         """Finish the current run, then idle until :meth:`resume` (treadle's pause)."""
@@ -288,28 +374,3 @@ class BaseLoop(abc.ABC):
 
     def resume(self) -> None:
         self._treadle.resume()
-
-
-def verdict(loop: BaseLoop) -> Health:
-    """Treadle's verdicts: its lifecycle table (stopped is healthy, paused degraded), made
-    worse while running by the Loop's rule for consecutive errors (``errors_health``)."""
-    engine = loop.treadle_loop
-    by_state = from_state(engine.state)
-    if engine.metrics.consecutive_errors == 0 or engine.state not in RUNNING:
-        return by_state
-    return worst(by_state, engine.errors_health())
-
-
-def health_dict(loop: BaseLoop, health: Health) -> dict[str, Any]:
-    return {
-        "healthy": health.ok,
-        "status": health.status.value,
-        "message": health.reason or f"loop {loop.name} {loop.treadle_loop.state.value}",
-        "details": loop.stats.to_dict(),
-    }
-
-
-def in_error(loop: BaseLoop) -> bool:
-    """Failed (its start raised), or its last run raised."""
-    engine = loop.treadle_loop
-    return engine.state is State.FAILED or engine.metrics.consecutive_errors > 0

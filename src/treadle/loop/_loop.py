@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._backoff import DEFAULT_BACKOFF, Backoff
-from .._exceptions import ConfigError, LoopFailed
+from .._exceptions import ConfigError, LoopFailed, RunTimedOut
 from .._lifecycle import UP, State, check_transition
 from ..health._health import Health
+from ._deadline import Deadline, check_timeout
 from ._metrics import LoopMetrics
 
 __all__ = ["Loop"]
@@ -65,6 +66,10 @@ class Loop:
         should_run: a gate asked before every run; False idles the loop, it is not an error.
         max_consecutive_errors: raise :class:`LoopFailed` after this many errors in a row,
             handing the decision to the supervisor; None retries forever.
+        run_timeout: cancel a ``run_once`` still running after this many seconds; it fails
+            with :class:`RunTimedOut` (counted as an error and as a timeout, ``on_error``
+            called), and the next run comes after the interval, not a backoff: the run has
+            waited already. Timeouts do not grow the backoff of later errors. None: no bound.
         window: how many recent durations feed p50/p95/max.
         hook_timeout: the bound on ``on_stop`` during shutdown.
         rand: the random source for jitter (seed it in tests).
@@ -77,6 +82,7 @@ class Loop:
         "_attention",
         "_backoff_s",
         "_beat",
+        "_deadline",
         "_enabled",
         "_gated",
         "_interval",
@@ -105,6 +111,7 @@ class Loop:
         hook_timeout: float = 5.0,
         rand: Callable[[], float] = random.random,
         cpu_time: bool = False,
+        run_timeout: float | None = None,
     ) -> None:
         if not interval >= 0:
             raise ConfigError("interval", f"must be >= 0, got {interval!r}")
@@ -146,6 +153,8 @@ class Loop:
         self._attention = True
         self._waker: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        timeout = check_timeout(run_timeout)
+        self._deadline = None if timeout is None else Deadline(timeout)
 
     # -- what subclasses write ------------------------------------------------------------
 
@@ -189,6 +198,11 @@ class Loop:
     def name(self) -> str:
         return self._name
 
+    @name.setter
+    def name(self, value: str) -> None:
+        """Rename (status, logs); a supervisor keeps the child's name it was given."""
+        self._name = value
+
     @property
     def state(self) -> State:
         return self._state
@@ -213,6 +227,33 @@ class Loop:
             self._interrupt()
         elif self._next_at is not None and self._gated:
             self._interrupt()
+
+    @property
+    def backoff(self) -> Backoff:
+        return self._opts.backoff
+
+    @backoff.setter
+    def backoff(self, value: Backoff) -> None:
+        """Change the backoff; the next failed run waits by the new one."""
+        self._opts = dataclasses.replace(self._opts, backoff=value)
+
+    @property
+    def run_timeout(self) -> float | None:
+        deadline = self._deadline
+        return None if deadline is None else deadline.timeout
+
+    @run_timeout.setter
+    def run_timeout(self, value: float | None) -> None:
+        """Change the bound on each run; a run under way is held to the new one."""
+        timeout, deadline = check_timeout(value), self._deadline
+        if deadline is None:
+            self._deadline = None if timeout is None else Deadline(timeout)
+        elif timeout is None:
+            deadline.close()
+            self._deadline = None
+        else:
+            deadline.timeout = timeout
+            deadline.retime()
 
     @property
     def hook_timeout(self) -> float:
@@ -397,7 +438,11 @@ class Loop:
                 if cpu:
                     cpu0 = time.thread_time()
                 try:
-                    await self.run_once()
+                    deadline = self._deadline
+                    if deadline is None:
+                        await self.run_once()
+                    else:
+                        await deadline.run(self.run_once, start)
                 except Exception as exc:  # noqa: BLE001 - the loop's boundary: counted, backed off
                     if cpu:
                         metrics.cpu_s = (metrics.cpu_s or 0.0) + time.thread_time() - cpu0
@@ -410,16 +455,19 @@ class Loop:
                 metrics.runs += 1
                 if metrics.consecutive_errors:
                     metrics.consecutive_errors = 0
+                    metrics.consecutive_timeouts = 0
                 metrics.last_run_end = end
+                took = end - start
+                metrics.success_s += took
                 # LoopMetrics.record_duration, inlined: this is the hottest line in treadle.
                 if full:
-                    ring[idx] = end - start
+                    ring[idx] = took
                     idx += 1
                     if idx == window:
                         idx = 0
                     metrics._next = idx
                 else:
-                    ring.append(end - start)
+                    ring.append(took)
                     full = len(ring) >= window
                 if self._interval > 0:  # read after the run: run_once may have changed it
                     self._next_at = end + self._interval
@@ -438,6 +486,8 @@ class Loop:
         self._attention = True
         self._next_at = None
         self._backoff_s = None
+        if self._deadline is not None:
+            self._deadline.close()
         failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
         if began and self._state in UP:
             self._set_state(State.STOPPING)
@@ -452,10 +502,8 @@ class Loop:
     async def _run_failed(self, exc: Exception, start: float) -> None:
         end = self._beat = _clock()
         metrics = self.metrics
-        metrics.runs += 1
-        metrics.last_run_end = end
-        metrics.record_duration(end - start)
-        metrics.record_error(exc)
+        timed_out = isinstance(exc, RunTimedOut)
+        metrics.record_failed_run(exc, start, end, timed_out=timed_out)
         n = metrics.consecutive_errors
         opts = self._opts
         if opts.max_errors is not None and n >= opts.max_errors:
@@ -465,10 +513,14 @@ class Loop:
             await self.on_error(exc)
         except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
             _log.exception("loop %s: on_error failed", self._name)
-        delay = opts.backoff.delay(n, opts.rand)
+        self._attention = True
+        if timed_out:  # it has waited its run_timeout already: the interval, as after a success
+            self._next_at = end + self._interval
+            return
+        opts = self._opts  # on_error may have changed the backoff
+        delay = opts.backoff.delay(n - metrics.consecutive_timeouts, opts.rand)
         self._backoff_s = delay
         self._next_at = _clock() + delay
-        self._attention = True
 
     async def _park(self) -> None:
         loop = asyncio.get_running_loop()

@@ -3,6 +3,8 @@
 Owns :class:`LoopMetrics` and :class:`ErrorInfo`. Recording is on every tick, so it is a few
 attribute writes and one list store; percentiles are computed only when someone asks.
 The window is a ring in a plain list, grown on demand: an idle loop pays for one float.
+What a failed run hides (the end and duration of the last success) is kept by the failure,
+off the hot path: a success stores nothing but its counters, its end and its duration.
 """
 
 from __future__ import annotations
@@ -59,25 +61,35 @@ class LoopMetrics:
     __slots__ = (
         "_durations",
         "_next",
+        "_ok_duration",
+        "_ok_end",
         "consecutive_errors",
+        "consecutive_timeouts",
         "cpu_s",
         "errors",
         "last_error",
         "last_run_end",
         "runs",
+        "success_s",
+        "timeouts",
         "window",
     )
 
     def __init__(self, window: int = 128) -> None:
         self.window = window
         self.runs = 0
-        self.errors = 0
-        self.consecutive_errors = 0
+        self.errors = 0  # failed runs, timeouts included
+        self.consecutive_errors = 0  # failed runs since the last success, timeouts included
+        self.timeouts = 0  # runs cancelled at their ``run_timeout``
+        self.consecutive_timeouts = 0  # of those, since the last success
+        self.success_s = 0.0  # seconds spent in runs that succeeded, all time
         self.last_error: ErrorInfo | None = None
         self.last_run_end: float | None = None  # perf_counter() at the end of the last run
         self.cpu_s: float | None = None  # thread CPU time inside run_once, if measured
         self._durations: list[float] = []
         self._next = 0
+        self._ok_end: float | None = None  # the last success, kept once a failure follows it
+        self._ok_duration: float | None = None
 
     def record_duration(self, seconds: float) -> None:
         durations = self._durations
@@ -91,6 +103,40 @@ class LoopMetrics:
         self.errors += 1
         self.consecutive_errors += 1
         self.last_error = ErrorInfo.from_exception(exc)
+
+    def record_failed_run(
+        self, exc: BaseException, start: float, end: float, *, timed_out: bool = False
+    ) -> None:
+        """A run from ``start`` to ``end`` (``perf_counter()``) that raised ``exc``, or (with
+        ``timed_out``) was cancelled at its deadline."""
+        if self.consecutive_errors == 0:  # the run before this one, if any, succeeded
+            self._ok_end = self.last_run_end
+            self._ok_duration = self.last_duration
+        self.runs += 1
+        self.last_run_end = end
+        self.record_duration(end - start)
+        self.record_error(exc)
+        if timed_out:
+            self.timeouts += 1
+            self.consecutive_timeouts += 1
+
+    @property
+    def last_duration(self) -> float | None:
+        """Seconds the most recent run took (failed or not); None before the first."""
+        d = self._durations
+        return d[self._next - 1] if d else None
+
+    @property
+    def last_success_end(self) -> float | None:
+        """``perf_counter()`` at the end of the last successful run; None before one."""
+        return self.last_run_end if self.consecutive_errors == 0 else self._ok_end
+
+    @property
+    def last_success_duration(self) -> float | None:
+        """Seconds the last successful run took; None before one."""
+        if self.consecutive_errors:
+            return self._ok_duration
+        return None if self.last_run_end is None else self.last_duration
 
     def durations(self) -> list[float]:
         """The window's durations, oldest first."""
