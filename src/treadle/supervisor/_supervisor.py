@@ -81,6 +81,7 @@ class Supervisor:
             call blocking it), with the blocking stack; reports go to ``status()`` and the
             bus topic ``health.<path>.blocked``. None: no watchdog.
         rand: random source for backoff jitter.
+        clock: monotonic seconds for restart intensity and a child's uptime (for tests).
     """
 
     def __init__(
@@ -99,6 +100,7 @@ class Supervisor:
         degrade_priority: int = 0,
         watchdog: float | None = None,
         rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         try:
             self.strategy = Strategy(strategy)
@@ -124,6 +126,7 @@ class Supervisor:
         self._limits: Limits | None = None
         self._process: psutil.Process | None = None
         self._rand = rand
+        self._clock = clock
         self._bus = bus
         self._children: dict[str, Child] = {}
         self._pools: dict[str, ChildSpec] = {}
