@@ -575,7 +575,8 @@ class Supervisor:
             child.wake_waiters()
         quiet = not child.spec.log and new not in (State.FAILED, State.GIVEN_UP)
         path = f"{self._path}.{child.name}"
-        self._emit(path, old, new, reason, child.attempt, backoff_s, error, quiet)
+        observer = child.spec.on_transition
+        self._emit(path, old, new, reason, child.attempt, backoff_s, error, quiet, observer)
 
     def _resolve_all_running(self) -> None:
         waiters, self._all_waiters = self._all_waiters, []
@@ -599,15 +600,21 @@ class Supervisor:
         backoff_s: float | None,
         error: str | Callable[[], str | None] | None,
         quiet: bool = False,
+        observer: Callable[[Transition], None] | None = None,
     ) -> None:
         bus = self._bus
         to_bus = bus is not None and bus.has_subscribers
         to_log = not quiet and lifecycle_logging_enabled()
-        if not (to_bus or to_log):
+        if not (to_bus or to_log or observer):
             return  # nobody listens: a transition costs one table lookup
         if callable(error):
             error = error()
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)
+        if observer is not None:
+            try:
+                observer(t)
+            except Exception:  # noqa: BLE001 - an observer's bug must not break supervision
+                _log.exception("%s: on_transition raised", path)
         if to_bus:
             assert bus is not None
             bus.publish_nowait(f"lifecycle.{path}", t)
