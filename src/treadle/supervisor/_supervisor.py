@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import psutil
 
+from .._backoff import DEFAULT_BACKOFF, Backoff
 from .._exceptions import (
     ChildNotFound,
     ConfigError,
@@ -46,7 +47,7 @@ from ..health._health import Health
 from ..health._watchdog import BlockReport, LoopWatchdog
 from ..limits import Limits
 from ..state import StateStore
-from . import _report
+from . import _adopt, _report
 from ._child import Child
 from ._dependencies import deps_of, graph
 from ._monitor import monitor, needs_monitor
@@ -54,7 +55,7 @@ from ._policy import check_dependencies
 from ._restarts import child_done, spawn
 from ._shutdown import stop_children
 from ._slots import Slots
-from ._spec import ChildSpec, Strategy, Target, as_spec, dependency, member_names
+from ._spec import ChildSpec, Restart, Strategy, Target, as_spec, dependency, member_names
 
 __all__ = ["Supervisor"]
 
@@ -422,6 +423,36 @@ class Supervisor:
                 spawn(self, c)
             self._ensure_monitor()
         return [c.name for c in added]
+
+    def adopt(
+        self,
+        task: asyncio.Future[Any],
+        *,
+        restart: _adopt.RestartFactory,
+        name: str | None = None,
+        restart_type: Restart | str = Restart.PERMANENT,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        shutdown_timeout: float | None = None,
+        log: bool = True,
+        on_transition: Callable[[Transition], None] | None = None,
+    ) -> _adopt.Adoption:
+        """Supervise ``task``, which the caller created, as a child named ``name`` (default:
+        the task's name): when it ends, ``restart()`` (a new coroutine or task) is run by
+        its restart type, backoff and this supervisor's intensity, as for any child;
+        stopping or removing the child cancels it. The other arguments are
+        :class:`ChildSpec`'s. A supervisor not running yet supervises it from its start.
+        """
+        return _adopt.adopt(
+            self,
+            task,
+            restart,
+            name=name,
+            restart_type=restart_type,
+            backoff=backoff,
+            shutdown_timeout=shutdown_timeout,
+            log=log,
+            on_transition=on_transition,
+        )
 
     def _ensure_monitor(self) -> None:
         if self._monitor is None and needs_monitor(self):
