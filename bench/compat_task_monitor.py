@@ -3,8 +3,8 @@
 Run: ``python -m bench.compat_task_monitor``. Both tick ``await work()`` as fast as they can
 (the task: ``while True: await work(); await asyncio.sleep(0)``; the Loop: ``run_once`` is
 ``await work()`` with interval 0), each in a fresh event loop for one second, alternating,
-best of three. The monitor costs nothing per tick (it is only the task's done-callback), so
-the target is the monitored task at >= 90% of the Loop's rate.
+best of three. The monitor costs nothing per tick (its supervisor's run only waits for the
+task to end), so the target is the monitored task at >= 90% of the Loop's rate.
 """
 
 from __future__ import annotations

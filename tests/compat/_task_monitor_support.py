@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-LOGGER = "treadle.compat.task_monitor"
+LOGGER = "agent.task_monitor"  # the real module's logger
 
 
 class Worker:
@@ -40,7 +40,9 @@ class Worker:
         return self.tasks[-1]
 
     def fail(self, exc: BaseException) -> None:
-        self._gates[-1].set_exception(exc)
+        gate = self._gates[-1]
+        gate.set_exception(exc)
+        gate.exception()  # a task cancelled before it reads it would leave it "never retrieved"
 
     def finish(self) -> None:
         self._gates[-1].set_result(None)
@@ -98,7 +100,7 @@ def watching() -> Iterator[LogWatch]:
         logger.setLevel(level)
 
 
-def says(prefix: str) -> Callable[[logging.LogRecord], bool]:
+def says(prefix: str | tuple[str, ...]) -> Callable[[logging.LogRecord], bool]:
     return lambda r: r.getMessage().startswith(prefix)
 
 

@@ -1,19 +1,24 @@
-"""The seed's global I/O semaphore as treadle's process-wide limiter named ``"io"``.
+"""``concurrency.io``'s global I/O semaphore as treadle's process-wide limiter ``"io"``.
 
-Owns the seed's functions (``io_semaphore``, ``set_io_semaphore_count``,
+Owns the real module's functions (``io_semaphore``, ``set_io_semaphore_count``,
 ``get_io_semaphore_stats``, ``with_io_semaphore``) and nothing of the limiting, which is
-:class:`~treadle.limits.Limiter`'s in :func:`treadle.limits.default_limits`. The limiter is
-created on first use with one permit per CPU (the seed's conservative 8 when the count is
-unknown), unless the application configured ``"io"`` before.
+:class:`~treadle.limits.Limiter`'s in :func:`treadle.limits.default_limits`. As in the real
+module the limit is created on first use (entering ``io_semaphore()``, awaiting
+``with_io_semaphore()``, or setting the count) with one permit per CPU (8 when the count is
+unknown), unless the application configured ``"io"`` before. Unlike it, a new count resizes
+that one limit in place, so holders and waiters from before keep counting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Final, Literal, TypedDict
 
+from .._exceptions import ConfigError
 from ..limits import Limiter, default_limits
 
 __all__ = [
@@ -29,14 +34,15 @@ __all__ = [
 IO_LIMITER: Final = "io"
 """The name of the process-wide limiter behind ``io_semaphore()``."""
 
-_UNKNOWN_CPUS_IO_COUNT: Final = 8  # the seed's conservative count
+_UNKNOWN_CPUS_IO_COUNT: Final = 8  # the real module's conservative fallback
 
 
 class IOSemaphoreStats(TypedDict):
-    available: int  # permits free now
-    waiting: int  # tasks queued for one
-    count: int  # the configured count
-    in_use: int  # permits held
+    initialized: bool  # False until first use; then the counts are numbers, not None
+    count: int | None  # the configured count
+    available: int | None  # permits free now
+    waiting: int | None  # tasks queued for one
+    in_use: int | None  # permits held (treadle's addition)
 
 
 def _io_limiter() -> Limiter:
@@ -47,33 +53,49 @@ def _io_limiter() -> Limiter:
     return limits.configure(IO_LIMITER, max(1, cpus) if cpus else _UNKNOWN_CPUS_IO_COUNT)
 
 
-def io_semaphore(priority: int = 0) -> AbstractAsyncContextManager[None]:
+@asynccontextmanager
+async def io_semaphore(priority: int = 0) -> AsyncIterator[None]:
     """``async with io_semaphore(): ...`` holds one I/O permit for the block (higher
     ``priority`` is served first: treadle's addition)."""
-    return _io_limiter()(priority)
+    async with _io_limiter()(priority):
+        yield
 
 
 def set_io_semaphore_count(count: int) -> None:
-    """Resize the I/O limit now: growing wakes waiters, shrinking lets holders finish."""
+    """Resize the I/O limit now: growing wakes waiters, shrinking lets holders finish.
+
+    Raises:
+        ConfigError: (a ValueError) ``count`` is below 1.
+    """
+    if count < 1:
+        raise ConfigError("count", "Semaphore count must be at least 1")
     default_limits().configure(IO_LIMITER, count)
 
 
 def get_io_semaphore_stats() -> IOSemaphoreStats:
+    if IO_LIMITER not in default_limits():
+        return {
+            "initialized": False,
+            "count": None,
+            "available": None,
+            "waiting": None,
+            "in_use": None,
+        }
     lim = _io_limiter()
     return {
+        "initialized": True,
+        "count": lim.capacity,
         "available": max(0, lim.capacity - lim.in_use),
         "waiting": lim.waiting,
-        "count": lim.capacity,
         "in_use": lim.in_use,
     }
 
 
-class IOSemaphore:
-    """What :func:`with_io_semaphore` returns: ``asyncio.Semaphore``'s face on the limiter."""
+class IOSemaphore(asyncio.Semaphore):
+    """What :func:`with_io_semaphore` returns: an ``asyncio.Semaphore`` (``isinstance``
+    holds) whose permits are the I/O limiter's. None of the base class's state is used."""
 
-    __slots__ = ("_limiter",)
-
-    def __init__(self, limiter: Limiter) -> None:
+    def __init__(self, limiter: Limiter) -> None:  # the base's state would go unused
         self._limiter = limiter
 
     async def acquire(self) -> Literal[True]:
@@ -102,6 +124,14 @@ class IOSemaphore:
         return f"<IOSemaphore {self._limiter!r}>"
 
 
+_semaphore: IOSemaphore | None = None
+
+
 async def with_io_semaphore() -> IOSemaphore:
-    """The backward-compatible form: ``semaphore = await with_io_semaphore()``."""
-    return IOSemaphore(_io_limiter())
+    """The backward-compatible form: ``semaphore = await with_io_semaphore()``; the same
+    semaphore every time."""
+    global _semaphore
+    limiter = _io_limiter()
+    if _semaphore is None or _semaphore._limiter is not limiter:
+        _semaphore = IOSemaphore(limiter)
+    return _semaphore

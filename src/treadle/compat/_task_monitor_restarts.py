@@ -1,92 +1,61 @@
-"""TaskMonitor: seed 003's restart of caller-created asyncio Tasks, on treadle's policies.
+"""TaskMonitor: ``agent.task_monitor``'s face on a treadle Supervisor that adopts the tasks.
 
-Owns the seed's model, in which the caller creates its asyncio Tasks and registers them: the
-monitor is each task's done-callback and, for an enabled component that failed or was
-cancelled by someone else, calls its restart factory after a backoff. The rules are treadle's
-pure policies: :class:`~treadle.Backoff` (``base_backoff`` doubling to ``max_backoff``, no
-jitter) and :class:`~treadle.Intensity` (at most ``max_restart_attempts`` per component per
-hour); the waiting is one timer handle per pending restart, as a Supervisor's. It does not own
-the tasks' work, nor a tree: treadle's ``Supervisor`` creates its children's tasks itself and
-so cannot adopt the caller's. The public face is :mod:`treadle.compat.task_monitor`.
+Owns what the real module shows: its methods and their edge cases (registering again
+cancels the task before; after ``close()`` a registration is refused with a warning and the
+statistics are empty), its statistics, its log lines (logger ``agent.task_monitor``) and
+its reasons (``str(exception)``, ``"Task was cancelled"``). It owns no restart bookkeeping:
+each registered task is adopted by one private :class:`~treadle.Supervisor`
+(:meth:`~treadle.Supervisor.adopt`), which restarts it through the component's factory with
+treadle's :class:`~treadle.Backoff` (``base_backoff`` doubling to ``max_backoff``, counted
+afresh after an hour's run) and :class:`~treadle.Intensity` (at most
+``max_restart_attempts`` restarts in any hour); the counts shown are read back from it.
+A component's enablement is its child's restart type, set as each of its tasks ends (as
+the real module reads it then). The public face is :mod:`treadle.compat.task_monitor`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypedDict
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final, TypedDict, cast
 
 from .._backoff import Backoff, Jitter
-from .._exceptions import ConfigError, InvalidTransition, TreadleError
-from .._intensity import Intensity
+from .._exceptions import ConfigError
+from .._lifecycle import State, Transition
+from ..supervisor import Adoption, Restart, Supervisor
 
 __all__ = ["ComponentStats", "RestartFactory", "TaskMonitor"]
 
-_log = logging.getLogger("treadle.compat.task_monitor")  # the public module's name
+_log = logging.getLogger("agent.task_monitor")  # the real module's __name__
 
 _HOUR: Final = 3600.0
-_CLOSE_GRACE: Final = 5.0  # seconds close() waits for cancelled tasks before it gives up on them
-_CLOSING_MSG: Final = "treadle: task monitor closing"
+_CLOSE_WAIT: Final = 5.0  # seconds close() waits for the cancelled tasks, as the real one
+_ESCAPES: Final = str.maketrans({c: f"%{ord(c):02X}" for c in "%[]*?"})  # not in child names
 
 RestartFactory = Callable[[], "asyncio.Task[Any]"]
 
 
 class ComponentStats(TypedDict):
-    """One component in :meth:`TaskMonitor.get_component_stats` (the seed's keys)."""
+    """One component in :meth:`TaskMonitor.get_component_stats` (the real module's keys)."""
 
     enabled: bool
-    restart_count: int
-    is_restarting: bool
+    restart_count: int  # restarts made since the count last started afresh
+    is_restarting: bool  # a restart is decided and waits out its backoff
     task_done: bool
     task_cancelled: bool
-    last_restart_time: float | None  # time.time() of the last restart, None before any
+    last_restart_time: float | None  # time.time() the last restart made was decided
 
 
-class _State(enum.Enum):
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-_TRANSITIONS: Final[dict[_State, frozenset[_State]]] = {
-    _State.OPEN: frozenset({_State.CLOSING}),
-    _State.CLOSING: frozenset({_State.CLOSED}),
-    _State.CLOSED: frozenset(),
-}
-
-
+@dataclass(slots=True)
 class _Component:
-    """One registered name: its current task and restart record. It is the done-callback of
-    its task (no closure per registration), as a supervisor's ``Child`` is."""
-
-    __slots__ = (
-        "enabled",
-        "intensity",
-        "is_restarting",
-        "last_restart_time",
-        "monitor",
-        "name",
-        "restart_count",
-        "task",
-        "timer",
-    )
-
-    def __init__(self, monitor: TaskMonitor, name: str, intensity: Intensity) -> None:
-        self.monitor = monitor
-        self.name = name
-        self.task: asyncio.Task[Any] | None = None
-        self.enabled = False
-        self.restart_count = 0  # restarts begun, ever
-        self.is_restarting = False  # from the decision to restart until the factory ran
-        self.last_restart_time: float | None = None
-        self.intensity = intensity
-        self.timer: asyncio.TimerHandle | asyncio.Handle | None = None
-
-    def __call__(self, task: asyncio.Task[Any]) -> None:
-        self.monitor._task_done(self, task)
+    adoption: Adoption
+    reason: str = ""  # why its task last ended, as the real module words it
+    decided_at: float | None = None  # time.time() of the restart decided and not yet made
+    last_restart_time: float | None = None
 
 
 class TaskMonitor:
@@ -94,11 +63,11 @@ class TaskMonitor:
 
     Args:
         max_restart_attempts: restarts allowed per component in any hour; past it the
-            component's failure is logged and it is not restarted (a later failure, once the
-            hour has moved on, may be).
-        base_backoff: seconds before the first restart; each further one waits twice as long.
+            component is left down ("Stopping auto-restart").
+        base_backoff: seconds before the first restart; each further one waits twice as
+            long, until a run of an hour starts the count again.
         max_backoff: the cap on that delay.
-        clock: monotonic seconds for the hourly window (treadle's addition, for tests).
+        clock: monotonic seconds for the hour (treadle's addition, for tests).
     """
 
     def __init__(
@@ -119,205 +88,233 @@ class TaskMonitor:
         self.max_restart_attempts = max_restart_attempts
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
-        self._backoff = Backoff(initial=base_backoff, max=max_backoff, jitter=Jitter.NONE)
-        self._clock = clock
-        self._factories: dict[str, RestartFactory] = {}
+        self._backoff = Backoff(
+            initial=base_backoff, max=max_backoff, jitter=Jitter.NONE, reset_after=_HOUR
+        )
+        self._sup = Supervisor(
+            name="task_monitor",
+            intensity=max_restart_attempts,
+            period=_HOUR,
+            cancel_grace=0.0,  # close() waits 5 s in all, as the real module
+            clock=clock,
+        )
+        self._started: asyncio.Task[None] | None = None
+        self._restart_factories: dict[str, RestartFactory] = {}
+        self._enabled_components: set[str] = set()
         self._components: dict[str, _Component] = {}
-        self._enabled: set[str] = set()
-        self._state = _State.OPEN
-        self._closed: asyncio.Future[None] | None = None
+        self._closed = False
 
-    # -- the seed's API -------------------------------------------------------------------
-
-    def set_restart_factories(self, factories: Mapping[str, RestartFactory]) -> None:
-        """Replace the factories: ``name -> () -> asyncio.Task``, called for each restart."""
-        self._check_open("set restart factories")
-        self._factories = dict(factories)
+    # -- the real module's API ----------------------------------------------------------
 
     def register(self, name: str, task: asyncio.Task[Any]) -> None:
-        """Monitor ``task`` as component ``name``; it replaces any task registered before."""
-        self._check_open(f"register {name!r}")
+        """Monitor ``task`` as component ``name``; a task registered before is cancelled."""
+        if self._closed:
+            _log.warning("TaskMonitor is closed, ignoring registration of %s", name)
+            return
+        task.add_done_callback(partial(self._task_done, name))  # before the supervisor's
         comp = self._components.get(name)
-        if comp is None:
-            comp = self._components[name] = _Component(
-                self, name, Intensity(self.max_restart_attempts, _HOUR)
+        if comp is not None:
+            _log.warning("Component %s already registered, replacing existing task", name)
+            comp.adoption.replace(task)
+        else:
+            adoption = self._sup.adopt(
+                task,
+                restart=partial(self._restart, name),
+                name=name.translate(_ESCAPES) or "%",
+                restart_type=self._restart_type(name),
+                backoff=self._backoff,
+                shutdown_timeout=_CLOSE_WAIT,
+                log=False,
+                on_transition=partial(self._transition, name),
             )
-            comp.enabled = name in self._enabled
-        elif comp.task is not None:
-            comp.task.remove_done_callback(comp)  # the old task is no longer watched
-        comp.task = task
-        task.add_done_callback(comp)
+            self._components[name] = _Component(adoption)
+            if self._started is None:  # start() returns at once; it only needs the loop
+                self._started = asyncio.get_running_loop().create_task(self._sup.start())
+        _log.info("Registered task for component: %s", name)
 
-    def enable(self, names: Iterable[str]) -> None:
+    def set_restart_factories(self, factories: Mapping[str, RestartFactory]) -> None:
+        """Add (or replace) factories: ``name -> () -> asyncio.Task``, called per restart."""
+        self._restart_factories.update(factories)
+        _log.info("Set restart factories for components: %s", list(factories.keys()))
+
+    def enable(self, component_names: Iterable[str]) -> None:
         """Allow auto-restart of these components (registered now or later)."""
-        self._check_open("enable")
-        names = [names] if isinstance(names, str) else list(names)
-        self._enabled.update(names)
-        for name in names:
-            if (comp := self._components.get(name)) is not None:
-                comp.enabled = True
+        names = [component_names] if isinstance(component_names, str) else list(component_names)
+        new = [n for n in dict.fromkeys(names) if n not in self._enabled_components]
+        self._enabled_components.update(names)
+        if new:
+            _log.info("Enabled restart monitoring for components: %s", new)
 
     def get_component_stats(self) -> dict[str, ComponentStats]:
-        """A snapshot per registered component, with exactly the seed's keys."""
-        return {
-            name: {
-                "enabled": c.enabled,
-                "restart_count": c.restart_count,
-                "is_restarting": c.is_restarting,
-                "task_done": c.task is not None and c.task.done(),
-                "task_cancelled": c.task is not None and c.task.cancelled(),
-                "last_restart_time": c.last_restart_time,
+        """A snapshot per registered component; ``{}`` once closed."""
+        if self._closed:
+            return {}
+        stats: dict[str, ComponentStats] = {}
+        for name, comp in self._components.items():
+            task = comp.adoption.task
+            stats[name] = {
+                "enabled": name in self._enabled_components,
+                "restart_count": _restart_count(comp.adoption),
+                "is_restarting": comp.adoption.state is State.BACKOFF,
+                "task_done": task.done(),
+                "task_cancelled": task.cancelled(),
+                "last_restart_time": comp.last_restart_time,
             }
-            for name, c in self._components.items()
-        }
+        return stats
 
     async def close(self) -> None:
-        """Cancel pending restarts and every monitored task, and wait (up to 5 s) for them."""
-        if self._state is _State.CLOSED:
+        """Cancel every task and pending restart, and wait (up to 5 s) for the tasks."""
+        first = not self._closed
+        if first:
+            self._closed = True
+            _log.info("Closing TaskMonitor, cancelling all tasks")
+            for name, comp in self._components.items():
+                if not comp.adoption.task.done():
+                    _log.debug("Cancelling task for component: %s", name)
+        if self._started is not None:
+            await self._started  # a stop before the start would be undone by it
+        await self._sup.stop()  # a second close() waits for the first
+        if not first:
             return
-        if self._closed is not None:  # another close() is under way
-            await asyncio.shield(self._closed)
-            return
-        self._set_state(_State.CLOSING)
-        self._closed = closed = asyncio.get_running_loop().create_future()
-        try:
-            me = asyncio.current_task()
-            tasks = set()
-            for comp in self._components.values():
-                if comp.timer is not None:
-                    comp.timer.cancel()
-                    comp.timer = None
-                comp.is_restarting = False
-                task = comp.task
-                if task is not None and not task.done() and task is not me:
-                    task.cancel(_CLOSING_MSG)
-                    tasks.add(task)
-            if tasks:
-                _, pending = await asyncio.wait(tasks, timeout=_CLOSE_GRACE)
-                for task in pending:  # it ignores cancellation: we cannot do more than say so
-                    _log.warning("Task %s did not finish within %ss of close()", task, _CLOSE_GRACE)
-        finally:
-            self._factories.clear()
-            self._set_state(_State.CLOSED)
-            closed.set_result(None)
+        if any(not c.adoption.task.done() for c in self._components.values()):
+            _log.warning("Some tasks did not complete within timeout during shutdown")
+        self._components.clear()
+        self._enabled_components.clear()
 
-    # -- treadle's additions --------------------------------------------------------------
+    # -- treadle's additions ------------------------------------------------------------
+
+    @property
+    def supervisor(self) -> Supervisor:
+        """The supervisor behind the monitor: ``status()``, ``events()``, ``health_report()``."""
+        return self._sup
 
     def restart_delay(self, attempt: int) -> float:
         """Seconds before restart ``attempt`` (1-based): ``min(max, base * 2**(attempt-1))``."""
         return self._backoff.delay(attempt)
 
     def __repr__(self) -> str:
-        return f"<TaskMonitor {self._state.value} components={len(self._components)}>"
+        state = "closed" if self._closed else "open"
+        return f"<TaskMonitor {state} components={len(self._components)}>"
 
-    # -- mechanism ------------------------------------------------------------------------
+    # -- names the real project's own code reads -----------------------------------------
 
-    def _check_open(self, action: str) -> None:
-        if self._state is not _State.OPEN:
-            raise TreadleError(f"task monitor is {self._state.value}: cannot {action}")
+    @property
+    def _tasks(self) -> dict[str, asyncio.Task[Any]]:
+        return {n: cast("asyncio.Task[Any]", c.adoption.task) for n, c in self._components.items()}
 
-    def _set_state(self, new: _State) -> None:
-        if new not in _TRANSITIONS[self._state]:
-            raise InvalidTransition("task monitor", self._state.value, new.value)
-        self._state = new
+    @property
+    def _restart_counts(self) -> dict[str, int]:
+        return {n: _restart_count(c.adoption) for n, c in self._components.items()}
 
-    def _task_done(self, comp: _Component, task: asyncio.Task[Any]) -> None:
-        reason = _reason(task)  # retrieves the exception: asyncio never reports it unretrieved
-        if self._state is not _State.OPEN or task is not comp.task:
+    @property
+    def _max_restart_attempts(self) -> int:
+        return self.max_restart_attempts
+
+    # -- mechanism ----------------------------------------------------------------------
+
+    def _restart_type(self, name: str) -> Restart:
+        return Restart.TRANSIENT if name in self._enabled_components else Restart.TEMPORARY
+
+    def _task_done(self, name: str, task: asyncio.Task[Any]) -> None:
+        """Every monitored task's first done-callback (before the supervisor hears of it):
+        the real module's line, the reason, and the component's enablement as of now."""
+        exc = None if task.cancelled() else task.exception()  # retrieved: never unreported
+        comp = self._components.get(name)
+        if self._closed or comp is None:
             return
-        if reason is None:
-            _log.info("Component %s finished", comp.name, extra={"component": comp.name})
-            return
-        if not comp.enabled:
-            _log.warning(
-                "Component %s ended (%s); auto-restart is not enabled for it",
-                comp.name,
-                reason,
-                extra={"component": comp.name, "reason": reason},
-            )
-        elif comp.is_restarting:  # a task registered during the backoff ended: one restart only
-            _log.debug("Component %s is already restarting", comp.name)
+        if exc is not None:
+            _log.error("Task for component %s failed with exception: %s", name, exc)
+            reason = str(exc)
+        elif task.cancelled():
+            _log.debug("Task for component %s was cancelled", name)
+            reason = "Task was cancelled"
         else:
-            self._failed(comp, reason)
-
-    def _failed(self, comp: _Component, reason: str) -> None:
-        name = comp.name
-        if name not in self._factories:
-            _log.warning(
-                "No restart factory for component %s; not restarting",
-                name,
-                extra={"component": name, "reason": reason},
-            )
+            _log.info("Task for component %s completed normally", name)
             return
-        if not comp.intensity.record(self._clock()):
+        if task is comp.adoption.task:  # not one replaced since
+            comp.reason = reason
+            comp.adoption.restart_type = self._restart_type(name)
+
+    def _restart(self, name: str) -> asyncio.Task[Any]:
+        """The adopted child's restart factory: the component's, checked and logged. What it
+        raises is a failed restart, which the supervisor retries by backoff and intensity."""
+        comp = self._components[name]
+        factory = self._restart_factories.get(name)
+        if factory is None:
+            _log.error("No restart factory found for component %s", name)
+            comp.reason = f"No restart factory found for component {name}"
+            raise LookupError(comp.reason)
+        try:
+            task = factory()
+        except Exception as exc:  # logged as the real module does, then re-raised
+            _log.error("Failed to create new task for component %s: %s", name, exc)
+            comp.reason = str(exc)
+            raise
+        if not isinstance(task, asyncio.Task):
+            _log.error("Factory for %s returned non-Task object: %s", name, type(task))
+            if asyncio.iscoroutine(task):
+                task.close()  # no "never awaited" warning on top of the error
+            comp.reason = f"Factory for {name} returned non-Task object: {type(task)}"
+            raise TypeError(comp.reason)
+        task.add_done_callback(partial(self._task_done, name))
+        comp.last_restart_time, comp.decided_at = comp.decided_at, None
+        _log.info(
+            "Successfully restarted component %s",
+            name,
+            extra={
+                "component": name,
+                "new_task_id": id(task),
+                "restart_count": comp.adoption.attempt,
+            },
+        )
+        return task
+
+    def _transition(self, name: str, t: Transition) -> None:
+        """The adopted child's observer: the supervisor's decisions, in the real lines."""
+        comp = self._components.get(name)
+        if self._closed or comp is None:
+            return
+        if t.to is State.BACKOFF:
+            comp.decided_at = t.ts
+            delay = self._as_written(t.attempt, t.backoff_s or 0.0)
+            _log.info(
+                "Restarting component %s (attempt %d) after %ss delay",
+                name,
+                t.attempt,
+                delay,
+                extra={
+                    "component": name,
+                    "attempt": t.attempt,
+                    "backoff": delay,
+                    "reason": comp.reason,
+                },
+            )
+        elif t.to is State.GIVEN_UP:
             _log.error(
                 "Component %s has exceeded restart limit (%d attempts per hour). "
                 "Stopping auto-restart.",
                 name,
                 self.max_restart_attempts,
-                extra={"component": name, "restart_count": comp.restart_count, "reason": reason},
+                extra={
+                    "component": name,
+                    "restart_count": comp.adoption.attempt,
+                    "reason": comp.reason,
+                },
             )
-            return
-        comp.is_restarting = True
-        comp.restart_count += 1
-        attempt = comp.restart_count
-        delay = self._backoff.delay(attempt)
-        _log.info(
-            "Restarting component %s (attempt %d) after %ss delay",
-            name,
-            attempt,
-            delay,
-            extra={"component": name, "attempt": attempt, "backoff": delay, "reason": reason},
-        )
-        loop = asyncio.get_running_loop()
-        if delay > 0:
-            comp.timer = loop.call_later(delay, self._restart, comp)
-        else:
-            comp.timer = loop.call_soon(self._restart, comp)
+        elif t.to is State.RUNNING and comp.decided_at is not None:
+            # the restart was made with a task the caller registered during the backoff
+            comp.last_restart_time, comp.decided_at = comp.decided_at, None
 
-    def _restart(self, comp: _Component) -> None:
-        comp.timer = None
-        comp.is_restarting = False
-        name = comp.name
-        current = comp.task
-        if current is not None and not current.done():  # registered anew during the backoff:
-            # the attempt was counted (and its window slot taken); a second task would not be
-            _log.info("Component %s is running again; restart skipped", name)
-            return
-        factory = self._factories.get(name)
-        try:
-            if factory is None:
-                raise LookupError(f"the restart factory for {name!r} was removed")
-            task = factory()
-            if not isinstance(task, asyncio.Task):
-                if asyncio.iscoroutine(task):
-                    task.close()  # no "never awaited" warning on top of the error
-                raise TypeError(f"factory returned {type(task).__name__}, not an asyncio.Task")
-        except Exception as exc:  # noqa: BLE001 - supervision boundary: the restart failed
-            _log.error(
-                "Failed to restart component %s",
-                name,
-                exc_info=exc,
-                extra={"component": name, "reason": f"{type(exc).__name__}: {exc}"},
-            )
-            self._failed(comp, f"{type(exc).__name__}: {exc}")
-            return
-        comp.last_restart_time = time.time()
-        self.register(name, task)
-        _log.info(
-            "Successfully restarted component %s",
-            name,
-            extra={"component": name, "new_task_id": id(task), "restart_count": comp.restart_count},
-        )
+    def _as_written(self, attempt: int, delay: float) -> float:
+        """The delay as the real module writes it, ``min(base * 2**n, max)`` in the types it
+        was given: ``TaskMonitor(base_backoff=2)`` says ``2s``, the defaults ``2.0s``."""
+        base, cap = self.base_backoff, self.max_backoff
+        grown = delay < cap or (attempt <= 64 and base * 2 ** (attempt - 1) == cap)
+        return int(delay) if isinstance(base if grown else cap, int) else float(delay)
 
 
-def _reason(task: asyncio.Task[Any]) -> str | None:
-    """Why a task ended, as the seed logs it ("RuntimeError: Connection lost"); None: it
-    returned."""
-    if task.cancelled():
-        try:
-            task.result()
-        except asyncio.CancelledError as cancel:  # reading its outcome: not our cancellation
-            return f"CancelledError: {cancel}" if str(cancel) else "CancelledError"
-    exc = task.exception()
-    return None if exc is None else f"{type(exc).__name__}: {exc}"
+def _restart_count(adoption: Adoption) -> int:
+    """Restarts made since the count started afresh: the child's attempt, less the one
+    waiting out its backoff (the real module counts a restart once its task exists)."""
+    attempt = adoption.attempt
+    return attempt - 1 if adoption.state is State.BACKOFF else attempt

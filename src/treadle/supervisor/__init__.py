@@ -1,5 +1,6 @@
 """Supervision: trees of children with restart policies, strategies and intensity."""
 
+from ._adopt import Adoption as Adoption
 from ._child import CoroutineTarget as CoroutineTarget
 from ._run import run as run
 from ._run import serve as serve
@@ -10,6 +11,7 @@ from ._spec import Target as Target
 from ._supervisor import Supervisor as Supervisor
 
 __all__ = [
+    "Adoption",
     "ChildSpec",
     "CoroutineTarget",
     "Restart",

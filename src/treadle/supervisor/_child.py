@@ -177,7 +177,7 @@ class Child:
         self.intensity: Intensity | None = None  # created on the first restart
         self.attempt = 0
         self.restarts = 0
-        self.started_at: float | None = None  # perf_counter() when it last became running
+        self.started_at: float | None = None  # the supervisor's clock when it last ran
         self.stop_reason: str | None = None  # set while a stop we asked for is under way
         self.last_exit: ExitRecord | None = None
         self.history: deque[dict[str, Any]] | None = None
@@ -224,7 +224,7 @@ class Child:
     def started(self) -> None:
         """Called by the target once it is ready (see Runnable.run)."""
         if self.state is State.STARTING:
-            self.started_at = time.perf_counter()
+            self.started_at = self.sup._clock()
             if self.spec.health_interval is not None:
                 self.check = CheckState()  # due at once: readiness waits for it
             self.sup._transition(self, State.RUNNING, "started")
@@ -281,7 +281,7 @@ class Child:
     def status(self) -> dict[str, Any]:
         uptime = None
         if self.started_at is not None and self.state in UP:
-            uptime = time.perf_counter() - self.started_at
+            uptime = self.sup._clock() - self.started_at
         return {
             "name": self.name,
             "state": self.state.value,

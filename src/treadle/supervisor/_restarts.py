@@ -9,7 +9,6 @@ restart by strategy). Decisions come from pure policy (``Backoff``, ``Intensity`
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING
 
 from .._exceptions import SupervisorFailed
@@ -88,7 +87,7 @@ def child_done(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
 
 
 def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: bool) -> None:
-    now = time.perf_counter()
+    now = sup._clock()
     ran = now - child.started_at if child.started_at is not None else 0.0
     child.started_at = None
     record = child.record_exit(exc, cancelled)  # data: formatted when somebody reads it

@@ -14,6 +14,7 @@ from typing import TypeAlias, cast
 
 from .._backoff import DEFAULT_BACKOFF, Backoff
 from .._exceptions import ConfigError
+from .._lifecycle import Transition
 from .._runnable import Runnable, implements
 
 __all__ = [
@@ -94,6 +95,7 @@ class ChildSpec:
     health_timeout: float = 5.0
     health_failures: int = 3
     log: bool = True
+    on_transition: Callable[[Transition], None] | None = None
 
     def __post_init__(self) -> None:
         name = self.name or _target_name(self.target)

@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import psutil
 
+from .._backoff import DEFAULT_BACKOFF, Backoff
 from .._exceptions import (
     ChildNotFound,
     ConfigError,
@@ -46,7 +47,7 @@ from ..health._health import Health
 from ..health._watchdog import BlockReport, LoopWatchdog
 from ..limits import Limits
 from ..state import StateStore
-from . import _report
+from . import _adopt, _report
 from ._child import Child
 from ._dependencies import deps_of, graph
 from ._monitor import monitor, needs_monitor
@@ -54,7 +55,7 @@ from ._policy import check_dependencies
 from ._restarts import child_done, spawn
 from ._shutdown import stop_children
 from ._slots import Slots
-from ._spec import ChildSpec, Strategy, Target, as_spec, dependency, member_names
+from ._spec import ChildSpec, Restart, Strategy, Target, as_spec, dependency, member_names
 
 __all__ = ["Supervisor"]
 
@@ -81,6 +82,7 @@ class Supervisor:
             call blocking it), with the blocking stack; reports go to ``status()`` and the
             bus topic ``health.<path>.blocked``. None: no watchdog.
         rand: random source for backoff jitter.
+        clock: monotonic seconds for restart intensity and a child's uptime (for tests).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Supervisor:
         degrade_priority: int = 0,
         watchdog: float | None = None,
         rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         try:
             self.strategy = Strategy(strategy)
@@ -124,6 +127,7 @@ class Supervisor:
         self._limits: Limits | None = None
         self._process: psutil.Process | None = None
         self._rand = rand
+        self._clock = clock
         self._bus = bus
         self._children: dict[str, Child] = {}
         self._pools: dict[str, ChildSpec] = {}
@@ -420,6 +424,36 @@ class Supervisor:
             self._ensure_monitor()
         return [c.name for c in added]
 
+    def adopt(
+        self,
+        task: asyncio.Future[Any],
+        *,
+        restart: _adopt.RestartFactory,
+        name: str | None = None,
+        restart_type: Restart | str = Restart.PERMANENT,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        shutdown_timeout: float | None = None,
+        log: bool = True,
+        on_transition: Callable[[Transition], None] | None = None,
+    ) -> _adopt.Adoption:
+        """Supervise ``task``, which the caller created, as a child named ``name`` (default:
+        the task's name): when it ends, ``restart()`` (a new coroutine or task) is run by
+        its restart type, backoff and this supervisor's intensity, as for any child;
+        stopping or removing the child cancels it. The other arguments are
+        :class:`ChildSpec`'s. A supervisor not running yet supervises it from its start.
+        """
+        return _adopt.adopt(
+            self,
+            task,
+            restart,
+            name=name,
+            restart_type=restart_type,
+            backoff=backoff,
+            shutdown_timeout=shutdown_timeout,
+            log=log,
+            on_transition=on_transition,
+        )
+
     def _ensure_monitor(self) -> None:
         if self._monitor is None and needs_monitor(self):
             assert self._loop is not None
@@ -572,7 +606,8 @@ class Supervisor:
             child.wake_waiters()
         quiet = not child.spec.log and new not in (State.FAILED, State.GIVEN_UP)
         path = f"{self._path}.{child.name}"
-        self._emit(path, old, new, reason, child.attempt, backoff_s, error, quiet)
+        observer = child.spec.on_transition
+        self._emit(path, old, new, reason, child.attempt, backoff_s, error, quiet, observer)
 
     def _resolve_all_running(self) -> None:
         waiters, self._all_waiters = self._all_waiters, []
@@ -596,15 +631,21 @@ class Supervisor:
         backoff_s: float | None,
         error: str | Callable[[], str | None] | None,
         quiet: bool = False,
+        observer: Callable[[Transition], None] | None = None,
     ) -> None:
         bus = self._bus
         to_bus = bus is not None and bus.has_subscribers
         to_log = not quiet and lifecycle_logging_enabled()
-        if not (to_bus or to_log):
+        if not (to_bus or to_log or observer):
             return  # nobody listens: a transition costs one table lookup
         if callable(error):
             error = error()
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)
+        if observer is not None:
+            try:
+                observer(t)
+            except Exception:  # noqa: BLE001 - an observer's bug must not break supervision
+                _log.exception("%s: on_transition raised", path)
         if to_bus:
             assert bus is not None
             bus.publish_nowait(f"lifecycle.{path}", t)
