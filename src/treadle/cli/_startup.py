@@ -34,7 +34,11 @@ __all__ = ["startup"]
     type=click.Path(exists=True, path_type=Path),
     help="The project file (default: treadle.toml or pyproject.toml, here or above).",
 )
-@click.option("--procfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--procfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Run a Procfile instead.",
+)
 @broker_option
 @click.option(
     "--user/--system",
