@@ -29,6 +29,7 @@ from treadle.cli._root import COMMANDS, main_group
 from treadle.project import _pm2, _schema, _supervisord, _units, _values
 
 _ROLE = re.compile(r":\w+:`~?([^`]+)`")
+_HTML_ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|exc|obj|ref):<code>~?")
 _TABLES = {  # ProjectFile's field → how the file spells its table
     "project": "[project]",
     "supervisor": "[supervisor]",
@@ -65,6 +66,11 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     for name, make in _GENERATED.items():
         markdown = markdown.replace(f"<!-- generated: {name} -->", make())
     return markdown
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """The docstrings' Sphinx roles (``:class:`Loop```) shown as the code they name."""
+    return _HTML_ROLE.sub("<code>", html)
 
 
 # -- treadle.toml ---------------------------------------------------------------------------
