@@ -111,7 +111,8 @@ async def test_pings_come_at_half_the_watchdog_period(tmp_path: Path) -> None:
                 await pinging
         finally:
             notifier.close()
-    assert Notifier(None, watchdog=0.2).watchdog is None  # no socket: no pings
+    assert Notifier(address, watchdog=3.0).ping_every == 1.5  # half of WatchdogSec
+    assert Notifier(None, watchdog=0.2).ping_every is None  # no socket: no pings
 
 
 PROJECT = """

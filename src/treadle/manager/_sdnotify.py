@@ -63,6 +63,12 @@ class Notifier:
     def enabled(self) -> bool:
         return self.address is not None
 
+    @property
+    def ping_every(self) -> float | None:
+        """Seconds between ``WATCHDOG=1`` pings: half the watchdog's period, as
+        ``sd_watchdog_enabled(3)`` advises (None: no watchdog)."""
+        return None if self.watchdog is None else self.watchdog / 2
+
     def notify(self, *fields: str) -> bool:
         """Send ``fields`` (``"READY=1"``, ``"STATUS=..."``) in one datagram; True if sent.
 
@@ -90,11 +96,12 @@ class Notifier:
     async def keep_alive(self) -> None:
         """Send ``WATCHDOG=1`` at half the watchdog's period, until cancelled (returns at
         once without a watchdog)."""
-        if self.watchdog is None:
+        every = self.ping_every
+        if every is None:
             return
         while True:
             self.notify("WATCHDOG=1")
-            await asyncio.sleep(self.watchdog / 2)
+            await asyncio.sleep(every)
 
     def close(self) -> None:
         if self._sock is not None:
