@@ -135,6 +135,14 @@ async def test_stdout_and_stderr_to_one_file_keep_their_streams(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["both.log"]
 
 
+async def test_a_log_in_a_directory_not_there_yet_is_written_there(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "today" / "out.log"
+    spec = ProcessSpec(argv=["sh", "-c", "echo hello"], stdout=str(log))
+    async with Supervisor([ChildSpec(spec, name="new", restart=Restart.TEMPORARY)]) as sup:
+        await wait_state(sup, "new", State.STOPPED)
+    assert log.read_text().endswith(" stdout hello\n")
+
+
 async def test_sha256_mismatch_refuses_to_start() -> None:
     true = "/bin/true"
     with open(true, "rb") as f:

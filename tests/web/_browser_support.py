@@ -129,6 +129,16 @@ def screenshot_on_failure(page: Page, name: str) -> Iterator[None]:
         raise
 
 
+def keep(page: Page, name: str) -> None:
+    """A full-page screenshot in build/artifacts/NAME, and in $TREADLE_SCREENSHOTS/NAME too
+    where that is set (`make screenshots`: the docs' pictures of the dashboard)."""
+    page.screenshot(path=ARTIFACTS / name, full_page=True)
+    docs = os.environ.get("TREADLE_SCREENSHOTS")
+    if docs:
+        Path(docs).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=Path(docs) / name, full_page=True)
+
+
 def page_problems(page: Page, *, expected_statuses: tuple[int, ...] = ()) -> list[str]:
     """A list that fills with the page's uncaught errors and console warnings or errors;
     Chromium's own line for a response with one of ``expected_statuses`` is left out."""

@@ -11,11 +11,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ._browser_support import (
-    ARTIFACTS,
     CHROMIUM,
     TOKEN,
     chromium,
     free_port,
+    keep,
     page_problems,
     screenshot_on_failure,
     treadle_up,
@@ -130,7 +130,7 @@ def test_the_dashboard_shows_the_tree_live_and_steers_it(tmp_path: Path) -> None
             expect(managers.get_by_text("active")).to_have_count(1)  # the fleet: this one
             expect(managers.get_by_text("yes")).to_have_count(1)  # and it leads
             assert page.evaluate(UNLABELLED_BUTTONS) == []
-        page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
+        keep(page, "dashboard.png")
         assert problems == []
 
         phone = browser.new_page(
@@ -142,5 +142,5 @@ def test_the_dashboard_shows_the_tree_live_and_steers_it(tmp_path: Path) -> None
         expect(phone.get_by_test_id("restart-crasher")).to_be_visible()
         expect(phone.get_by_test_id("restarts-crasher")).to_have_text(re.compile(r"^[1-9]\d*$"))
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-        phone.screenshot(path=ARTIFACTS / "dashboard-phone.png", full_page=True)
+        keep(phone, "dashboard-phone.png")
         assert problems == []

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "queue": ("_queue", "queue", "Look at the broker's queues (nothing is consumed)."),
     "cache": ("_cache", "cache", "The cache of downloaded artifacts."),
     "completion": ("_completion", "completion", "Print the shell completion script."),
+    "import": ("_import", "import_", "Write a treadle.toml from a supervisord or PM2 config."),
+    "startup": ("_startup", "startup", "Start the project at boot: a systemd unit, enabled."),
 }
 
 

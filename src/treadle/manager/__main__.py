@@ -3,7 +3,8 @@
 Started in the background by a client that waits for it (``--ready-fd``: the cold start
 of ``treadle run``, :mod:`treadle._autostart`), it sends its output to its own log
 (``managers/manager-{tid}.log`` beside the broker, as :meth:`treadle.client.Client.launch`
-does) and writes its TID on that pipe once it is registered and takes work.
+does) and writes its TID on that pipe once it is registered and takes work. Started by
+systemd (``Type=notify``), it says so through ``$NOTIFY_SOCKET`` (see ``_sdnotify``).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from ._pool import Pool
 from ._presence import Presence
 from ._reports import Reports
 from ._runner import TaskRunner
+from ._sdnotify import Notifier
 
 __all__ = ["Manager"]
 
@@ -141,6 +142,7 @@ class Manager:
         self.nudge: Nudge | None = None
         self.local: LocalSubmit | None = None
         self._accepting = 0  # local submissions being written, counted as taken slots
+        self.notifier = Notifier.from_environ()  # started by systemd: READY=1, WATCHDOG=1...
 
     @property
     def name(self) -> str:
@@ -189,11 +191,13 @@ class Manager:
                     self.supervisor.add(ChildSpec(service, name=service.name))
                 await self.presence.publish("active")
                 started()
+                self.notifier.ready(f"manager {self.tid} up")
                 _log.info("manager %s up (pid %d, broker %s)", self.tid, os.getpid(), self.url)
                 upkeep = [
                     tg.create_task(self.presence.run(), name=f"{self.name}:heartbeat"),
                     tg.create_task(self.reports.run(), name=f"{self.name}:flush"),
                     tg.create_task(self.leasing.run(), name=f"{self.name}:leases"),
+                    tg.create_task(self.notifier.keep_alive(), name=f"{self.name}:watchdog"),
                 ]
                 self._serving = tg.create_task(self._serve(), name=f"{self.name}:serve")
                 try:
@@ -204,6 +208,7 @@ class Manager:
                         raise  # not the fence's doing: this manager itself is cancelled
                 finally:
                     self.stopping.set()
+                    self.notifier.stopping(f"manager {self.tid} stopping")
                     await self.supervisor.stop()  # every task reports how it ended
                     await self.pool.aclose()
                     if not self.fenced:
@@ -224,6 +229,7 @@ class Manager:
                         async with asyncio.timeout(5):
                             await self.leasing.release()
             finally:
+                self.notifier.close()
                 if self.nudge is not None:
                     self.nudge.close()
                 if self.local is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import logging
 import logging.handlers
 import os
@@ -81,6 +82,10 @@ class Output:
             ):
                 self._files[stream] = other
                 return other
+        # A log in a directory that is not there yet (logs/web.log in a new checkout): made,
+        # as `mkdir -p` would, rather than every line lost to a file that cannot be opened.
+        with contextlib.suppress(OSError):  # (then the open fails, as it did before)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         handler = _LogFile(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
         )

@@ -7,8 +7,10 @@ from ._config import ChildInfo as ChildInfo
 from ._config import ProjectConfig as ProjectConfig
 from ._diff import ProjectDiff as ProjectDiff
 from ._diff import diff as diff
+from ._draft import Draft as Draft
 from ._load import find_project as find_project
 from ._load import load_project as load_project
+from ._pm2 import from_pm2 as from_pm2
 from ._procfile import load_procfile as load_procfile
 from ._rows import Row as Row
 from ._rows import rows as rows
@@ -25,6 +27,7 @@ from ._schema import ProjectSection as ProjectSection
 from ._schema import ScaleConfig as ScaleConfig
 from ._schema import SupervisorConfig as SupervisorConfig
 from ._schema import SupervisorOptions as SupervisorOptions
+from ._supervisord import from_supervisord as from_supervisord
 from ._toml import load_toml as load_toml
 from ._units import parse_duration as parse_duration
 from ._units import parse_size as parse_size
@@ -33,6 +36,7 @@ __all__ = [
     "BackoffConfig",
     "ChildInfo",
     "DashboardConfig",
+    "Draft",
     "HealthConfig",
     "LimiterConfig",
     "LoggingConfig",
@@ -51,6 +55,8 @@ __all__ = [
     "build_tree",
     "diff",
     "find_project",
+    "from_pm2",
+    "from_supervisord",
     "load_procfile",
     "load_project",
     "load_toml",
