@@ -40,6 +40,24 @@ def test_many_queues_in_order_after_what_came_before(url: str) -> None:
             assert got == (["before", *expected, "after"] if k == 0 else expected)
 
 
+@pytest.mark.parametrize("count", [1, 2, 5, 21, 85, 150])
+def test_every_size_of_batch_keeps_each_message_its_text_queue_and_place(
+    url: str, count: int
+) -> None:
+    """Batches go to the database in multi-row statements of fixed sizes (64, 16, 4, 1
+    rows): whatever the count, each message lands once, whole, on its queue, in order,
+    under the ID returned for it."""
+    texts = [f"m{i} 'quoted' %s ? ?? \\ {'x' * i}" for i in range(count)]
+    with Broker(url) as broker:
+        ids = broker.write_many([(f"q{i % 4}", text) for i, text in enumerate(texts)])
+        assert ids == sorted(ids)
+        assert len(set(ids)) == count
+        for k in range(4):
+            got = broker.peek_raw(f"q{k}", limit=1000)
+            expected = [(text, ids[i]) for i, text in enumerate(texts) if i % 4 == k]
+            assert got == expected
+
+
 def test_all_or_none(url: str) -> None:
     with Broker(url) as broker:
         broker.write("kept", "one")

@@ -71,7 +71,7 @@ def write_all(core: BrokerConnection, records: Sequence[tuple[str, Text]]) -> li
 
 
 def _transaction(c: Any, records: Sequence[tuple[str, Text]]) -> list[int]:
-    insert = c._sql.INSERT_MESSAGE
+    insert: str = c._sql.INSERT_MESSAGE
     with c._lock:
         c._runner.begin_immediate()
         try:
@@ -85,14 +85,41 @@ def _transaction(c: Any, records: Sequence[tuple[str, Text]]) -> list[int]:
                 raise RuntimeError(f"broker timestamp generator returned {ids!r}")
             if len(ids) > 1:
                 c._backend_plugin.advance_last_ts(c._runner, new_ts=ids[-1])
+            rows: list[tuple[str, str, int]] = []
             for (queue, text), ts in zip(records, ids, strict=True):
                 if not isinstance(text, str):
                     text = text(ts)
                     c._validate_message_size(text)
-                c._runner.run(insert, (queue, text, ts))
+                rows.append((queue, text, ts))
+            _insert(c._runner, insert, rows)
             c._runner.commit()
         except BaseException:
             with contextlib.suppress(BaseException):
                 c._runner.rollback()
             raise
     return ids
+
+
+_ROW = "VALUES (?, ?, ?)"
+_CHUNKS = (64, 16, 4, 1)  # rows per statement: few round trips, few distinct statements
+
+
+def _insert(runner: Any, insert: str, rows: list[tuple[str, str, int]]) -> None:
+    """Insert ``rows`` with simplebroker's own statement made multi-row: on PostgreSQL a
+    statement is a round trip, and one per message made a batch cost a round trip per
+    message. Chunks of fixed sizes (64, 16, 4, 1 rows) keep the statements few (each is
+    prepared once). Where the statement is not the shape this expects, one per row."""
+    if _ROW not in insert:
+        for row in rows:
+            runner.run(insert, row)
+        return
+    # PostgreSQL notifies listeners once per row inserted; once per queue is the same
+    # to them (a transaction's identical notifications are delivered once anyway).
+    insert = insert.replace("FROM inserted", "FROM (SELECT DISTINCT queue FROM inserted) AS q")
+    start = 0
+    for size in _CHUNKS:
+        many = insert.replace(_ROW, "VALUES " + ", ".join(["(?, ?, ?)"] * size), 1)
+        while len(rows) - start >= size:
+            chunk = rows[start : start + size]
+            runner.run(many, tuple(value for row in chunk for value in row))
+            start += size
