@@ -194,7 +194,10 @@ async def test_a_pool_member_is_stopped_started_and_restarted_by_name(tmp_path: 
 
         await runtime.control("STOP", "worker[1]", {})
         _, data = await runtime.control("SCALE", "worker", {"replicas": 3})
-        assert data == {"members": ["worker[0]", "worker[1]", "worker[2]"]}
+        assert data == {
+            "members": ["worker[0]", "worker[1]", "worker[2]"],
+            "stopped": ["worker[1]"],
+        }
         await until(tree, running(tree, "worker[2]"))
         assert tree.child_state("worker[1]") is State.STOPPED  # still stopped, still counted
         assert await runtime.control("START", "worker", {}) == ("started", None)  # its stopped ones

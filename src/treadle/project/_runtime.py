@@ -132,7 +132,9 @@ class ProjectRuntime:
             await sup.terminate(child)
             return "stopped", None
         if op == "SCALE":  # a pool, named by itself or by one of its members
-            return "scaled", {"members": await self._scale(sup, base, args)}
+            members = await self._scale(sup, base, args)
+            stopped = [m for m in members if m in sup.terminated]  # they count, stopped
+            return "scaled", {"members": members, **({"stopped": stopped} if stopped else {})}
         raise ConfigError("op", f"{op} is not an op for a project's child")
 
     # -- children -------------------------------------------------------------------------
