@@ -56,6 +56,10 @@ def up(
 ) -> int:
     """Run the project: every loop and process its file declares, supervised.
 
+    It says it is up only once it is: every loop target imported, the dashboard's port
+    bound. A port already taken is one line and exit status 2: set another `port`
+    under [dashboard] in the project file, or use --no-dashboard.
+
     \b
     Examples:
       treadle up                       in the foreground; Ctrl-C stops it gracefully

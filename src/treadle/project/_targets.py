@@ -160,8 +160,8 @@ def _class_factory(
         try:
             signature.bind(**kwargs)
         except TypeError as exc:
-            key = next((k for k in options if k not in signature.parameters), None)
-            at = ("loops", name, "options", key) if key and not takes_any else ("loops", name)
+            odd = next((k for k in options if k not in signature.parameters), None)
+            at = ("loops", name, "options", odd) if odd and not takes_any else ("loops", name)
             raise config.error(at, f"{cls.__qualname__}({_show(kwargs)}): {exc}") from None
 
     def make() -> Loop:
