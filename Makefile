@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed
 
 .PHONY: up test lint typecheck compile pytest docs screenshots bench clean
 
@@ -10,11 +11,16 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# What running needs (the project's dependencies), and what testing needs besides.
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,docs]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
-up: $(STAMP) compile
+up: $(RUN_STAMP) compile
 	cd examples/shop && ../../$(BIN)/treadle up
 
 lint: $(STAMP)
@@ -32,7 +38,7 @@ typecheck: $(STAMP)
 # Bytecode for treadle's own modules, as an installed package has it (the many interpreters
 # the tests and benchmarks start would compile them each time where PYTHONDONTWRITEBYTECODE
 # is set); a stale file is only ignored.
-compile: $(STAMP)
+compile: $(BIN)/python
 	$(BIN)/python -m compileall -q src
 
 pytest: $(STAMP) /usr/bin/chromium compile

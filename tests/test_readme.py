@@ -96,3 +96,16 @@ def test_every_treadle_command_and_option_shown_exists() -> None:
                         _check(part, words)
                         shown += 1
     assert shown >= 20
+
+
+def test_every_link_and_path_to_a_document_is_in_the_repository() -> None:
+    """A new user's clone has what the README points at (no ``../shared/...``)."""
+    text = README.read_text()
+    links = re.findall(r"\]\(([^)#]+)\)", text) + re.findall(r"`([\w./-]+\.md)`", text)
+    assert links
+    for link in links:
+        if "://" in link:
+            continue
+        target = (README.parent / link).resolve()
+        assert target.is_relative_to(README.parent), link
+        assert target.exists(), link

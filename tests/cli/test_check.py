@@ -153,3 +153,33 @@ def test_no_project_file(tmp_path: Path) -> None:
     done = treadle("check", cwd=str(tmp_path))
     assert done.returncode == 2
     assert "no treadle.toml" in done.stderr
+
+
+FEED = """
+from treadle.loop import Loop
+
+
+class Feed(Loop):
+    def __init__(self, step: int = 1, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.step = step
+
+    async def run_once(self) -> None:
+        pass
+"""
+
+
+def test_a_misspelled_loop_option_is_caught_before_it_runs(tmp_path: Path) -> None:
+    """``stepp = 5`` passes the class's ``**options`` on to Loop, which would refuse it at
+    run time, child after child: check says so now, where it is."""
+    (tmp_path / "feed.py").write_text(FEED)
+    path = tmp_path / "treadle.toml"
+    path.write_text('[loops.feed]\ntarget = "feed:Feed"\noptions = { stepp = 5 }\n')
+    done = treadle("check", cwd=str(tmp_path))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"{path}:3:13: loops.feed.options.stepp: Feed takes no option 'stepp' "
+        "(did you mean 'step'?)\n"
+    )
+    path.write_text('[loops.feed]\ntarget = "feed:Feed"\noptions = { step = 5 }\n')
+    assert treadle("check", cwd=str(tmp_path)).returncode == 0

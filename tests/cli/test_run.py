@@ -109,6 +109,28 @@ def test_isolation_process_runs_a_function_in_an_interpreter_of_its_own(client: 
     assert warm[0].stdout == warm[1].stdout != fresh.stdout
 
 
+@pytest.mark.parametrize("isolation", ["worker", "process"])
+def test_a_function_that_does_not_import_is_one_line(client: Client, isolation: str) -> None:
+    """No traceback (runpy's, or the worker's): one line that says what is missing."""
+    env = [f"--env={k}={v}" for k, v in ENV.items()]
+    with manager(client):
+        module = treadle(
+            "run", "--wait", "--isolation", isolation, "--fn", "no_such_module_q7:main", *env
+        )
+        attribute = treadle(
+            "run", "--wait", "--isolation", isolation, "--fn", "tests.manager._tasks:nope", *env
+        )
+    assert (module.returncode, module.stdout) == (1, "")
+    assert module.stderr == (
+        "no_such_module_q7:main: cannot import 'no_such_module_q7': "
+        "no module named 'no_such_module_q7'\n"
+    )
+    assert (attribute.returncode, attribute.stderr) == (
+        1,
+        "tests.manager._tasks:nope: 'tests.manager._tasks' has no attribute 'nope'\n",
+    )
+
+
 def test_a_bad_option_names_the_field_and_queues_nothing(client: Client) -> None:
     with manager(client):
         bad_fn = treadle("run", "--fn", "not-a-path")

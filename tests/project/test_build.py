@@ -52,6 +52,17 @@ class Strict(Loop):
         pass
 
 
+class Keeper(Loop):
+    """Keeps its ``**settings`` itself: any keyword may be right, none is refused."""
+
+    def __init__(self, **settings: object) -> None:
+        Loop.__init__(self)
+        self.settings = settings
+
+    async def run_once(self) -> None:
+        pass
+
+
 @loop(interval=0.25)
 async def tick() -> None:
     pass
@@ -227,7 +238,28 @@ def test_a_target_in_the_projects_directory_imports(tmp_path: Path) -> None:
             "tests.project.test_build:Strict",
             'options = { url = "u", retries = 3 }',
             (3, 24, "loops.job.options.retries"),
-            "Strict(url=..., retries=...): got an unexpected keyword argument 'retries'",
+            "Strict takes no option 'retries' (it takes: url)",
+            None,
+        ),
+        (
+            "tests.project.test_build:Strict",
+            "options = {}",
+            (1, 1, "loops.job"),
+            "Strict(): missing a required argument: 'url'",
+            None,
+        ),
+        (  # **options handed on to Loop.__init__, which takes no such keyword
+            "tests.project.test_build:Ticker",
+            'options = { kye = "a" }',
+            (3, 13, "loops.job.options.kye"),
+            "Ticker takes no option 'kye'",
+            "key",
+        ),
+        (
+            "tests.project.test_build:Ticker",
+            "options = { stepp = 5 }",
+            (3, 13, "loops.job.options.stepp"),
+            "Ticker takes no option 'stepp' (it takes: items, key)",
             None,
         ),
         (
@@ -254,6 +286,15 @@ def test_a_bad_loop_target_is_an_error_at_its_key(
     assert where(caught.value) == ("treadle.toml", *at)
     assert caught.value.message == message
     assert caught.value.suggestion == suggestion
+
+
+def test_a_class_that_keeps_its_keywords_takes_any_option(tmp_path: Path) -> None:
+    text = '[loops.job]\ntarget = "tests.project.test_build:Keeper"\noptions = { stepp = 5 }\n'
+    loop = build_child(load(tmp_path, text), "job").target
+    assert callable(loop)
+    made = loop()
+    assert isinstance(made, Keeper)
+    assert made.settings == {"stepp": 5, "name": "job"}
 
 
 def test_a_module_that_raises_on_import_is_an_error_naming_it(tmp_path: Path) -> None:

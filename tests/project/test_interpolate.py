@@ -117,7 +117,7 @@ def test_an_interpolated_number_is_validated_as_a_number(tmp_path: Path) -> None
     assert load(tmp_path, text).dashboard.port == 9000
     exc = error(tmp_path, text, environ={"DASH_PORT": "x"})
     assert where(exc) == ("treadle.toml", 2, 1, "dashboard.port")
-    assert exc.message == "must be an integer, got 'x'"
+    assert exc.message == 'must be an integer, got "x"'
 
 
 def test_a_missing_variable_names_the_variable_file_line_and_field(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from treadle import ChildNotFound, ConfigError, State, TreadleError
-from treadle.project import ProjectRuntime
+from treadle.project import ProjectRuntime, rows
 from treadle.supervisor import Supervisor
 
 from .test_load import write
@@ -72,9 +72,11 @@ async def test_children_are_steered_by_name_and_dotted_path(tmp_path: Path) -> N
             await runtime.control("RESTART", "nope", {})
 
         assert await runtime.control("STOP", "web", {}) == ("stopped", None)
-        assert "web" not in tree.children
+        assert tree.child_state("web") is State.STOPPED  # kept, stopped
+        assert tree.terminated == ["web"]
         status = runtime.status()
         assert status["stopped"] == ["web"]
+        assert [r.name for r in rows(status)].count("web") == 1
         with pytest.raises(TreadleError, match="is stopped"):
             await runtime.control("PAUSE", "web", {})
         assert await runtime.control("START", "web", {}) == ("started", None)
@@ -156,5 +158,85 @@ async def test_a_pool_member_names_its_pool_for_start_and_scale(tmp_path: Path) 
         await until(tree, running(tree, "worker[0]"))
         _, data = await runtime.control("SCALE", "worker[0]", {"replicas": 2})
         assert data == {"members": ["worker[0]", "worker[1]"]}
-        with pytest.raises(TreadleError, match="'worker' is not stopped"):
+        await until(tree, running(tree, "worker[1]"))
+        with pytest.raises(TreadleError, match=r"'worker\[1\]' is not stopped \(running\)"):
             await runtime.control("START", "worker[1]", {})
+
+
+def pid_of(tree: Supervisor, name: str) -> object:
+    return tree.status()["children"][name]["target"]["pid"]
+
+
+async def test_a_pool_member_is_stopped_started_and_restarted_by_name(tmp_path: Path) -> None:
+    """Stopping worker[1] leaves the pool whole: the member stays, stopped, once in the
+    status; start, restart and scale treat it as the member it is."""
+    runtime = ProjectRuntime(
+        write(tmp_path, PROJECT.replace("min = 1", "min = 1 }\nreplicas = 2 #"))
+    )
+    tree = runtime.tree()
+    async with tree:
+        await until(tree, running(tree, "worker[0]", "worker[1]"))
+        first = pid_of(tree, "worker[0]")
+        assert await runtime.control("STOP", "worker[1]", {}) == ("stopped", None)
+        assert tree.child_state("worker[1]") is State.STOPPED
+        names = [r.name for r in rows(runtime.status())]
+        assert names.count("worker[1]") == 1
+        with pytest.raises(TreadleError, match=r"'worker\[1\]' is stopped"):
+            await runtime.control("PAUSE", "worker[1]", {})
+
+        assert await runtime.control("START", "worker[1]", {}) == ("started", None)
+        await until(tree, running(tree, "worker[1]"))
+        second = pid_of(tree, "worker[1]")
+        assert await runtime.control("RESTART", "worker[1]", {}) == ("restarted", None)
+        await until(tree, running(tree, "worker[1]"))
+        assert pid_of(tree, "worker[1]") != second
+        assert pid_of(tree, "worker[0]") == first  # its sibling was left alone
+
+        await runtime.control("STOP", "worker[1]", {})
+        _, data = await runtime.control("SCALE", "worker", {"replicas": 3})
+        assert data == {
+            "members": ["worker[0]", "worker[1]", "worker[2]"],
+            "stopped": ["worker[1]"],
+        }
+        await until(tree, running(tree, "worker[2]"))
+        assert tree.child_state("worker[1]") is State.STOPPED  # still stopped, still counted
+        assert await runtime.control("START", "worker", {}) == ("started", None)  # its stopped ones
+        await until(tree, running(tree, "worker[1]"))
+        assert pid_of(tree, "worker[0]") == first
+        names = [r.name for r in rows(runtime.status())]
+        assert sorted(names) == [
+            "back",
+            "back.indexer",
+            "web",
+            "worker[0]",
+            "worker[1]",
+            "worker[2]",
+        ]
+        with pytest.raises(TreadleError, match="'worker' is not stopped"):
+            await runtime.control("START", "worker", {})
+
+
+async def test_a_stopped_supervisor_says_so_for_its_children(tmp_path: Path) -> None:
+    runtime = ProjectRuntime(write(tmp_path, PROJECT))
+    tree = runtime.tree()
+    async with tree:
+        await until(tree, running(tree, "back"))
+        assert await runtime.control("STOP", "back", {}) == ("stopped", None)
+        assert runtime.status()["stopped"] == ["back"]
+        with pytest.raises(TreadleError, match=r"'back' is stopped \(treadle start back\)"):
+            await runtime.control("RESTART", "back.indexer", {})
+        assert await runtime.control("START", "back", {}) == ("started", None)
+        await until(tree, running(tree, "back"))
+        back = tree.target("back")
+        assert isinstance(back, Supervisor)
+        await until(back, running(back, "indexer"))
+
+
+async def test_an_unknown_name_gets_a_suggestion_not_a_list(tmp_path: Path) -> None:
+    runtime = ProjectRuntime(write(tmp_path, PROJECT))
+    with pytest.raises(ChildNotFound, match=r"no child 'wokrer' \(did you mean 'worker'\?\)"):
+        await runtime.control("RESTART", "wokrer", {})
+    with pytest.raises(
+        ChildNotFound, match=r"no child 'zzz' \(children: web, worker, back, indexer\)"
+    ):
+        await runtime.control("RESTART", "zzz", {})

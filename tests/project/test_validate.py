@@ -47,7 +47,7 @@ CASES = [
         strategy = "one_for_al"
         """,
         (2, 1, "supervisor.strategy"),
-        "must be one of one_for_one, one_for_all, rest_for_one; got 'one_for_al'",
+        'must be one of one_for_one, one_for_all, rest_for_one; got "one_for_al"',
         "one_for_all",
         id="bad-choice",
     ),
@@ -57,9 +57,31 @@ CASES = [
         intensity = "many"
         """,
         (2, 1, "supervisor.intensity"),
-        "must be an integer, got 'many'",
+        'must be an integer, got "many"',
         None,
         id="bad-type",
+    ),
+    pytest.param(
+        """
+        [loops.poller]
+        target = "m:Poller"
+        step = 5
+        """,
+        (3, 1, "loops.poller.step"),
+        "unknown key (the target's own arguments go in `options = { step = ... }`)",
+        None,
+        id="a-target-option-outside-options",
+    ),
+    pytest.param(
+        """
+        [loops.poller]
+        target = "m:Poller"
+        interval = true
+        """,
+        (3, 1, "loops.poller.interval"),
+        "must be a duration, got true",
+        None,
+        id="a-value-spelled-as-toml-spells-it",
     ),
     pytest.param(
         """
@@ -77,7 +99,7 @@ CASES = [
         target = "shop.jobs.Poller"
         """,
         (2, 1, "loops.poller.target"),
-        "must be 'module:attribute' (e.g. 'shop.jobs:Poller'), got 'shop.jobs.Poller'",
+        'must be "module:attribute" (e.g. "shop.jobs:Poller"), got "shop.jobs.Poller"',
         None,
         id="bad-target",
     ),
@@ -307,7 +329,7 @@ CASES = [
         health = { tcp = "localhost:http" }
         """,
         (3, 12, "processes.web.health.tcp"),
-        "must be 'host:port' or a port number, got 'localhost:http'",
+        'must be "host:port" or a port number, got "localhost:http"',
         None,
         id="bad-tcp-address",
     ),
@@ -318,7 +340,7 @@ CASES = [
         stop_signal = "SIGSTOPP"
         """,
         (3, 1, "processes.web.stop_signal"),
-        "'SIGSTOPP' is not a signal (e.g. 'SIGTERM', 'SIGINT')",
+        '"SIGSTOPP" is not a signal (e.g. "SIGTERM", "SIGINT")',
         None,
         id="bad-signal",
     ),
@@ -363,8 +385,8 @@ CASES = [
         stop_timout = 1
         """,
         (3, 1, "processes.web.memory_limit"),
-        "'lots' is not a size: write bytes, or a number with a unit (B, KB, MB, GB, TB, "
-        "KiB, MiB, GiB, TiB) such as '10MB' or '512MiB'",
+        '"lots" is not a size: write bytes, or a number with a unit (B, KB, MB, GB, TB, '
+        'KiB, MiB, GiB, TiB) such as "10MB" or "512MiB"',
         None,
         id="the-first-of-several-errors-in-the-file",
     ),

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["age", "console", "emit_json", "errors", "print_table", "since", "size"]
@@ -44,16 +45,28 @@ def emit_json(data: Any) -> None:
 
 
 def print_table(
-    columns: Sequence[str], rows: Iterable[Sequence[object]], *, title: str | None = None
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    title: str | None = None,
+    gap: int = 2,
 ) -> None:
-    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    """Rows under columns, ``gap`` cells apart; a cell is text, never markup."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=None,
+        pad_edge=False,
+        padding=(0, gap - gap // 2, 0, gap // 2),
+    )
     for column in columns:  # the last column (a reason, say) folds; the rest never wrap
         last = column == columns[-1]
         table.add_column(column, overflow="fold" if last else "ellipsis", no_wrap=not last)
     state_col = columns.index("STATE") if "STATE" in columns else None
     count = 0
     for row in rows:
-        cells = ["" if v is None else str(v) for v in row]
+        cells = ["" if v is None else escape(str(v)) for v in row]
         if state_col is not None:
             style = STATE_STYLES.get(cells[state_col], "")
             cells[state_col] = f"[{style}]{cells[state_col]}[/]" if style else cells[state_col]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.markup import escape
 
 from .._exceptions import ConfigError, TreadleError
 from .._paths import sqlite_path
@@ -91,10 +92,16 @@ class Project:
 
 
 def project(
-    file: Path | None, procfile: Path | None, broker: str | None, *, strict: bool = False
+    file: Path | None,
+    procfile: Path | None,
+    broker: str | None,
+    *,
+    strict: bool = False,
+    warn: bool = True,
 ) -> Project:
     """The project the options name. ``strict``: its file must validate (else the error
-    is raised); otherwise a broken file still names the project, with a warning."""
+    is raised); otherwise a broken file still names the project, with a warning (unless
+    not ``warn``: the manager will say the same, as ``reload``'s refusal)."""
     config: ProjectConfig | None = None
     try:
         config = load_procfile(procfile) if procfile is not None else load_project(file)
@@ -103,7 +110,8 @@ def project(
         if strict:
             raise
         source = procfile.resolve() if procfile is not None else _locate(file)
-        errors.print(f"[yellow]warning:[/] {exc}")
+        if warn:
+            errors.print(f"[yellow]warning:[/] {escape(str(exc))}", soft_wrap=True)
     location = broker or (config.broker if config is not None else None)
     if location is None:
         location = sqlite_path(str(source.parent / ".treadle" / "broker.db"))

@@ -17,7 +17,7 @@ from ..project import rows
 from ._app import Exit, json_option
 from ._output import console, emit_json, print_table
 from ._projects import project, project_options
-from ._tree import COLUMNS, cells
+from ._tree import COLUMNS, cells, fit
 
 __all__ = ["COMMANDS"]
 
@@ -47,7 +47,9 @@ def status(as_json: bool, file: Path | None, procfile: Path | None, broker: str 
             }
         )
         return Exit.OK
-    print_table(COLUMNS, (cells(r) for r in found), title=f"{p.name} (manager {record.tid})")
+    width = console.width if console.is_terminal else None
+    table = fit(COLUMNS, [cells(r) for r in found], width)
+    print_table(table.columns, table.rows, title=f"{p.name} (manager {record.tid})", gap=table.gap)
     return Exit.OK
 
 
@@ -93,7 +95,9 @@ def scale(
         "SCALE", target=name, args={"replicas": replicas}, timeout=60.0
     )
     members = (reply.status or {}).get("members", [])
-    console.print(f"{escape(name)}: {len(members)} ({', '.join(members) or 'none'})")
+    stopped = set((reply.status or {}).get("stopped", []))
+    shown = [f"{m} (stopped)" if m in stopped else m for m in members]
+    console.print(f"{escape(name)}: {len(members)} ({escape(', '.join(shown)) or 'none'})")
     return Exit.OK
 
 
@@ -108,7 +112,7 @@ def reload(as_json: bool, file: Path | None, procfile: Path | None, broker: str 
     Examples:
       $EDITOR treadle.toml && treadle reload
     """
-    p = project(file, procfile, broker)
+    p = project(file, procfile, broker, warn=False)  # a bad file: the manager's refusal says it
     reply = p.control("RELOAD", timeout=120.0)
     change: dict[str, Any] = reply.status or {}
     if as_json:

@@ -3,22 +3,27 @@
 ``up`` runs the project's tree inside a manager (so that every other command reaches it
 through the broker): in the foreground, printing every child's output as it comes,
 until Ctrl-C (a second Ctrl-C forces); or, with ``-d``, in a background process that this
-command starts and waits for. ``down`` asks that manager to stop, and waits until it has.
+command starts and waits for. Either says it is up only once it is: its loops imported,
+its dashboard's port bound; else it fails with the one line that says why (a taken port:
+exit 2, at ``dashboard.port``). ``down`` asks that manager to stop, and waits until it has.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
-from .._exceptions import TreadleError
+from .._exceptions import TaskNotFound, TreadleError
 from ..broker import resolve
 from ..client import Client
 from ..manager import Manager
+from ..manager._registry import log_path as manager_log
 from ..project import ProjectRuntime
 from ..supervisor import serve
 from ._app import Exit
@@ -51,6 +56,10 @@ def up(
 ) -> int:
     """Run the project: every loop and process its file declares, supervised.
 
+    It says it is up only once it is: every loop target imported, the dashboard's port
+    bound. A port already taken is one line and exit status 2: set another `port`
+    under [dashboard] in the project file, or use --no-dashboard.
+
     \b
     Examples:
       treadle up                       in the foreground; Ctrl-C stops it gracefully
@@ -78,6 +87,7 @@ def up(
         from ..web import Dashboard
 
         dashboard = Dashboard.of(manager, runtime)
+        dashboard.bind()  # a taken port: ConfigError (exit 2), before anything runs
         manager.services.append(dashboard)
         errors.print(f"[bold]{runtime.name}[/]: dashboard on {dashboard.url}")
     runtime.start_logging()
@@ -103,7 +113,7 @@ async def _foreground(manager: Manager, runtime: ProjectRuntime, *, show_logs: b
     try:
         await serve(manager)
     except TreadleError as exc:
-        errors.print(f"[red]{runtime.name}: {exc}[/]")
+        errors.print(f"[red]{escape(runtime.name)}: {escape(str(exc))}[/]", soft_wrap=True)
         return Exit.FAILED
     except asyncio.CancelledError:  # a second signal: forced
         return Exit.INTERRUPTED
@@ -122,6 +132,9 @@ def _detach(
     procfile: Path | None,
     no_dashboard: bool,
 ) -> int:
+    """Start ``up`` again in a process of its own (the manager) and wait until it is up:
+    registered, which it is only once its tree is built and its dashboard's port bound.
+    A manager that ends before that has said why on its last line: that line, its status."""
     tid = client.broker.timestamp()
     argv = [sys.executable, "-m", "treadle", "up", "--no-logs", "--tid", str(tid)]
     argv += ["--broker", client.url.location]
@@ -130,9 +143,51 @@ def _detach(
         argv += ["--profile", profile]
     if no_dashboard:
         argv.append("--no-dashboard")
-    record, proc = client.launch(argv, tid, timeout=60)
+    log = manager_log(client.url.state_dir, tid)
+    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # it outlives this command
+            close_fds=True,
+        )
+    try:
+        record = client.wait_manager(tid, 60.0, proc)
+    except TaskNotFound:  # it ended before it was up
+        code = proc.wait()
+        said = _last_line(log) or f"treadle: {runtime.name} did not start (see {log})"
+        errors.print(said, markup=False, highlight=False, soft_wrap=True)
+        return code if 0 < code < 128 else Exit.FAILED
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    board = runtime.config.dashboard
+    if board.enabled and not no_dashboard:
+        url = f"http://{board.host}:{board.port}/"
+        console.print(f"{runtime.name}: dashboard on {url}", markup=False)
+    console.print(
+        f"{runtime.name}: logs: `treadle logs -f`, files in {runtime.log_dir} "
+        f"(the manager's: {log})",
+        markup=False,
+        soft_wrap=True,
+    )
     console.print(f"{runtime.name}: up in the background (manager {record.tid}, pid {proc.pid})")
     return Exit.OK
+
+
+def _last_line(path: Path) -> str:
+    """The last line of a log (what a manager that failed to start said last)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line for line in reversed(lines) if line.strip()), "")
 
 
 @click.command()

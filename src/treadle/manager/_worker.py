@@ -11,7 +11,8 @@ then reads tasks, one JSON line each, until EOF (retired: it exits 0)::
 
 A task is the fresh interpreter's ``_entry`` in all but the interpreter: the return value
 goes to the task's result file, whole or absent (:func:`~treadle.process._entry.write_result`);
-an exception prints its traceback on stderr and fails the task with its type and message;
+an exception prints its traceback on stderr and fails the task with its type and message
+(a target that does not import: one line, no traceback);
 ``sys.exit`` ends the worker with that code, as it would end the fresh interpreter. A
 coroutine runs on an event loop the worker keeps. After each task the worker flushes
 Python's and C's stdio buffers and writes a mark line, ``ESC[TOKEN:SEQ]``, on a line of
@@ -36,7 +37,7 @@ import sys
 import traceback
 from typing import Any
 
-from ..process._entry import call, write_result
+from ..process._entry import TargetNotFound, call, write_result
 
 __all__ = ["main", "mark"]
 
@@ -67,6 +68,10 @@ class _Worker:
             if inspect.iscoroutine(result):
                 result = self._run_async(result)
             value = write_result(msg["result"], result)
+        except TargetNotFound as exc:  # as the fresh interpreter says it: one line
+            reply["ok"] = False
+            reply["error"] = f"{msg['fn']}: {exc}"
+            print(reply["error"], file=sys.stderr)
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 (the task's, reported as the fresh interpreter would)
             sys.stdout.flush()
             traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # type: ignore[union-attr]

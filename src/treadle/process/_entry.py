@@ -1,7 +1,9 @@
 """``python -m treadle.process._entry module:function JSON``: run a callable as a process.
 
 A list of arguments is passed positionally, an object as keywords; a coroutine function is
-run with ``asyncio.run``. An exception prints its traceback and exits 1. With
+run with ``asyncio.run``. An exception prints its traceback and exits 1; a target that
+does not import (:class:`TargetNotFound`) prints one line saying so, as ``treadle check``
+would, and exits 1. With
 ``TREADLE_RESULT_FILE`` set, the return value is written there as JSON (a manager's task
 result) and the exit is 0; without it, an int return value is the exit code. The value goes
 to ``FILE.part`` first, then is renamed: whole or absent. A manager reserves the space of
@@ -23,13 +25,35 @@ import sys
 from typing import Any
 
 
+class TargetNotFound(Exception):
+    """``module:function`` names a module that is not there, or nothing in it (an import
+    that fails inside the module is the module's own error, with its traceback)."""
+
+
 def call(target: str, args: Any) -> Any:
     """Import ``module:function`` and call it with ``args`` (its coroutine, if async, is
-    returned unawaited)."""
+    returned unawaited).
+
+    Raises:
+        TargetNotFound: no such module, or no such attribute in it.
+    """
     module_name, _, attr = target.partition(":")
-    fn: Any = importlib.import_module(module_name)
+    try:
+        fn: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or module_name
+        if module_name != missing and not module_name.startswith(missing + "."):
+            raise  # the module is there; something it imports is not
+        raise TargetNotFound(
+            f"cannot import {module_name!r}: no module named {missing!r}"
+        ) from None
+    where = module_name
     for part in attr.split("."):
-        fn = getattr(fn, part)
+        try:
+            fn = getattr(fn, part)
+        except AttributeError:
+            raise TargetNotFound(f"{where!r} has no attribute {part!r}") from None
+        where = f"{where}.{part}" if where != module_name else f"{module_name}:{part}"
     if isinstance(args, dict):
         return fn(**args)
     if isinstance(args, list):
@@ -53,7 +77,11 @@ def write_result(path: str, result: Any) -> bytes:
 
 def main(argv: list[str]) -> int:
     target, raw = argv[0], argv[1] if len(argv) > 1 else "null"
-    result = call(target, json.loads(raw))
+    try:
+        result = call(target, json.loads(raw))
+    except TargetNotFound as exc:
+        print(f"{target}: {exc}", file=sys.stderr)
+        return 1
     if inspect.iscoroutine(result):
         import asyncio  # only then: it costs tens of milliseconds to import
 

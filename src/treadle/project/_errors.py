@@ -23,6 +23,7 @@ from pydantic_core import ErrorDetails
 
 from .._exceptions import ConfigError
 from ._locate import KeyPath, Locator
+from ._spelled import spelled
 
 __all__ = ["Invalid", "Problem", "Source", "closest", "dotted", "problems"]
 
@@ -166,19 +167,27 @@ def _message(detail: ErrorDetails, path: KeyPath, model: type[BaseModel]) -> tup
     kind, ctx, given = detail["type"], detail.get("ctx") or {}, detail["input"]
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else ""
-        return "unknown key", closest(key, _keys_at(model, path[:-1]))
+        guess = closest(key, _keys_at(model, path[:-1]))
+        if guess is None and len(path) == 3 and path[0] == "loops":
+            return (
+                f"unknown key (the target's own arguments go in `options = {{ {key} = ... }}`)",
+                None,
+            )
+        return "unknown key", guess
     if kind == "missing":
         return "required, but missing", None
     if kind in ("enum", "literal_error"):
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        return f"must be one of {', '.join(choices)}; got {given!r}", closest(str(given), choices)
+        return f"must be one of {', '.join(choices)}; got {spelled(given)}", closest(
+            str(given), choices
+        )
     if kind == "value_error":
         return str(ctx.get("error", detail["msg"])), None
     if kind in _BOUNDS:
         op, key = _BOUNDS[kind]
-        return f"must be {op} {ctx.get(key)}, got {given!r}", None
+        return f"must be {op} {ctx.get(key)}, got {spelled(given)}", None
     if kind in _SIMPLE:
-        return f"{_SIMPLE[kind]}, got {given!r}", None
+        return f"{_SIMPLE[kind]}, got {spelled(given)}", None
     msg = detail["msg"]
     return msg[:1].lower() + msg[1:], None
 

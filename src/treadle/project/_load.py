@@ -28,6 +28,7 @@ from ._interpolate import InterpolationError, interpolate, interpolate_tree
 from ._layout import SECTIONS, child_configs
 from ._locate import KeyPath, Locator
 from ._schema import ProjectFile
+from ._spelled import spelled
 from ._validate import check, check_profiles
 
 __all__ = [
@@ -168,7 +169,7 @@ def _read_env_file(
         path = root / ".env"
         return read_dotenv(path) if path.is_file() else {}
     if not isinstance(raw, str):
-        raise source.error(Problem(at, f"must be a path, got {raw!r}"))
+        raise source.error(Problem(at, f"must be a path, got {spelled(raw)}"))
     try:
         path = root / interpolate(raw, env)
     except InterpolationError as exc:

@@ -50,9 +50,11 @@ def rows(project: Mapping[str, Any]) -> list[Row]:
     operator-stopped children included."""
     tree = project.get("tree") or {}
     out = list(_walk(tree.get("children") or {}, ""))
-    for name in project.get("stopped") or []:
-        kind = (project.get("children") or {}).get(name, "")
-        out.append(_stopped(name, kind))
+    seen = {row.name for row in out}
+    for name in project.get("stopped") or []:  # in the tree now; an older manager's are not
+        if name not in seen:
+            kind = (project.get("children") or {}).get(name, "")
+            out.append(_stopped(name, kind))
     return out
 
 

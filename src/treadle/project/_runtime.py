@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ChildNotFound, ConfigError, TreadleError
+from .._lifecycle import UP
 from ..supervisor import Supervisor
 from ._build import build_child, build_tree
 from ._config import ChildInfo, ProjectConfig
 from ._diff import diff
+from ._errors import closest
 from ._load import load_project
 from ._procfile import load_procfile
 
@@ -54,7 +56,6 @@ class ProjectRuntime:
         self.config = self._load()
         self.log_dir = self.config.root / ".treadle" / "logs"
         self._tree: Supervisor | None = None
-        self._stopped: set[str] = set()  # children an operator stopped (kept out of the tree)
         self._handler: logging.Handler | None = None
         self._leader: Callable[[], bool] = _always
 
@@ -96,7 +97,7 @@ class ProjectRuntime:
             "root": str(self.config.root),
             "logs": str(self.log_dir),
             "tree": tree.status(),
-            "stopped": sorted(self._stopped),
+            "stopped": sorted(_terminated(tree)),
             "children": {n: i.kind for n, i in self.config.children().items()},
         }
 
@@ -113,24 +114,27 @@ class ProjectRuntime:
             raise ConfigError("target", f"{op} needs a child's name")
         name = self._name(target)
         base = name.split("[", 1)[0]  # a pool member's pool
-        if op == "START" or (op == "RESTART" and base in self._stopped):
-            return self._start(base)
         sup, child = self._where(name)
-        if op == "RESTART":
+        if op == "START":
+            return await self._start(sup, child)
+        if op == "RESTART":  # one stopped by an operator too
             await sup.restart(child)
             return "restarted", None
+        if op in ("PAUSE", "RESUME") and child in sup.terminated:
+            raise TreadleError(f"{self.name}: {child!r} is stopped (treadle start {child})")
         if op == "PAUSE":
             sup.pause(child, reason="paused by an operator")
             return "paused", None
         if op == "RESUME":
             sup.resume(child, reason="resumed by an operator")
             return "running", None
-        if op == "STOP":
-            await sup.remove(child)
-            self._stopped.add(name)
+        if op == "STOP":  # kept in the tree, stopped, until START or RESTART
+            await sup.terminate(child)
             return "stopped", None
         if op == "SCALE":  # a pool, named by itself or by one of its members
-            return "scaled", {"members": await self._scale(sup, base, args)}
+            members = await self._scale(sup, base, args)
+            stopped = [m for m in members if m in sup.terminated]  # they count, stopped
+            return "scaled", {"members": members, **({"stopped": stopped} if stopped else {})}
         raise ConfigError("op", f"{op} is not an op for a project's child")
 
     # -- children -------------------------------------------------------------------------
@@ -142,7 +146,9 @@ class ProjectRuntime:
         for candidate in (target, target.rsplit(".", 1)[-1], target.split("[", 1)[0]):
             if candidate in children:
                 return target if "[" in target and candidate != target else candidate
-        raise ChildNotFound(f"{self.name}: no child {target!r} (children: {sorted(children)})")
+        guess = closest(target, children)
+        hint = f"did you mean {guess!r}?" if guess else f"children: {', '.join(children)}"
+        raise ChildNotFound(f"{self.name}: no child {target!r} ({hint})")
 
     def _where(self, name: str) -> tuple[Supervisor, str]:
         """The running supervisor that holds ``name``, and the name it knows it by."""
@@ -150,8 +156,6 @@ class ProjectRuntime:
         info = self.config.children().get(base)
         if info is None:
             raise ChildNotFound(f"{self.name}: no child {name!r}")
-        if base in self._stopped:
-            raise TreadleError(f"{self.name}: {base!r} is stopped (treadle start {base})")
         chain: list[str] = []
         parent = info.parent
         while parent is not None:
@@ -159,21 +163,32 @@ class ProjectRuntime:
             parent = self.config.children()[parent].parent
         sup = self.tree()
         for ancestor in reversed(chain):
-            inner = sup.target(ancestor)
+            inner = sup.target(ancestor) if ancestor in sup.children else None
             if not isinstance(inner, Supervisor):
                 raise ChildNotFound(f"{self.name}: supervisor {ancestor!r} is not running")
+            if ancestor in sup.terminated:
+                raise TreadleError(
+                    f"{self.name}: {ancestor!r} is stopped (treadle start {ancestor})"
+                )
             sup = inner
         if info.kind == "supervisor" and base == name and name not in sup.children:
             raise ChildNotFound(f"{self.name}: {name!r} is not running")
         return sup, name
 
-    def _start(self, name: str) -> tuple[str, dict[str, Any] | None]:
-        info = self.config.children()[name]
-        if name not in self._stopped:
-            raise TreadleError(f"{self.name}: {name!r} is not stopped")
-        self._stopped.discard(name)
-        sup = self._parent(info)
-        sup.add(build_child(self.config, name, log_dir=self.log_dir, leader=self.is_leader))
+    async def _start(self, sup: Supervisor, name: str) -> tuple[str, dict[str, Any] | None]:
+        """Start again what an operator stopped: a child, a pool member, or a pool's
+        stopped members (its running ones are left alone)."""
+        members = [n for n in sup.children if n == name or n.startswith(f"{name}[")]
+        if not members:
+            raise ChildNotFound(
+                f"{self.name}: no child {name!r} (children: {', '.join(sup.children)})"
+            )
+        stopped = [n for n in sup.terminated if n in members]
+        if not stopped:
+            up = all(sup.child_state(n) in UP for n in members)
+            raise TreadleError(f"{self.name}: {name!r} is not stopped{' (running)' if up else ''}")
+        for member in stopped:
+            await sup.restart(member)
         return "started", None
 
     def _parent(self, info: ChildInfo) -> Supervisor:
@@ -209,7 +224,6 @@ class ProjectRuntime:
             info = new.children()[name]
             if info.parent in change.added or info.parent in change.changed:
                 continue  # it comes with its supervisor
-            self._stopped.discard(name)
             child = build_child(new, name, log_dir=self.log_dir, leader=self.is_leader)
             self._parent(info).add(child)
         return {
@@ -222,9 +236,6 @@ class ProjectRuntime:
 
     async def _remove(self, name: str) -> None:
         """Take a child of the running tree out (located by the current config)."""
-        if name in self._stopped:
-            self._stopped.discard(name)
-            return
         try:
             sup, child = self._where(name)
         except ChildNotFound:
@@ -259,3 +270,13 @@ class ProjectRuntime:
 
 def _always() -> bool:
     return True
+
+
+def _terminated(sup: Supervisor, prefix: str = "") -> list[str]:
+    """The dotted names of the children an operator stopped, nested supervisors' too."""
+    out = [prefix + n for n in sup.terminated]
+    for name in sup.children:
+        inner = sup.target(name)
+        if isinstance(inner, Supervisor) and name not in sup.terminated:
+            out += _terminated(inner, f"{prefix}{name}.")
+    return out

@@ -2,9 +2,11 @@
 
 Owns importing user code (with the project's directory on ``sys.path``) and what a loop
 target may be: a Loop subclass, built with the table's loop options and ``options`` as
-keyword arguments, or a ``@loop`` function (a :class:`~treadle.FunctionLoop`), rebuilt
-for every start from its function and the table's options. Every failure is a
-:class:`~treadle.ConfigError` at ``loops.NAME.target`` (or ``.options``) in the file.
+keyword arguments (checked against its ``__init__``, and the ``__init__`` of the classes
+it hands ``**kwargs`` on to with ``super()``), or a ``@loop`` function (a
+:class:`~treadle.FunctionLoop`), rebuilt for every start from its function and the
+table's options. Every failure is a :class:`~treadle.ConfigError` at
+``loops.NAME.target`` (or ``.options``) in the file.
 """
 
 from __future__ import annotations
@@ -140,6 +142,17 @@ def _class_factory(
         signature = inspect.signature(cls)
     except (TypeError, ValueError):  # no signature to check (a C extension): build to see
         signature = None
+    accepted = _keywords(cls)
+    unknown = [k for k in options if accepted is not None and k not in accepted]
+    if unknown and accepted is not None:
+        key, guess = unknown[0], closest(unknown[0], accepted)
+        takes = ", ".join(sorted(accepted - _LOOP_ONLY)) or "no options"
+        raise config.error(
+            ("loops", name, "options", key),
+            f"{cls.__qualname__} takes no option {key!r}"
+            + ("" if guess else f" (it takes: {takes})"),
+            guess,
+        )
     if signature is not None:
         takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
         if takes_any or "name" in signature.parameters:
@@ -147,14 +160,47 @@ def _class_factory(
         try:
             signature.bind(**kwargs)
         except TypeError as exc:
-            key = next((k for k in options if k not in signature.parameters), None)
-            at = ("loops", name, "options", key) if key and not takes_any else ("loops", name)
+            odd = next((k for k in options if k not in signature.parameters), None)
+            at = ("loops", name, "options", odd) if odd and not takes_any else ("loops", name)
             raise config.error(at, f"{cls.__qualname__}({_show(kwargs)}): {exc}") from None
 
     def make() -> Loop:
         return cls(**copy.deepcopy(kwargs))  # replicas never share a mutable option
 
     return make
+
+
+# Loop's own keywords a table sets in its own keys (or that no table sets): an unknown
+# option is never said to be "like" one of them
+_LOOP_ONLY = frozenset(
+    {"name", "interval", "initial_delay", "enabled", "max_consecutive_errors", "backoff"}
+    | {"should_run", "rand", "window", "hook_timeout", "cpu_time"}
+)
+
+
+def _keywords(cls: type) -> frozenset[str] | None:
+    """Every keyword ``cls(...)`` accepts, following ``**kwargs`` up the classes whose
+    ``__init__`` hands them on (it calls ``super()``) to the first that takes no more;
+    None when that cannot be known (an ``__init__`` that keeps ``**kwargs`` itself, or
+    one without a signature)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        if klass is object:
+            return frozenset(names)
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names.update(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return frozenset(names - {"self"})
+        code = getattr(init, "__code__", None)
+        if code is None or "super" not in code.co_names:
+            return None  # it keeps what **kwargs gets: anything may be right
+    return None
 
 
 def _function_factory(proto: FunctionLoop, name: str, settings: _Settings) -> Callable[[], Loop]:

@@ -13,6 +13,8 @@ from typing import Annotated, Final
 
 from pydantic import BeforeValidator, Field
 
+from ._spelled import spelled
+
 __all__ = [
     "Duration",
     "PositiveDuration",
@@ -44,11 +46,11 @@ _SIZE: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)", re.IGNORECASE)
 def _number(value: object, what: str) -> float | None:
     """A TOML number as a float (None when ``value`` is not a number at all)."""
     if isinstance(value, bool):
-        raise ValueError(f"must be a {what}, got {value!r}")
+        raise ValueError(f"must be a {what}, got {spelled(value)}")
     if isinstance(value, int | float):
         number = float(value)
         if not math.isfinite(number) or number < 0:
-            raise ValueError(f"must be a finite {what} >= 0, got {value!r}")
+            raise ValueError(f"must be a finite {what} >= 0, got {spelled(value)}")
         return number
     return None
 
@@ -63,15 +65,17 @@ def parse_duration(value: object) -> float:
     if number is not None:
         return number
     if not isinstance(value, str):
-        raise ValueError(f"must be a duration (seconds, or a string like '2s'), got {value!r}")
+        raise ValueError(
+            f'must be a duration (seconds, or a string like "2s"), got {spelled(value)}'
+        )
     text = value.strip().replace(" ", "")
     if _NUMBER.fullmatch(text):
         return float(text)
     parts = list(_DURATION_PART.finditer(text))
     if not text or "".join(p.group(0) for p in parts) != text:
         raise ValueError(
-            f"{value!r} is not a duration: write seconds, or a number with a unit "
-            "(ms, s, m, h, d) such as '500ms', '2s', '5m' or '1h30m'"
+            f"{spelled(value)} is not a duration: write seconds, or a number with a unit "
+            '(ms, s, m, h, d) such as "500ms", "2s", "5m" or "1h30m"'
         )
     return sum(float(p.group(1)) * _DURATION_UNITS[p.group(2)] for p in parts)
 
@@ -94,16 +98,16 @@ def parse_size(value: object) -> int:
     number = _number(value, "size")
     if number is not None:
         if number != int(number):
-            raise ValueError(f"must be a whole number of bytes, got {value!r}")
+            raise ValueError(f"must be a whole number of bytes, got {spelled(value)}")
         return int(number)
     if not isinstance(value, str):
-        raise ValueError(f"must be a size (bytes, or a string like '10MB'), got {value!r}")
+        raise ValueError(f'must be a size (bytes, or a string like "10MB"), got {spelled(value)}')
     match = _SIZE.fullmatch(value.strip())
     unit = match.group(2).lower() if match else ""
     if match is None or (unit and unit not in _SIZE_UNITS):
         raise ValueError(
-            f"{value!r} is not a size: write bytes, or a number with a unit "
-            "(B, KB, MB, GB, TB, KiB, MiB, GiB, TiB) such as '10MB' or '512MiB'"
+            f"{spelled(value)} is not a size: write bytes, or a number with a unit "
+            '(B, KB, MB, GB, TB, KiB, MiB, GiB, TiB) such as "10MB" or "512MiB"'
         )
     return int(float(match.group(1)) * _SIZE_UNITS[unit or "b"])
 

@@ -21,6 +21,7 @@ from ._errors import Problem, closest
 from ._layout import SECTIONS, Kind, child_configs, declared_profiles, dependency, included, parents
 from ._locate import KeyPath
 from ._schema import BackoffConfig, HealthConfig, ProcessConfig, ProjectFile
+from ._spelled import spelled
 
 __all__ = ["check", "check_profiles", "tcp_address"]
 
@@ -79,7 +80,7 @@ def tcp_address(value: str) -> tuple[str, int]:
     """``"host:port"``, ``":port"`` or ``"port"`` as (host, port); ValueError if neither."""
     host, _, port = value.rpartition(":")
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"must be 'host:port' or a port number, got {value!r}")
+        raise ValueError(f'must be "host:port" or a port number, got {spelled(value)}')
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -166,7 +167,9 @@ def _runs_artifact(f: ProjectFile, at: KeyPath, p: ProcessConfig) -> Iterator[Pr
         return
     for i, arg in enumerate(p.args or ()):
         if isinstance(arg, bool) or not isinstance(arg, str | int | float):
-            yield Problem((*at, "args", i), f"an argument is a string or a number, got {arg!r}")
+            yield Problem(
+                (*at, "args", i), f"an argument is a string or a number, got {spelled(arg)}"
+            )
 
 
 def _health(at: tuple[str, ...], h: HealthConfig) -> Iterator[Problem]:
@@ -180,7 +183,7 @@ def _health(at: tuple[str, ...], h: HealthConfig) -> Iterator[Problem]:
     if h.max_age is not None and h.file is None:
         yield Problem((*at, "max_age"), "max_age is for a file check")
     if h.http is not None and not h.http.startswith(("http://", "https://")):
-        yield Problem((*at, "http"), f"must be an http:// or https:// URL, got {h.http!r}")
+        yield Problem((*at, "http"), f"must be an http:// or https:// URL, got {spelled(h.http)}")
     if h.tcp is not None:
         try:
             tcp_address(h.tcp)
@@ -340,5 +343,6 @@ def _broker(f: ProjectFile) -> Iterator[Problem]:
     broker = f.project.broker
     if broker and "://" in broker and not broker.startswith(("postgresql://", "postgres://")):
         yield Problem(
-            ("project", "broker"), f"must be a file path or a postgresql:// URL, got {broker!r}"
+            ("project", "broker"),
+            f"must be a file path or a postgresql:// URL, got {spelled(broker)}",
         )

@@ -15,6 +15,7 @@ from typing import Annotated, Final
 
 from pydantic import BeforeValidator, Field
 
+from ._spelled import spelled
 from ._units import parse_duration
 
 __all__ = [
@@ -34,7 +35,9 @@ _SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
 
 def _target(value: object) -> object:
     if isinstance(value, str) and not _TARGET.fullmatch(value):
-        raise ValueError(f"must be 'module:attribute' (e.g. 'shop.jobs:Poller'), got {value!r}")
+        raise ValueError(
+            f'must be "module:attribute" (e.g. "shop.jobs:Poller"), got {spelled(value)}'
+        )
     return value
 
 
@@ -46,7 +49,7 @@ def _command(value: object) -> object:
         return value
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ValueError(f"must be a command line or a non-empty list of strings, got {value!r}")
+    raise ValueError(f"must be a command line or a non-empty list of strings, got {spelled(value)}")
 
 
 def _signal(value: object) -> object:
@@ -61,7 +64,9 @@ def _signal(value: object) -> object:
         try:
             return signal.Signals[name]
         except KeyError:
-            raise ValueError(f"{value!r} is not a signal (e.g. 'SIGTERM', 'SIGINT')") from None
+            raise ValueError(
+                f'{spelled(value)} is not a signal (e.g. "SIGTERM", "SIGINT")'
+            ) from None
     return value
 
 
@@ -77,14 +82,16 @@ def _octal(value: object) -> object:
         try:
             return int(value, 8)
         except ValueError:
-            raise ValueError(f"must be an octal number such as '022', got {value!r}") from None
+            raise ValueError(
+                f'must be an octal number such as "022", got {spelled(value)}'
+            ) from None
     return value
 
 
 def _whole_seconds(value: object) -> object:
     seconds = parse_duration(value)
     if seconds != int(seconds):
-        raise ValueError(f"must be whole seconds, got {value!r}")
+        raise ValueError(f"must be whole seconds, got {spelled(value)}")
     return int(seconds)
 
 

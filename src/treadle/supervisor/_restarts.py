@@ -152,8 +152,8 @@ async def _group_restart(sup: Supervisor, failed: Child, delay: float) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
         for child in [failed, *others]:
-            if sup._children.get(child.name) is not child:
-                continue
+            if sup._children.get(child.name) is not child or child.name in sup._held:
+                continue  # gone, or stopped by an operator meanwhile
             if child is failed or (
                 child.spec.restart is not Restart.TEMPORARY
                 and child.state in (State.STOPPED, State.FAILED)

@@ -131,6 +131,7 @@ class Supervisor:
         self._bus = bus
         self._children: dict[str, Child] = {}
         self._pools: dict[str, ChildSpec] = {}
+        self._held: set[str] = set()  # stopped by terminate(): nothing starts them but restart()
         self._state = State.PENDING
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
@@ -185,6 +186,11 @@ class Supervisor:
     @property
     def children(self) -> list[str]:
         return list(self._children)
+
+    @property
+    def terminated(self) -> list[str]:
+        """The children stopped by :meth:`terminate` (pool members by name), kept stopped."""
+        return [n for n in self._children if n in self._held]
 
     def child_state(self, name: str) -> State:
         return self._child(name).state
@@ -286,7 +292,8 @@ class Supervisor:
         for child in list(self._children.values()):
             child.intensity = None
             child.attempt = 0
-            spawn(self, child)
+            if child.name not in self._held:
+                spawn(self, child)
         self._set_state(State.RUNNING)
         self._ensure_monitor()
         if self._watchdog is not None and not self._watchdog.running:
@@ -342,7 +349,7 @@ class Supervisor:
             for name in names:
                 await self._child(name).wait_running()
             return
-        while self._n_running < len(self._children):
+        while self._n_running < len(self._children) - len(self._held):
             fut = asyncio.get_running_loop().create_future()
             self._all_waiters.append(fut)
             await fut
@@ -472,13 +479,24 @@ class Supervisor:
         await stop_children(self, [self._children[n] for n in names], "removed")
         for n in names:
             del self._children[n]
+            self._held.discard(n)
         self._pools.pop(name, None)
+
+    async def terminate(self, name: str) -> None:
+        """Stop a child (a pool: every member) and keep it, stopped (OTP's
+        ``terminate_child``): neither its restart type, nor a strategy, nor this
+        supervisor's next start runs it again; :meth:`restart` does. A pool keeps its size:
+        the member counts, stopped, until it is restarted or scaled away."""
+        children = [self._children[n] for n in self._members(name)]
+        self._held.update(c.name for c in children)
+        await stop_children(self, children, "stopped by an operator")
 
     async def restart(self, name: str) -> None:
         """Stop and start a child (a pool: every member) now, with no backoff and no
-        intensity check: an operator's decision."""
+        intensity check: an operator's decision (one stopped by :meth:`terminate` too)."""
         children = [self._children[n] for n in self._members(name)]
         await stop_children(self, children, "restart requested")
+        self._held.difference_update(c.name for c in children)
         for child in children:
             if child.state is State.GIVEN_UP:
                 child.intensity = None
@@ -504,6 +522,7 @@ class Supervisor:
             await stop_children(self, extra, "scaled down")
             for c in extra:
                 del self._children[c.name]
+                self._held.discard(c.name)
         self._pools[name] = dataclasses.replace(spec, replicas=max(replicas, 1), pool=True)
         return self._members(name)
 
@@ -529,9 +548,8 @@ class Supervisor:
         try:
             return self._children[name]
         except KeyError:
-            raise ChildNotFound(
-                f"{self._path}: no child {name!r} (children: {self.children})"
-            ) from None
+            known = ", ".join(self._children) or "none"
+            raise ChildNotFound(f"{self._path}: no child {name!r} (children: {known})") from None
 
     def _members(self, name: str) -> list[str]:
         if name in self._pools:
@@ -597,7 +615,7 @@ class Supervisor:
         if new in UP:
             if old not in UP:
                 self._n_running += 1
-                if self._all_waiters and self._n_running >= len(self._children):
+                if self._all_waiters and self._n_running >= len(self._children) - len(self._held):
                     self._resolve_all_running()
         elif old in UP:
             self._n_running -= 1

@@ -4,8 +4,10 @@ Owns serving the app (uvicorn, in the manager's own event loop: no thread, no se
 process), the bearer token (the configured one, else one generated into
 ``.treadle/token`` with mode 0600), the rule that a non-loopback address needs a
 configured token, the names a request's ``Host`` may give (:meth:`Dashboard.hosts`), and
-the event recorder's lifetime. It is a Runnable: the manager's tree
-restarts it if it fails, and stops it with everything else.
+the event recorder's lifetime. Its socket is bound by :meth:`Dashboard.bind` before the
+manager starts (see :mod:`._listen`), so that a taken port fails ``treadle up`` at once.
+It is a Runnable: the manager's tree restarts it if it fails, and stops it with
+everything else.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 import psutil
 import uvicorn
 
-from .._exceptions import ConfigError, NotPausable
+from .._exceptions import ConfigError, NotPausable, TreadleError
 from ._app import create_app
 from ._events import EventLog
+from ._listen import listen, refusal
 from ._metrics import Metrics
 
 if TYPE_CHECKING:
@@ -82,6 +85,7 @@ class Dashboard:
         self.events = EventLog(manager, runtime)
         self.metrics = Metrics(runtime.tree())
         self._server: _Server | None = None
+        self._socket: socket.socket | None = None
 
     @classmethod
     def of(cls, manager: Manager, runtime: ProjectRuntime) -> Dashboard:
@@ -104,7 +108,23 @@ class Dashboard:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
+    def bind(self) -> None:
+        """Take the port now (its first run serves on it): a taken one is a ConfigError
+        at ``dashboard.port`` that says so, before anything else starts."""
+        if self._socket is None:
+            self._socket = self._listen()
+
+    def _listen(self) -> socket.socket:
+        try:
+            sock = listen(self.host, self.port)
+        except OSError as exc:
+            key, message = refusal(self.host, self.port, exc)
+            raise self.runtime.config.error(("dashboard", key), message) from None
+        self.port = sock.getsockname()[1]
+        return sock
+
     async def run(self, started: Callable[[], None]) -> None:
+        sock, self._socket = self._socket or self._listen(), None
         config = uvicorn.Config(
             create_app(self),
             host=self.host,
@@ -116,15 +136,13 @@ class Dashboard:
         )
         server = self._server = _Server(config)
         recorder = asyncio.create_task(self.events.run(), name="dashboard:events")
-        serving = asyncio.create_task(server.serve(), name="dashboard:http")
+        serving = asyncio.create_task(_serve(server, sock), name="dashboard:http")
         try:
             while not server.started:  # uvicorn says so with a flag, not an event
                 if serving.done():
-                    await serving  # it could not bind: that error, and no start
+                    await serving  # it could not start: that error, and no start
                     raise ConfigError("dashboard.port", f"{self.url} did not start")
                 await asyncio.sleep(0.01)
-            if server.servers and server.servers[0].sockets:
-                self.port = server.servers[0].sockets[0].getsockname()[1]
             started()
             await serving
         finally:
@@ -160,6 +178,15 @@ class Dashboard:
                     if address.family in (socket.AF_INET, socket.AF_INET6):
                         names.add(_bracketed(address.address.split("%", 1)[0]))
         return sorted(n.lower() for n in names if n)
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits the process when it cannot start: the manager's
+        raise TreadleError(f"the dashboard's server could not start (exit {exc.code})") from None
+    finally:
+        sock.close()  # (closed already, once it served)
 
 
 def read_token(path: Path) -> str:
