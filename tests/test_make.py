@@ -42,4 +42,4 @@ def test_make_up_installs_the_package_alone_and_make_test_its_dev_extra(tmp_path
     assert [line.split("install -q ", 1)[1] for line in installs] == ["-e ."]
     assert "[dev]" not in up
     assert "treadle up" in up.splitlines()[-1]
-    assert "pip install -q -e '.[dev]'" in planned("test", tmp_path)
+    assert "pip install -q -e '.[dev,docs]'" in planned("test", tmp_path)
