@@ -1,6 +1,7 @@
 """Supervision: trees of children with restart policies, strategies and intensity."""
 
 from ._child import CoroutineTarget as CoroutineTarget
+from ._context import current_child as current_child
 from ._run import run as run
 from ._run import serve as serve
 from ._spec import ChildSpec as ChildSpec
@@ -16,6 +17,7 @@ __all__ = [
     "Strategy",
     "Supervisor",
     "Target",
+    "current_child",
     "run",
     "serve",
 ]
