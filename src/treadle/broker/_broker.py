@@ -22,7 +22,7 @@ from simplebroker.ext import BrokerConnection
 from .._exceptions import BrokerError
 from . import _names as names
 from ._batch import Text, write_all
-from ._messages import ERROR_KEPT, DeadLetter
+from ._messages import ERROR_KEPT, WIRE, DeadLetter
 from ._open import session
 from ._target import BrokerURL, resolve
 
@@ -35,7 +35,7 @@ _log = logging.getLogger("treadle.broker")
 
 
 def encode(message: BaseModel | str) -> str:
-    return message if isinstance(message, str) else message.model_dump_json()
+    return message if isinstance(message, str) else message.model_dump_json(context=WIRE)
 
 
 class Broker:

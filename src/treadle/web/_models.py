@@ -1,5 +1,7 @@
 """The dashboard API's shapes: every response is one of these (so that the OpenAPI
-document at ``/api/openapi.json`` is what the server answers), every request body too."""
+document at ``/api/openapi.json`` is what the server answers), every request body too.
+A TID is written as text (:data:`treadle.broker.Tid`): a browser reads JSON numbers as
+doubles, which round a 64-bit TID."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..broker import Tid
 from ..project import Row
 
 __all__ = [
@@ -26,7 +29,7 @@ _OUT = ConfigDict(extra="forbid")
 class ManagerRef(BaseModel):
     model_config = _OUT
 
-    tid: int
+    tid: Tid
     pid: int
     host: str
 
@@ -49,10 +52,10 @@ class Task(BaseModel):
 
     model_config = _OUT
 
-    tid: int
+    tid: Tid
     name: str
     state: str
-    manager: int | None
+    manager: Tid | None
     pid: int | None
     attempt: int
     exit_code: int | None
