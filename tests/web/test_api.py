@@ -206,7 +206,7 @@ async def test_metrics_in_prometheus_text_format(tmp_path: Path) -> None:
         ]
         assert buckets == sorted(buckets)  # cumulative
         assert buckets[-1] >= runs["ticker"] - 1
-        rss = {s.labels["child"] for s in families["treadle_process_resident_bytes"].samples}
+        rss = {s.labels["child"] for s in families["treadle_process_resident_memory_bytes"].samples}
         assert "web" in rss
         assert "treadle_limiter_capacity" in families
         queues = {s.labels["queue"] for s in families["treadle_queue_pending"].samples}
