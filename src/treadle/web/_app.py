@@ -34,6 +34,7 @@ from ._metrics import queue_label
 from ._models import (
     ControlReply,
     Detail,
+    History,
     Limiter,
     ManagerRef,
     ScaleRequest,
@@ -120,6 +121,11 @@ def create_app(dash: Dashboard) -> FastAPI:
     @app.get("/api/managers", response_model=list[WorkerRecord])
     async def managers() -> list[WorkerRecord]:
         return await ab.call(partial(managers_of, ab.broker, everything=True))
+
+    @app.get("/api/history", response_model=History)
+    async def history() -> History:
+        """Each child's restarts and run durations over the last five minutes."""
+        return History.model_validate(dash.history.snapshot())
 
     @app.get("/api/limiters", response_model=list[Limiter])
     async def limiters() -> list[Limiter]:

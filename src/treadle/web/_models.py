@@ -13,8 +13,11 @@ from ..broker import Tid
 from ..project import Row
 
 __all__ = [
+    "ChildHistory",
     "ControlReply",
     "Detail",
+    "DurationSample",
+    "History",
     "Limiter",
     "ManagerRef",
     "ScaleRequest",
@@ -95,6 +98,31 @@ class ScaleRequest(BaseModel):
 
     name: str = Field(min_length=1)
     replicas: int = Field(ge=0, le=10_000)
+
+
+class DurationSample(BaseModel):
+    model_config = _OUT
+
+    t: float = Field(description="when it was taken (Unix time, the server's clock)")
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class ChildHistory(BaseModel):
+    model_config = _OUT
+
+    restarts: list[float] = Field(description="when it restarted after a failure (Unix time)")
+    samples: list[DurationSample] = Field(description="its run durations, sampled")
+
+
+class History(BaseModel):
+    """The recent past of the project's children, for charts opened now."""
+
+    model_config = _OUT
+
+    now: float = Field(description="the server's time when it answered (Unix time)")
+    window_s: float
+    children: dict[str, ChildHistory]
 
 
 class Detail(BaseModel):
