@@ -14,6 +14,7 @@ import pytest
 from treadle.loop import Loop, loop
 from treadle.project import ProjectRuntime
 from treadle.project._logfiles import LogDir
+from treadle.supervisor._context import child_context
 
 from .test_load import write
 
@@ -160,3 +161,22 @@ async def test_a_console_the_user_configured_keeps_its_format(tmp_path: Path) ->
     got = lines(runtime.log_dir, "chatty")
     assert ("stderr", "INFO|logged at info") in got
     assert not any(text.startswith("INFO shop.jobs") for _, text in got)  # not twice
+
+
+async def test_what_runs_for_a_process_child_is_not_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A process child's log is its process's: treadle's own code in that child's task
+    (or a library's warning there) goes where it went."""
+    text = CHATTY + '\n[processes.web]\ncommand = ["true"]\n'
+    runtime = ProjectRuntime(write(tmp_path, text))
+    runtime.tree()
+    runtime.start_logging()
+    try:
+        child_context("shop.web").run(print, "treadle's own, in web's task")
+        child_context("shop.chatty").run(print, "chatty's")
+    finally:
+        runtime.stop_logging()
+    assert capsys.readouterr().out == "treadle's own, in web's task\n"
+    assert not (runtime.log_dir / "web.log").exists()
+    assert lines(runtime.log_dir, "chatty") == [("stdout", "chatty's")]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
 
@@ -44,6 +45,9 @@ class LoopOutput:
     Args:
         log_dir: where ``NAME.log`` files go.
         level: the least level of a child's log records that is written.
+        loops: whether a child (by its declared name) runs in this interpreter; what runs
+            for any other (a process child's task: treadle's code) goes where it went.
+            Asked once per child path until :meth:`forget`.
         max_bytes, backups: each file's rotation (a process child's defaults).
     """
 
@@ -52,16 +56,18 @@ class LoopOutput:
         log_dir: Path,
         level: int = logging.INFO,
         *,
+        loops: Callable[[str], bool] = lambda name: True,
         max_bytes: int = 10 << 20,
         backups: int = 5,
     ) -> None:
         self.log_dir = log_dir
         self.level = level
+        self._loops = loops
         self._max_bytes = max_bytes
         self._backups = backups
         self._lock = threading.RLock()  # a failing write reports to stderr: us again
         self._files: dict[str, Output] = {}  # a log file's child name → its writer
-        self._by_path: dict[str, Output] = {}  # a child's path → its file's writer
+        self._by_path: dict[str, Output | None] = {}  # a child's path → its file's writer
         self._partial: dict[tuple[str, str], str] = {}  # (path, stream) → an unfinished line
         self._real: tuple[TextIO, TextIO] | None = None
         self._handler: logging.Handler | None = None
@@ -107,16 +113,32 @@ class LoopOutput:
             self._handler = None
         with self._lock:
             for (path, name), rest in self._partial.items():
-                self._writer(path).line(name, rest)
+                output = self._writer(path)
+                if output is not None:
+                    output.line(name, rest)
             self._partial.clear()
             for output in self._files.values():
                 output.close()
             self._files.clear()
             self._by_path.clear()
 
+    def owns(self, path: str) -> bool:
+        """Whether what code running for child ``path`` writes goes to its log."""
+        try:
+            return self._by_path[path] is not None
+        except KeyError:
+            with self._lock:
+                return self._writer(path) is not None
+
+    def forget(self) -> None:
+        """Ask ``loops`` again (the project was reloaded: a name may be another child)."""
+        with self._lock:
+            self._by_path.clear()
+
     def write(self, path: str, stream: str, text: str) -> None:
-        """``text`` written by child ``path`` to ``stream``: its whole lines go to the
-        child's file; an unfinished one waits for its end (or for a line's limit)."""
+        """``text`` written by child ``path`` (one it :meth:`owns`) to ``stream``: its
+        whole lines go to the child's file; an unfinished one waits for its end (or for
+        a line's limit)."""
         with self._lock:
             key = (path, stream)
             pending = self._partial.pop(key, "") + text
@@ -125,24 +147,26 @@ class LoopOutput:
                 lines.append(rest)
             elif rest:
                 self._partial[key] = rest
-            if lines:
-                output = self._writer(path)
+            output = self._writer(path)
+            if lines and output is not None:
                 for line in lines:
                     output.line(stream, line[:-1] if line.endswith("\r") else line)
 
-    def _writer(self, path: str) -> Output:
-        """The writer of a child's file: ``shop.worker[1]`` and ``shop.worker[2]`` share
-        ``worker.log``, as a pool's processes do."""
-        output = self._by_path.get(path)
-        if output is None:
-            name = path.rsplit(".", 1)[-1].partition("[")[0]
+    def _writer(self, path: str) -> Output | None:
+        """The writer of a child's file (None: not a loop's): ``shop.worker[1]`` and
+        ``shop.worker[2]`` share ``worker.log``, as a pool's processes do."""
+        if path in self._by_path:
+            return self._by_path[path]
+        name = path.rsplit(".", 1)[-1].partition("[")[0]
+        output = None
+        if self._loops(name):
             output = self._files.get(name)
             if output is None:
                 output = self._files[name] = Output(0)
                 file = str(self.log_dir / f"{name}.log")
                 for stream in ("stdout", "stderr"):
                     output.to_file(stream, file, self._max_bytes, self._backups)
-            self._by_path[path] = output
+        self._by_path[path] = output
         return output
 
 
@@ -157,7 +181,7 @@ class _Proxy:
 
     def write(self, text: str) -> int:
         path = current_child()
-        if path is None:
+        if path is None or not self._sink.owns(path):
             return self._real.write(text)
         self._sink.write(path, self._stream, text)
         return len(text)
@@ -190,7 +214,7 @@ class _Handler(logging.Handler):
             return
         path = current_child()
         try:
-            if path is None:
+            if path is None or not self._sink.owns(path):
                 if record.levelno >= logging.WARNING:  # logging.lastResort's behaviour
                     self._stderr.write(self._plain.format(record) + "\n")
                 return

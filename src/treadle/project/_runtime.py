@@ -209,6 +209,8 @@ class ProjectRuntime:
         for name in [*change.removed, *change.changed]:
             await self._remove(name)
         self.config = new
+        if self._capture is not None:
+            self._capture.forget()  # a name may be a loop now, or no more
         for name in [*change.changed, *change.added]:
             info = new.children()[name]
             if info.parent in change.added or info.parent in change.changed:
@@ -244,7 +246,7 @@ class ProjectRuntime:
         their own ``NAME.log`` (:class:`._capture.LoopOutput`)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         level = logging.getLevelNamesMapping()[self.config.logging.level.upper()]
-        self._capture = LoopOutput(self.log_dir, level)
+        self._capture = LoopOutput(self.log_dir, level, loops=self._is_loop)
         self._capture.install()
         handler = logging.handlers.RotatingFileHandler(
             self.log_dir / LIFECYCLE_LOG, maxBytes=max_bytes, backupCount=backups
@@ -254,6 +256,9 @@ class ProjectRuntime:
         logger.addHandler(handler)
         logger.setLevel(self.config.logging.level.upper())
         self._handler = handler
+
+    def _is_loop(self, name: str) -> bool:
+        return name in self.config.file.loops
 
     def stop_logging(self) -> None:
         if self._capture is not None:
