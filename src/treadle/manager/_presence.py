@@ -122,7 +122,11 @@ class Presence:
             broker, state_dir = self._m.ab.broker, str(self._m.state_dir)
             found = _registry.recover(broker, self._m.tid, state_dir, held)
         if sweep:
-            _tidy.tidy(self._m.ab.broker, time.time())
+            # A sweep that fails (the broker refused) waits for the next: the beat goes on.
+            try:
+                _tidy.tidy(self._m.ab.broker, time.time())
+            except Exception as exc:  # noqa: BLE001
+                _log.warning("manager %s: no tidying: %s", self._m.tid, exc)
         return found, look and self._m.look_io()
 
     def _publish_io(self, record: WorkerRecord) -> None:
