@@ -37,6 +37,7 @@ Cancellation is never part of this tree: ``asyncio.CancelledError`` always propa
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 
 __all__ = [
     "ArtifactError",
@@ -71,6 +72,11 @@ __all__ = [
 
 class TreadleError(Exception):
     """Root of every error treadle raises on purpose."""
+
+    def report(self) -> str | None:
+        """What to show for this error where a traceback would go (a traceback of it
+        would show only treadle's own frames), or None: its traceback."""
+        return None
 
 
 class InvalidTransition(TreadleError):
@@ -177,12 +183,22 @@ class IntegrityError(TreadleError):
 
 
 class ProcessExited(TreadleError):
-    """A process ended abnormally: ``returncode`` as subprocess reports it (< 0: a signal)."""
+    """A process ended abnormally: ``returncode`` as subprocess reports it (< 0: a signal);
+    ``output``: the last lines it wrote to stderr (else to stdout), for its report (None:
+    its output was not kept)."""
 
-    def __init__(self, name: str, returncode: int) -> None:
+    def __init__(self, name: str, returncode: int, output: Sequence[str] | None = None) -> None:
         super().__init__(f"process {name!r} {describe_exit(returncode)}")
         self.name = name
         self.returncode = returncode
+        self.output = None if output is None else tuple(output)
+
+    def report(self) -> str:
+        if self.output is None:
+            return f"{self}\n"
+        if not self.output:
+            return f"{self}; it wrote nothing\n"
+        return f"{self}; the last lines it wrote:\n" + "".join(f"{x}\n" for x in self.output)
 
 
 class ProcessLimitExceeded(TreadleError):

@@ -33,12 +33,12 @@ def test_task_list_status_and_log(client: Client) -> None:
     assert table.returncode == 0
     assert "greeter" in table.stdout
     assert str(bad.tid) in table.stdout  # a TID is never folded over two lines
-    assert [(t["tid"], t["state"]) for t in listed] == [
-        (ok.tid, "completed"),
-        (bad.tid, "failed"),
+    assert [(t["tid"], t["state"]) for t in listed] == [  # TIDs as text: jq rounds numbers
+        (str(ok.tid), "completed"),
+        (str(bad.tid), "failed"),
     ]
-    assert [t["tid"] for t in failed] == [bad.tid]
-    assert status["manager"] == record.tid
+    assert [t["tid"] for t in failed] == [str(bad.tid)]
+    assert status["manager"] == str(record.tid)
     assert status["result"]["exit_code"] == 7
     assert log.returncode == 0
     assert "started" in log.stdout
@@ -78,7 +78,8 @@ def test_an_unknown_tid_exits_3(client: Client) -> None:
 
 def test_worker_start_list_status_stop(client: Client) -> None:
     started = treadle_json("worker", "start", "--capability", "gpu", "--max-tasks", "3")
-    tid = str(started["tid"])
+    tid = started["tid"]
+    assert isinstance(tid, str)
     try:
         assert started["capabilities"] == ["gpu"]
         listed = treadle_json("worker", "list")
@@ -102,7 +103,7 @@ def test_queue_list_and_peek_redact_secrets(client: Client) -> None:
     plain = treadle("queue", "peek", "treadle.spawn.requests")
     assert {"queue": "treadle.spawn.requests", "pending": 1, "claimed": 0, "total": 1} in listed
     [message] = peeked
-    assert message["id"] == spec.tid
+    assert message["id"] == message["message"]["tid"] == str(spec.tid)
     assert message["message"]["env"] == {"API_TOKEN": "***", "MODE": "x"}
     assert "s3cret" not in plain.stdout
     assert "***" in plain.stdout

@@ -44,11 +44,11 @@ async def test_status_tasks_managers_limiters_and_the_openapi_document(tmp_path:
         assert children["ticker"]["kind"] == "loop"
         status = (await client.get("/api/status")).json()
         assert status["name"] == "shop"
-        assert status["manager"]["tid"] == board.manager.tid
+        assert status["manager"]["tid"] == str(board.manager.tid)
         assert status["tree"]["kind"] == "supervisor"
 
         managers = (await client.get("/api/managers")).json()
-        assert [m["tid"] for m in managers] == [board.manager.tid]
+        assert [m["tid"] for m in managers] == [str(board.manager.tid)]
         assert managers[0]["project"] == str(tmp_path / "treadle.toml")
         assert (await client.get("/api/tasks")).json() == []
         missing = await client.get("/api/tasks/42")
@@ -206,7 +206,7 @@ async def test_metrics_in_prometheus_text_format(tmp_path: Path) -> None:
         ]
         assert buckets == sorted(buckets)  # cumulative
         assert buckets[-1] >= runs["ticker"] - 1
-        rss = {s.labels["child"] for s in families["treadle_process_resident_bytes"].samples}
+        rss = {s.labels["child"] for s in families["treadle_process_resident_memory_bytes"].samples}
         assert "web" in rss
         assert "treadle_limiter_capacity" in families
         queues = {s.labels["queue"] for s in families["treadle_queue_pending"].samples}

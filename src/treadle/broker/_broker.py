@@ -22,7 +22,7 @@ from simplebroker.ext import BrokerConnection
 from .._exceptions import BrokerError
 from . import _names as names
 from ._batch import Text, write_all
-from ._messages import ERROR_KEPT, DeadLetter
+from ._messages import ERROR_KEPT, WIRE, DeadLetter
 from ._open import session
 from ._target import BrokerURL, resolve
 
@@ -35,7 +35,7 @@ _log = logging.getLogger("treadle.broker")
 
 
 def encode(message: BaseModel | str) -> str:
-    return message if isinstance(message, str) else message.model_dump_json()
+    return message if isinstance(message, str) else message.model_dump_json(context=WIRE)
 
 
 class Broker:
@@ -287,6 +287,7 @@ class Broker:
         return found
 
     def delete(self, queue: str, message_id: int) -> bool:
+        """Delete one message, claimed or not; whether it was there."""
         return self.db.delete_message_ids(queue, [message_id]) > 0
 
     def delete_many(self, queue: str, message_ids: Sequence[int]) -> int:
@@ -317,9 +318,15 @@ class Broker:
                 side.run("SELECT pg_advisory_xact_lock(hashtext(?))", (statement,), fetch=False)
             side.run(statement, (), fetch=False)
 
-    def stats(self, prefix: str | None = None) -> list[QueueStats]:
-        """Pending, claimed and total counts of every queue (under ``prefix``)."""
-        return list(self.db.list_queue_stats(prefix=prefix))
+    def stats(self, prefix: str | None = None, *, pattern: str | None = None) -> list[QueueStats]:
+        """Pending, claimed and total counts of every queue (under ``prefix``, or whose
+        name matches the shell-style ``pattern``)."""
+        return list(self.db.list_queue_stats(prefix=prefix, pattern=pattern))
+
+    def drop(self, queue: str) -> int:
+        """Delete every message of ``queue``, claimed or not (so the queue is gone); how
+        many there were."""
+        return self.db.delete(queue)
 
     # -- lifetime ---------------------------------------------------------------------------
 

@@ -1,35 +1,90 @@
 """The messages of the task protocol, each a pydantic model validated on the way in.
 
 Owns the shapes of control requests and replies, task-log events, registry records,
-outbox records and dead letters. :class:`~treadle.broker.TaskSpec` has its own module.
+outbox records and dead letters, and how a TID is written: a number in the broker, text
+in every JSON document made for people and scripts (:data:`Tid`).
+:class:`~treadle.broker.TaskSpec` has its own module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    WithJsonSchema,
+    WrapSerializer,
+)
+from typing_extensions import TypeAliasType
 
 __all__ = [
     "TERMINAL",
+    "WIRE",
     "Control",
     "DeadLetter",
     "EventKind",
+    "MessageId",
     "OutboxAdapter",
     "OutboxMessage",
     "Output",
     "Reply",
     "Result",
     "TaskEvent",
+    "Tid",
     "WorkerRecord",
 ]
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+WIRE: Final = {"wire": True}  # the serialization context of treadle's own messages
+
+
+def _as_text(value: int, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+    """A 64-bit ID in a JSON document is text: JavaScript and jq 1.6 read a JSON number
+    as a double and round one past 2**53 (``...864`` shown as ``...900``). The broker's
+    own messages (serialized with the :data:`WIRE` context) keep numbers, as every
+    version of treadle reads them; either is accepted on the way in."""
+    if info.mode_is_json() and not (info.context and info.context.get("wire")):
+        return str(value)
+    return value
+
+
+_DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
+
+
+def _id_schema(what: str) -> tuple[WithJsonSchema, WithJsonSchema]:
+    text = f"{what}: a 64-bit integer, written as text"
+    given = f"{what}: a 64-bit integer, as text or as a number"
+    return (
+        WithJsonSchema({**_DIGITS, "description": text}, mode="serialization"),
+        WithJsonSchema(
+            {"anyOf": [{"type": "integer"}, _DIGITS], "description": given}, "validation"
+        ),
+    )
+
+
 # A TID is a broker timestamp (SQLite's and PostgreSQL's 64-bit integers); a pid is
 # positive. Bounded here so that a forged message fails validation, not a query later.
-_TID = Annotated[int, Field(gt=0, lt=1 << 63)]
+Tid = TypeAliasType(
+    "Tid",
+    Annotated[
+        int,
+        Field(gt=0, lt=1 << 63),
+        WrapSerializer(_as_text),
+        *_id_schema("a task ID (a broker timestamp)"),
+    ],
+)
+MessageId = TypeAliasType(
+    "MessageId",
+    Annotated[int, WrapSerializer(_as_text), *_id_schema("a broker message's ID")],
+)
 _PID = Annotated[int, Field(gt=0, lt=1 << 31)]
 
 Op = Literal[
@@ -82,7 +137,7 @@ class Reply(BaseModel):
 
     model_config = _STRICT
 
-    tid: _TID
+    tid: Tid
     op: Op
     ok: bool
     reply: str = ""
@@ -96,11 +151,11 @@ class TaskEvent(BaseModel):
 
     model_config = _STRICT
 
-    tid: _TID
+    tid: Tid
     event: EventKind
     name: str = ""
     at: float = Field(default_factory=time.time)
-    manager: _TID | None = None
+    manager: Tid | None = None
     pid: _PID | None = None
     attempt: int = 0
     exit_code: int | None = None
@@ -113,7 +168,7 @@ class WorkerRecord(BaseModel):
 
     model_config = _STRICT
 
-    tid: _TID
+    tid: Tid
     status: Literal["active", "stopped", "dead"]
     pid: _PID
     host: str
@@ -137,7 +192,7 @@ class Result(BaseModel):
     model_config = _STRICT
 
     kind: Literal["result"] = "result"
-    tid: _TID
+    tid: Tid
     state: Literal["completed", "failed", "stopped", "rejected"]
     exit_code: int | None = None
     value: JsonValue = None
@@ -158,7 +213,7 @@ class Output(BaseModel):
     model_config = _STRICT
 
     kind: Literal["output"] = "output"
-    tid: _TID
+    tid: Tid
     stream: Literal["stdout", "stderr"]
     lines: list[str]
 
@@ -183,7 +238,7 @@ class DeadLetter(BaseModel):
     model_config = _STRICT
 
     queue: str
-    message_id: int | None
+    message_id: MessageId | None
     error: str
     raw: str
     raw_bytes: int | None = None

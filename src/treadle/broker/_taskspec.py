@@ -28,6 +28,7 @@ from pydantic import (
 
 from .._exceptions import ConfigError
 from .._redact import REDACTED, redact_text
+from ._messages import Tid
 
 _V = TypeVar("_V")
 
@@ -120,7 +121,7 @@ class TaskSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tid: int = Field(gt=0, le=MAX_TID)
+    tid: Tid
     name: str = ""
     argv: tuple[str, ...] | None = None
     shell: bool = False

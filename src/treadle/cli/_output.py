@@ -1,7 +1,8 @@
 """How commands print: rich tables for people, JSON for scripts, one style for both.
 
 Owns the console (stdout) and the error console (stderr), table building, and the
-formatting of times, ages and byte counts. Commands hand it plain data.
+formatting of times, ages and byte counts, and how an ID is written in JSON (as text).
+Commands hand it plain data.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["age", "console", "emit_json", "errors", "print_table", "since", "size"]
+__all__ = [
+    "ID_KEYS",
+    "age",
+    "console",
+    "emit_json",
+    "errors",
+    "ids_as_text",
+    "print_table",
+    "since",
+    "size",
+]
 
 # Piped into grep or a file, a row is one line however wide: rich would fold it at 80.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
@@ -39,9 +50,29 @@ STATE_STYLES = {
 }
 
 
+# Keys whose whole-number values are TIDs or broker message IDs: 64-bit, so written as
+# text (jq 1.6 and JavaScript read a JSON number as a double, and round one past 2**53).
+ID_KEYS = frozenset({"tid", "manager", "message_id"})
+
+
 def emit_json(data: Any) -> None:
-    """Print ``data`` as JSON on stdout (never through rich: no markup, no wrapping)."""
-    print(json.dumps(data, indent=2, default=str))
+    """Print ``data`` as JSON on stdout (never through rich: no markup, no wrapping);
+    the IDs under :data:`ID_KEYS` as text, wherever they are."""
+    print(json.dumps(ids_as_text(data), indent=2, default=str))
+
+
+def ids_as_text(data: Any) -> Any:
+    """``data`` with every whole number under one of :data:`ID_KEYS` as text."""
+    if isinstance(data, dict):
+        return {
+            k: str(v)
+            if k in ID_KEYS and isinstance(v, int) and not isinstance(v, bool)
+            else ids_as_text(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list | tuple):
+        return [ids_as_text(v) for v in data]
+    return data
 
 
 def print_table(

@@ -70,7 +70,7 @@ def peek(name: str, limit: int, as_json: bool, broker: str | None) -> int:
     """
     got = session(broker, as_json).client.broker.peek(name, _redacted, limit=limit)
     if as_json:
-        emit_json([{"id": mid, "message": message} for message, mid in got])
+        emit_json([{"id": str(mid), "message": message} for message, mid in got])
         return Exit.OK
     for message, mid in got:
         text = message if isinstance(message, str) else json.dumps(message)

@@ -183,7 +183,9 @@ class Client:
     ) -> Reply:
         """Send a control request (STOP, PAUSE, RESUME, PING, STATUS; to a manager that
         hosts a project, with a ``target`` child, also START, RESTART, SCALE, RELOAD and
-        DUMP) to a task or a manager; its reply."""
+        DUMP) to a task or a manager; its reply. It comes on a queue of this call's own
+        (``T{tid}.ctrl_out.TOKEN``), deleted once read; a reply that comes too late is
+        deleted by a manager's tidying (:mod:`treadle.manager._tidy`)."""
         token = secrets.token_hex(6)
         reply_to = f"{q.ctrl_out(tid)}.{token}"
         try:
@@ -203,6 +205,7 @@ class Client:
         deadline = time.monotonic() + timeout
         while (got := self.broker.claim(reply_to, Reply.model_validate_json)) is None:
             self._pause(deadline, f"no reply from {tid} to {op} within {timeout}s")
+        self.broker.delete(reply_to, got[1])  # a claimed message stays, and its queue: gone
         return got[0]
 
     def ping(self, tid: int, timeout: float = 5.0) -> bool:

@@ -1,20 +1,21 @@
 """Health: what a check says, and how a tree's health rolls up. Pure values and functions.
 
 Owns :class:`HealthStatus` (ordered by severity), :class:`Health` (a status with a reason),
-:func:`rollup` (worst wins, reasons kept) and :func:`from_state` (what a lifecycle state says
-about health when no check has spoken). Running checks is the supervisor's job.
+:func:`rollup` (worst wins, reasons kept), :func:`from_state` (what a lifecycle state says
+about health when no check has spoken) and :func:`from_restarts` (a child that keeps
+restarting is degraded, even while it runs). Running checks is the supervisor's job.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._lifecycle import State
 
-__all__ = ["Health", "HealthStatus", "from_state", "rollup"]
+__all__ = ["LOOPING", "Health", "HealthStatus", "from_restarts", "from_state", "rollup"]
 
 
 class HealthStatus(enum.StrEnum):
@@ -76,6 +77,20 @@ _BY_STATE: dict[State, Health] = {
 def from_state(state: State) -> Health:
     """What a lifecycle state alone says about health."""
     return _BY_STATE[state]
+
+
+LOOPING = (3, 300.0)  # this many restarts within this many seconds: crash-looping
+
+
+def from_restarts(times: Iterable[float], now: float) -> Health:
+    """What a child's recent restarts (their times) say about its health: degraded once
+    it restarted ``LOOPING[0]`` times or more in the last ``LOOPING[1]`` seconds (it
+    keeps failing, though it may be running at this moment); else healthy."""
+    least, window = LOOPING
+    recent = sum(1 for t in times if now - t <= window)
+    if recent < least:
+        return HEALTHY
+    return Health.degraded(f"crash-looping: {recent} restarts in the last {window / 60:g} min")
 
 
 def worst(*items: Health) -> Health:

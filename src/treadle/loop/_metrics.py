@@ -14,6 +14,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from .._exceptions import TreadleError
+
 __all__ = ["ErrorInfo", "LoopMetrics", "percentile"]
 
 
@@ -28,11 +30,14 @@ class ErrorInfo:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        """The exception's type, message and traceback; a TreadleError's own report (a
+        process's last lines) in place of a traceback that shows only treadle's frames."""
+        report = exc.report() if isinstance(exc, TreadleError) else None
         return cls(
             type=type(exc).__qualname__,
             message=str(exc),
             ts=time.time(),
-            traceback="".join(traceback.format_exception(exc)),
+            traceback=report or "".join(traceback.format_exception(exc)),
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from .._exceptions import TreadleError
 from .._paths import submit_address
 from .._wire import MAX_LINE, peer_uid
-from ..broker import Output, Result
+from ..broker import WIRE, Output, Result
 from ..broker._taskspec import first_error
 from . import _receipts
 
@@ -114,12 +114,12 @@ class LocalSubmit:
         writer = self._watchers.get(tid)
         if writer is not None:
             out = Output(tid=tid, stream=stream, lines=[line])  # type: ignore[arg-type]
-            writer.write(out.model_dump_json().encode() + b"\n")
+            writer.write(out.model_dump_json(context=WIRE).encode() + b"\n")
 
     def finished(self, result: Result) -> None:
         writer = self._watchers.pop(result.tid, None)
         if writer is not None:
-            writer.write(result.model_dump_json().encode() + b"\n")
+            writer.write(result.model_dump_json(context=WIRE).encode() + b"\n")
             writer.close()
 
     def _down(self, project: str, writer: asyncio.StreamWriter) -> bool:

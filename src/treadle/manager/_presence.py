@@ -2,7 +2,8 @@
 
 Owns its record (the newest per manager wins; the one before is deleted) and the
 heartbeat that republishes it when what it says has changed (its tasks, its leadership)
-and, beside it, recovers the work of managers found dead: one job on the broker thread,
+and, beside it, recovers the work of managers found dead (and, the leader, every few
+minutes, forgets what nobody will read: :mod:`._tidy`): one job on the broker thread,
 and no write at all while nothing changes. Its liveness is its lease, renewed by
 ``_leasing`` with one write each time (readers see that renewal as its heartbeat: see
 ``_registry.liveness``). A heartbeat the broker refuses is skipped: the lease decides how
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..broker import WorkerRecord
 from ..broker import names as q
-from . import _registry
+from . import _registry, _tidy
 from ._leasing import until_beat
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Presence:
         self._m = manager
         self.mid: int | None = None  # the message ID of its newest record
         self.published: WorkerRecord | None = None  # what that record says
+        self._next_tidy = 0.0  # monotonic time of the next sweep (the leader's: _tidy)
 
     async def run(self) -> None:
         """Publish the record every ``heartbeat`` seconds (and recover dead peers) until
@@ -59,7 +61,8 @@ class Presence:
                 record = self._record("active")
                 new = None if _same(record, self.published) else record  # None: no write
                 look = not stopping and not ab.native
-                found, waiting = await ab.call(self._beat_io, new, held, look)
+                sweep = held is not None and self._m.is_leader() and self._tidy_due()
+                found, waiting = await ab.call(self._beat_io, new, held, look, sweep)
             except Exception as exc:  # noqa: BLE001 (the broker failed: the lease decides)
                 _log.warning("manager %s: no heartbeat: %s", self._m.tid, exc)
                 continue
@@ -97,19 +100,33 @@ class Presence:
             }
         )
 
+    def _tidy_due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_tidy:
+            return False
+        self._next_tidy = now + _tidy.EVERY
+        return True
+
     def _beat_io(
-        self, record: WorkerRecord | None, held: float | None, look: bool
+        self, record: WorkerRecord | None, held: float | None, look: bool, sweep: bool = False
     ) -> tuple[list[_registry.Recovered], bool]:
         """Broker thread, one heartbeat: publish ``record`` (if any); unless stopping
-        (``held`` None), recover the dead (see :func:`_registry.recover`); with ``look``,
-        whether work or control waits that nobody nudged this manager about (see
-        :meth:`Manager.look_io`). Returns who was recovered, and that."""
+        (``held`` None), recover the dead (see :func:`_registry.recover`); with ``sweep``,
+        forget what nobody will read (:func:`_tidy.tidy`); with ``look``, whether work or
+        control waits that nobody nudged this manager about (see :meth:`Manager.look_io`).
+        Returns who was recovered, and that."""
         if record is not None:
             self._publish_io(record)
         found: list[_registry.Recovered] = []
         if held is not None:
             broker, state_dir = self._m.ab.broker, str(self._m.state_dir)
             found = _registry.recover(broker, self._m.tid, state_dir, held)
+        if sweep:
+            # A sweep that fails (the broker refused) waits for the next: the beat goes on.
+            try:
+                _tidy.tidy(self._m.ab.broker, time.time())
+            except Exception as exc:  # noqa: BLE001
+                _log.warning("manager %s: no tidying: %s", self._m.tid, exc)
         return found, look and self._m.look_io()
 
     def _publish_io(self, record: WorkerRecord) -> None:

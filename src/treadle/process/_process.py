@@ -135,7 +135,16 @@ class Process:
             raise ProcessLimitExceeded(f"process {spec.name!r} {self._over_limit}; killed")
         if self._stopping or returncode in spec.normal_exit_codes:
             return
-        raise ProcessExited(spec.name, returncode)
+        raise ProcessExited(spec.name, returncode, self._last_lines())
+
+    def _last_lines(self, n: int = 20) -> list[str] | None:
+        """The last ``n`` lines it wrote to stderr (else to stdout): why it ended, mostly
+        (None if it keeps no lines: ``ring_lines=0``)."""
+        ring = self.output.ring
+        if ring.maxlen == 0:
+            return None
+        lines = [text for _, stream, text in ring if stream == "stderr"]
+        return (lines or [text for _, _, text in ring])[-n:]
 
     def forget(self) -> None:
         """With ``keep_exit``: the exits of this process's runs are durable elsewhere now;
@@ -303,19 +312,30 @@ def _verify(executable: str, expected: str, name: str) -> None:
 
 
 def _resources(owner: Process, pid: int) -> dict[str, Any]:
-    """RSS, CPU%, open files and threads of the process and its descendants (psutil)."""
+    """RSS, CPU% and CPU seconds (its own, its live descendants' and those of the children
+    it waited for), open files and threads of the process and its descendants (psutil)."""
     try:
         if owner._ps is None or owner._ps.pid != pid:
             owner._ps = psutil.Process(pid)
         procs = [owner._ps, *owner._ps.children(recursive=True)]
-        rss = cpu = 0.0
+        rss = cpu = seconds = 0.0
         files = threads = 0
         for p in procs:
             with p.oneshot():
                 rss += p.memory_info().rss
                 cpu += p.cpu_percent(None)
+                times = p.cpu_times()
+                seconds += times.user + times.system
                 threads += p.num_threads()
                 files += p.num_fds()
-        return {"rss_bytes": int(rss), "cpu_percent": cpu, "threads": threads, "open_files": files}
+        reaped = owner._ps.cpu_times()
+        seconds += reaped.children_user + reaped.children_system
+        return {
+            "rss_bytes": int(rss),
+            "cpu_percent": cpu,
+            "cpu_seconds": seconds,
+            "threads": threads,
+            "open_files": files,
+        }
     except psutil.Error:
         return {}

@@ -5,7 +5,8 @@ output in ``.treadle/logs/NAME.log`` unless the file says otherwise, and lifecyc
 in ``.treadle/logs/treadle.log``), finding a child by name or dotted path, the operator's
 requests on it (status, restart, pause, resume, stop, start, scale, dump), and ``reload``:
 the file read again and the difference applied: what is new started, what is gone
-stopped, what changed restarted, the rest left alone.
+stopped, what changed restarted, the rest left alone. What its loops print and log goes
+to their own log files while logging is started (:mod:`._capture`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .._exceptions import ChildNotFound, ConfigError, TreadleError
 from .._lifecycle import UP
 from ..supervisor import Supervisor
 from ._build import build_child, build_tree
+from ._capture import LoopOutput
 from ._config import ChildInfo, ProjectConfig
 from ._diff import diff
 from ._errors import closest
@@ -57,6 +59,7 @@ class ProjectRuntime:
         self.log_dir = self.config.root / ".treadle" / "logs"
         self._tree: Supervisor | None = None
         self._handler: logging.Handler | None = None
+        self._capture: LoopOutput | None = None
         self._leader: Callable[[], bool] = _always
 
     def set_leader(self, check: Callable[[], bool]) -> None:
@@ -87,6 +90,7 @@ class ProjectRuntime:
         if self._tree is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._tree = build_tree(self.config, log_dir=self.log_dir, leader=self.is_leader)
+            self._tree.child_context = True  # a loop's print() and logging: to its log
         return self._tree
 
     def status(self) -> dict[str, Any]:
@@ -220,6 +224,8 @@ class ProjectRuntime:
         for name in [*change.removed, *change.changed]:
             await self._remove(name)
         self.config = new
+        if self._capture is not None:
+            self._capture.forget()  # a name may be a loop now, or no more
         for name in [*change.changed, *change.added]:
             info = new.children()[name]
             if info.parent in change.added or info.parent in change.changed:
@@ -247,8 +253,12 @@ class ProjectRuntime:
 
     def start_logging(self, max_bytes: int = 10 << 20, backups: int = 5) -> None:
         """Write treadle's own log lines (lifecycle events among them, at ``[logging]
-        level = "info"`` or finer) to treadle.log."""
+        level = "info"`` or finer) to treadle.log, and what the loops print and log to
+        their own ``NAME.log`` (:class:`._capture.LoopOutput`)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        level = logging.getLevelNamesMapping()[self.config.logging.level.upper()]
+        self._capture = LoopOutput(self.log_dir, level, loops=self._is_loop)
+        self._capture.install()
         handler = logging.handlers.RotatingFileHandler(
             self.log_dir / LIFECYCLE_LOG, maxBytes=max_bytes, backupCount=backups
         )
@@ -258,7 +268,13 @@ class ProjectRuntime:
         logger.setLevel(self.config.logging.level.upper())
         self._handler = handler
 
+    def _is_loop(self, name: str) -> bool:
+        return name in self.config.file.loops
+
     def stop_logging(self) -> None:
+        if self._capture is not None:
+            self._capture.uninstall()
+            self._capture = None
         if self._handler is not None:
             logging.getLogger("treadle").removeHandler(self._handler)
             self._handler.close()

@@ -2,6 +2,7 @@
 
 from ._adopt import Adoption as Adoption
 from ._child import CoroutineTarget as CoroutineTarget
+from ._context import current_child as current_child
 from ._run import run as run
 from ._run import serve as serve
 from ._spec import ChildSpec as ChildSpec
@@ -18,6 +19,7 @@ __all__ = [
     "Strategy",
     "Supervisor",
     "Target",
+    "current_child",
     "run",
     "serve",
 ]

@@ -19,7 +19,7 @@ from .._heartbeat import current_beat
 from .._intensity import Intensity
 from .._lifecycle import UP, State
 from .._runnable import GracefulStop, Runnable, implements
-from ..health._health import Health, from_state, worst
+from ..health._health import Health, from_restarts, from_state, worst
 from ..loop import ErrorInfo
 from ._spec import ChildSpec, is_instance
 
@@ -271,8 +271,11 @@ class Child:
         )
 
     def current_health(self) -> Health:
-        """The state's verdict, made worse by the last check's, if any."""
+        """The state's verdict, made worse by recent restarts (crash-looping) and by the
+        last check's, if any."""
         by_state = from_state(self.state)
+        if self.history and self.state in UP:
+            by_state = worst(by_state, from_restarts((h["ts"] for h in self.history), time.time()))
         verdict = self.check.verdict if self.check is not None else None
         if verdict is None or self.state not in UP:
             return by_state

@@ -9,6 +9,7 @@ restart by strategy). Decisions come from pure policy (``Backoff``, ``Intensity`
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import TYPE_CHECKING
 
 from .._exceptions import SupervisorFailed
@@ -16,6 +17,7 @@ from .._intensity import Intensity
 from .._lifecycle import State
 from .._runnable import Runnable
 from ._child import Child
+from ._context import child_context
 from ._dependencies import unmet, wait_for
 from ._policy import affected
 from ._shutdown import stop_children
@@ -44,7 +46,8 @@ def spawn(sup: Supervisor, child: Child) -> None:
         )
         if child.state is not State.PENDING:
             sup._transition(child, State.PENDING, reason)
-        task = sup._loop.create_task(_start_when_ready(sup, child, waiting), name=child.name)
+        coro = _start_when_ready(sup, child, waiting)
+        task = sup._loop.create_task(coro, name=child.name, context=_context(sup, child))
     else:
         sup._transition(child, State.STARTING, "restart" if child.attempt else "start")
         try:
@@ -53,9 +56,15 @@ def spawn(sup: Supervisor, child: Child) -> None:
             sup._slots.give_back(child)
             exited(sup, child, exc, cancelled=False)
             return
-        task = sup._loop.create_task(target.run(child.started), name=child.name)
+        coro = target.run(child.started)
+        task = sup._loop.create_task(coro, name=child.name, context=_context(sup, child))
     child.task = task
     task.add_done_callback(child)
+
+
+def _context(sup: Supervisor, child: Child) -> contextvars.Context | None:
+    """The context of the child's task: one naming it, if the supervisor names them."""
+    return child_context(f"{sup.path}.{child.name}") if sup.child_context else None
 
 
 async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[tuple[str, str]]) -> None:

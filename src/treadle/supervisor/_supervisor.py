@@ -81,6 +81,10 @@ class Supervisor:
         watchdog: report when the event loop has not turned for this many seconds (a sync
             call blocking it), with the blocking stack; reports go to ``status()`` and the
             bus topic ``health.<path>.blocked``. None: no watchdog.
+        child_context: run each child's task in a context where
+            :func:`~treadle.supervisor.current_child` answers the child's path (and so in
+            the tasks and threads it starts); nested supervisors inherit it. Off by
+            default: it costs every child task ~250 bytes.
         rand: random source for backoff jitter.
         clock: monotonic seconds for restart intensity and a child's uptime (for tests).
     """
@@ -100,6 +104,7 @@ class Supervisor:
         memory_soft_limit: int | None = None,
         degrade_priority: int = 0,
         watchdog: float | None = None,
+        child_context: bool = False,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -121,6 +126,7 @@ class Supervisor:
             raise ConfigError("memory_soft_limit", f"must be > 0 bytes, got {memory_soft_limit}")
         self.memory_soft_limit = memory_soft_limit
         self.degrade_priority = degrade_priority
+        self.child_context = child_context
         self._monitor: asyncio.Task[None] | None = None
         self._state_store: StateStore | None = None
         self._watchdog = LoopWatchdog(watchdog, on_block=self._blocked) if watchdog else None
@@ -573,6 +579,7 @@ class Supervisor:
             self._state_store = parent.shared
         if self._limits is None:
             self._limits = parent.limits
+        self.child_context = self.child_context or parent.child_context
 
     def _control_task(self, coro: Any) -> None:
         assert self._loop is not None

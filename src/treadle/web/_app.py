@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
@@ -31,9 +30,11 @@ from ..broker import names as q
 from ..client._tasks import managers_of, tasks_of
 from ..project import rows
 from ._events import parse_event_id
+from ._metrics import queue_label
 from ._models import (
     ControlReply,
     Detail,
+    History,
     Limiter,
     ManagerRef,
     ScaleRequest,
@@ -121,6 +122,11 @@ def create_app(dash: Dashboard) -> FastAPI:
     async def managers() -> list[WorkerRecord]:
         return await ab.call(partial(managers_of, ab.broker, everything=True))
 
+    @app.get("/api/history", response_model=History)
+    async def history() -> History:
+        """Each child's restarts and run durations over the last five minutes."""
+        return History.model_validate(dash.history.snapshot())
+
     @app.get("/api/limiters", response_model=list[Limiter])
     async def limiters() -> list[Limiter]:
         return [Limiter(**s) for s in dash.runtime.tree().limits.stats().values()]
@@ -160,13 +166,21 @@ def create_app(dash: Dashboard) -> FastAPI:
         reply, data = await _steer(dash, "SCALE", request.name, {"replicas": request.replicas})
         return ControlReply(reply=reply, members=(data or {}).get("members"))
 
-    @app.get("/metrics", response_class=Response)
-    async def metrics() -> Response:
-        stats = await ab.call(ab.broker.stats, None)
-        mine = (f"T{dash.manager.tid}.", "treadle.")
-        queues = {s.queue: s.pending for s in stats if s.queue.startswith(mine)}
-        body = dash.metrics.render(queues, len(dash.manager.runners))
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}, "application/openmetrics-text": {}}}},
+    )
+    async def metrics(request: Request) -> Response:
+        """Prometheus' text format, or OpenMetrics when ``Accept`` asks for it."""
+        queues: dict[str, int] = {}
+        for stats in await ab.call(ab.broker.stats, None):
+            label = queue_label(stats.queue, dash.manager.tid)
+            if label is not None:
+                queues[label] = queues.get(label, 0) + stats.pending
+        accept = request.headers.get("accept", "")
+        body, content_type = dash.metrics.render(queues, len(dash.manager.runners), accept)
+        return Response(body, headers={"Content-Type": content_type})
 
     return app
 

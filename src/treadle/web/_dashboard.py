@@ -28,6 +28,7 @@ import uvicorn
 from .._exceptions import ConfigError, NotPausable, TreadleError
 from ._app import create_app
 from ._events import EventLog
+from ._history import History
 from ._listen import listen, refusal
 from ._metrics import Metrics
 
@@ -82,7 +83,8 @@ class Dashboard:
         self.pid = os.getpid()
         self.token = token or read_token(runtime.config.root / ".treadle" / "token")
         self.allowed_hosts = tuple(allowed_hosts)
-        self.events = EventLog(manager, runtime)
+        self.history = History()
+        self.events = EventLog(manager, runtime, history=self.history)
         self.metrics = Metrics(runtime.tree())
         self._server: _Server | None = None
         self._socket: socket.socket | None = None

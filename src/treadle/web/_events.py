@@ -2,7 +2,8 @@
 project, recorded in the broker and served as server-sent events.
 
 Owns :class:`EventLog`. It records what happens (the tree's lifecycle events from its bus,
-output lines from the project's log directory) into the queue ``T{manager}.events``, one
+output lines from the project's log directory) into the queue ``T{manager}.events`` (and
+hands restarts and duration samples to the charts' :class:`~._history.History`), one
 message per batch (so a chatty child costs one write per flush, not one per line), and
 drops batches older than ``keep`` seconds and the oldest past the newest ``keep_batches``.
 A stream reads that queue, so a client that reconnects with ``Last-Event-ID`` gets
@@ -23,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._lifecycle import Transition
 from ..process._output import LINE_LIMIT, human_size
+from ..project import rows
 from ..project._logfiles import LogDir
+from ._history import History
 
 if TYPE_CHECKING:
     from ..manager import Manager
@@ -55,6 +58,7 @@ class EventLog:
         manager: Manager,
         runtime: ProjectRuntime,
         *,
+        history: History | None = None,
         flush: float = 0.1,
         poll_logs: float = 0.25,
         keep: float = 900.0,
@@ -62,6 +66,7 @@ class EventLog:
     ) -> None:
         self._manager = manager
         self._runtime = runtime
+        self._history = history
         self._flush = flush
         self._poll_logs = poll_logs
         self._keep = keep
@@ -87,11 +92,16 @@ class EventLog:
             try:
                 while True:
                     await asyncio.sleep(self._flush)
+                    history = self._history
                     while (msg := lifecycle.get_nowait()) is not None:
                         if isinstance(msg.payload, Transition):
                             event = _lifecycle(msg.payload, prefix, self._runtime.name)
                             self._pending.append(event)
+                            if history is not None and event["name"] != self._runtime.name:
+                                history.transition(event)
                     now = time.monotonic()
+                    if history is not None and history.due(now):
+                        history.sample(rows(self._runtime.status()))
                     if now >= next_logs:
                         next_logs = now + self._poll_logs
                         self._pending.extend(

@@ -1,5 +1,7 @@
 """The dashboard API's shapes: every response is one of these (so that the OpenAPI
-document at ``/api/openapi.json`` is what the server answers), every request body too."""
+document at ``/api/openapi.json`` is what the server answers), every request body too.
+A TID is written as text (:data:`treadle.broker.Tid`): a browser reads JSON numbers as
+doubles, which round a 64-bit TID."""
 
 from __future__ import annotations
 
@@ -7,11 +9,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..broker import Tid
 from ..project import Row
 
 __all__ = [
+    "ChildHistory",
     "ControlReply",
     "Detail",
+    "DurationSample",
+    "History",
     "Limiter",
     "ManagerRef",
     "ScaleRequest",
@@ -26,7 +32,7 @@ _OUT = ConfigDict(extra="forbid")
 class ManagerRef(BaseModel):
     model_config = _OUT
 
-    tid: int
+    tid: Tid
     pid: int
     host: str
 
@@ -49,10 +55,10 @@ class Task(BaseModel):
 
     model_config = _OUT
 
-    tid: int
+    tid: Tid
     name: str
     state: str
-    manager: int | None
+    manager: Tid | None
     pid: int | None
     attempt: int
     exit_code: int | None
@@ -92,6 +98,31 @@ class ScaleRequest(BaseModel):
 
     name: str = Field(min_length=1)
     replicas: int = Field(ge=0, le=10_000)
+
+
+class DurationSample(BaseModel):
+    model_config = _OUT
+
+    t: float = Field(description="when it was taken (Unix time, the server's clock)")
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class ChildHistory(BaseModel):
+    model_config = _OUT
+
+    restarts: list[float] = Field(description="when it restarted after a failure (Unix time)")
+    samples: list[DurationSample] = Field(description="its run durations, sampled")
+
+
+class History(BaseModel):
+    """The recent past of the project's children, for charts opened now."""
+
+    model_config = _OUT
+
+    now: float = Field(description="the server's time when it answered (Unix time)")
+    window_s: float
+    children: dict[str, ChildHistory]
 
 
 class Detail(BaseModel):
