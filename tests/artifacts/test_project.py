@@ -192,7 +192,7 @@ version = "v0.1.0"
         pytest.param(
             ARTIFACT + '[processes.bridge]\nartifact = "loom-bridge"\nargs = ["-v", true]\n',
             (5, 15, "processes.bridge.args[1]"),
-            "an argument is a string or a number, got True",
+            "an argument is a string or a number, got true",
             None,
             id="args-with-a-boolean",
         ),

@@ -176,6 +176,21 @@ def test_a_loop_function_is_rebuilt_with_the_tables_settings(tmp_path: Path) -> 
     assert rebuilt.interval == 0.25  # the decorator's, when the table sets none
 
 
+@pytest.mark.parametrize(
+    "target", ["tests.project.test_build:tick", "tests.project.test_build:Ticker"]
+)
+def test_a_loops_run_timeout_is_a_table_setting(tmp_path: Path, target: str) -> None:
+    """``run_timeout`` (each run cancelled past it) is set in the loop's table, as its
+    interval is, for a @loop function and a Loop class alike; unset, the target's own."""
+    config = load(tmp_path, f'[loops.t]\ntarget = "{target}"\nrun_timeout = "2.5s"\n')
+    make = build_child(config, "t").target
+    assert callable(make)
+    assert make().run_timeout == 2.5
+    unset = build_child(load(tmp_path, f'[loops.t]\ntarget = "{target}"\n'), "t").target
+    assert callable(unset)
+    assert unset().run_timeout is None
+
+
 def test_replicas_of_a_loop_are_a_pool(tmp_path: Path) -> None:
     config = load(tmp_path, '[loops.t]\ntarget = "tests.project.test_build:Ticker"\nreplicas = 3\n')
     assert build_tree(config).children == ["t[0]", "t[1]", "t[2]"]

@@ -134,6 +134,8 @@ class LoopConfig(_Worker):
     """Delays after a failed run (the loop keeps running)."""
     max_consecutive_errors: int | None = Field(default=None, ge=1)
     """Failed runs in a row after which the loop itself fails (and is restarted by policy)."""
+    run_timeout: PositiveDuration | None = None
+    """A run still going after this long is cancelled and counted as a failed run."""
     heartbeat_timeout: PositiveDuration | None = None
     """A run older than this is stuck: its stack is captured, it is cancelled and restarted."""
     health: HealthConfig | None = None

@@ -105,6 +105,7 @@ class _Settings(TypedDict, total=False):
     initial_delay: float
     enabled: bool
     max_consecutive_errors: int
+    run_timeout: float
     backoff: Backoff
     should_run: Callable[[], bool]
 
@@ -119,6 +120,8 @@ def _settings(loop: LoopConfig) -> _Settings:
         out["enabled"] = loop.enabled
     if loop.max_consecutive_errors is not None:
         out["max_consecutive_errors"] = loop.max_consecutive_errors
+    if loop.run_timeout is not None:
+        out["run_timeout"] = loop.run_timeout
     if loop.backoff is not None:
         out["backoff"] = loop.backoff.to_backoff()
     return out
@@ -173,7 +176,15 @@ def _class_factory(
 # Loop's own keywords a table sets in its own keys (or that no table sets): an unknown
 # option is never said to be "like" one of them
 _LOOP_ONLY = frozenset(
-    {"name", "interval", "initial_delay", "enabled", "max_consecutive_errors", "backoff"}
+    {
+        "name",
+        "interval",
+        "initial_delay",
+        "enabled",
+        "max_consecutive_errors",
+        "run_timeout",
+        "backoff",
+    }
     | {"should_run", "rand", "window", "hook_timeout", "cpu_time"}
 )
 
@@ -225,6 +236,7 @@ def _function_factory(proto: FunctionLoop, name: str, settings: _Settings) -> Ca
             enabled=enabled,
             should_run=gate,
             max_consecutive_errors=settings.get("max_consecutive_errors"),
+            run_timeout=settings.get("run_timeout", proto.run_timeout),
             hook_timeout=hook_timeout,
         )
 
