@@ -185,10 +185,14 @@ def test_a_loops_run_timeout_is_a_table_setting(tmp_path: Path, target: str) -> 
     config = load(tmp_path, f'[loops.t]\ntarget = "{target}"\nrun_timeout = "2.5s"\n')
     make = build_child(config, "t").target
     assert callable(make)
-    assert make().run_timeout == 2.5
+    built = make()
+    assert isinstance(built, Loop)
+    assert built.run_timeout == 2.5
     unset = build_child(load(tmp_path, f'[loops.t]\ntarget = "{target}"\n'), "t").target
     assert callable(unset)
-    assert unset().run_timeout is None
+    default = unset()
+    assert isinstance(default, Loop)
+    assert default.run_timeout is None
 
 
 def test_replicas_of_a_loop_are_a_pool(tmp_path: Path) -> None:
