@@ -32,6 +32,7 @@ if _TYPE_CHECKING:
     from ._exceptions import InvalidMessage as InvalidMessage
     from ._exceptions import InvalidTransition as InvalidTransition
     from ._exceptions import LoopFailed as LoopFailed
+    from ._exceptions import ManagerGone as ManagerGone
     from ._exceptions import NotPausable as NotPausable
     from ._exceptions import OverReleased as OverReleased
     from ._exceptions import ProcessExited as ProcessExited
@@ -91,6 +92,7 @@ _WHERE = {
     "InvalidMessage": "._exceptions",
     "InvalidTransition": "._exceptions",
     "LoopFailed": "._exceptions",
+    "ManagerGone": "._exceptions",
     "NotPausable": "._exceptions",
     "OverReleased": "._exceptions",
     "ProcessExited": "._exceptions",
@@ -157,6 +159,7 @@ __all__ = [
     "Loop",
     "LoopFailed",
     "Manager",
+    "ManagerGone",
     "Message",
     "NotPausable",
     "OverReleased",

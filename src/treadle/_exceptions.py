@@ -259,6 +259,10 @@ class TaskFailed(TreadleError):
         self.result = result
 
 
+class ManagerGone(TreadleError):
+    """The manager a client asked exited before it replied (its log says why)."""
+
+
 class ClientTimeout(TreadleError, TimeoutError):
     """A client call waited longer than its timeout (the work itself goes on)."""
 

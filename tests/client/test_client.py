@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.manager._support import manager
-from treadle import ClientTimeout, ConfigError, TaskNotFound
+from treadle import ClientTimeout, ConfigError, ManagerGone, TaskNotFound
 from treadle.broker import TaskSpec, WorkerRecord, names
 from treadle.client import Client
 
@@ -94,3 +95,15 @@ def test_managers_lists_the_alive_and_with_everything_the_dead(client: Client) -
     assert states[ghost.tid][0] == "dead"
     assert "no heartbeat for" in states[ghost.tid][1]
     assert client.stop_manager(ghost.tid).status == "dead"
+
+
+def test_a_manager_that_dies_before_it_replies_is_said_at_once(client: Client) -> None:
+    """A control call to a manager of this host whose process is gone ends with
+    ManagerGone (the CLI's one line), not a wait for the call's whole timeout, and
+    leaves no request behind."""
+    with manager(client) as (record, proc):
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with pytest.raises(ManagerGone, match=rf"manager {record.tid} \(pid {proc.pid}\)"):
+            client.control(record.tid, "STATUS", timeout=60)
+        assert client.broker.peek_raw(names.ctrl_in(record.tid), limit=10) == []

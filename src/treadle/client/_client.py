@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .._exceptions import ClientTimeout, ConfigError, TaskNotFound
+from .._exceptions import ClientTimeout, ConfigError, ManagerGone, TaskNotFound
 from ..broker import (
     Broker,
     BrokerURL,
@@ -200,13 +200,25 @@ class Client:
             )
         except ValidationError as exc:
             raise ConfigError(*first_error(exc)) from None
-        self.broker.write(q.ctrl_in(tid), control)
+        asked = self.broker.write(q.ctrl_in(tid), control)
         self._nudge_managers(CONTROL)
+        here = self._manager_here(tid)
         deadline = time.monotonic() + timeout
         while (got := self.broker.claim(reply_to, Reply.model_validate_json)) is None:
+            if here is not None and not _registry.process_alive(here):
+                self.broker.delete(q.ctrl_in(tid), asked)  # nobody will read it
+                raise ManagerGone(f"manager {tid} (pid {here.pid}) exited before it replied")
             self._pause(deadline, f"no reply from {tid} to {op} within {timeout}s")
         self.broker.delete(reply_to, got[1])  # a claimed message stays, and its queue: gone
         return got[0]
+
+    def _manager_here(self, tid: int) -> WorkerRecord | None:
+        """Manager ``tid``'s record if it is an active manager on this host (whose
+        process can be watched while its reply is awaited), else None."""
+        record = _registry.latest(self.broker).get(tid)
+        if record is None or record[0].status != "active" or record[0].host != _registry.HOST:
+            return None
+        return record[0]
 
     def ping(self, tid: int, timeout: float = 5.0) -> bool:
         return self.control(tid, "PING", timeout).reply == "PONG"

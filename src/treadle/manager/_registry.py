@@ -75,7 +75,7 @@ def stale_reason(
     """
     if record.status != "active":
         return None
-    if record.host == HOST and not _process_alive(record):
+    if record.host == HOST and not process_alive(record):
         return f"its process {record.pid} is gone"
     if lease_left is not None:
         return None if lease_left > 0 else f"its lease ran out {-lease_left:.1f}s ago"
@@ -119,7 +119,8 @@ def alive(broker: Broker) -> list[WorkerRecord]:
     return [r for r, _, dead in liveness(broker).values() if r.status == "active" and not dead]
 
 
-def _process_alive(record: WorkerRecord) -> bool:
+def process_alive(record: WorkerRecord) -> bool:
+    """Whether a manager of this host still runs (its PID, not recycled, not a zombie)."""
     try:
         proc = psutil.Process(record.pid)
         # a recycled PID belongs to a process younger than the manager's record
@@ -150,7 +151,7 @@ def recover(broker: Broker, by: int, state_dir: str, held_for: float = 0.0) -> l
     for record, mid, reason in liveness(broker, besides=by).values():
         if reason is None:
             continue
-        gone = record.host == HOST and not _process_alive(record)
+        gone = record.host == HOST and not process_alive(record)
         lease = record.lease_s or 3 * record.heartbeat_interval
         if not gone and held_for <= lease:
             continue
