@@ -214,3 +214,21 @@ def test_the_sqlite_sync_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             broker.write("q", "x")
             with broker.db.sidecar() as side:
                 assert list(side.run("PRAGMA synchronous", (), fetch=True)) == [(level,)]
+
+
+def test_a_postgresql_broker_remembers_simplebrokers_statement_rewrites() -> None:
+    """simplebroker-pg rewrites each statement's placeholders on every call (a third of a
+    PostgreSQL manager's CPU per task): once a PostgreSQL broker is opened, the rewrite
+    is remembered, and gives what the rewrite itself gives."""
+    from simplebroker_pg import runner
+
+    with schema() as url, Broker(url) as broker:
+        broker.write("q", "one")
+        adapt = runner._adapt_sql
+        assert hasattr(adapt, "cache_info")
+        statement = "SELECT '?', ? FROM t WHERE a = ? -- ?\n AND b LIKE '%x' AND c = $$?$$"
+        assert adapt(statement) == getattr(adapt, "__wrapped__")(statement)  # noqa: B009
+        assert [t for t, _ in broker.peek_raw("q", limit=5)] == ["one"]
+        hits = adapt.cache_info().hits
+        assert [t for t, _ in broker.peek_raw("q", limit=5)] == ["one"]  # the same statements
+        assert adapt.cache_info().hits > hits
