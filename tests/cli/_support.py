@@ -6,6 +6,7 @@ import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +34,17 @@ def gone(pid: int) -> None:
     """Wait for a process that is not ours (a manager started in the background) to end."""
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(pid).wait(timeout=20)
+
+
+@contextlib.contextmanager
+def up_in_background(root: Path) -> Iterator[Path]:
+    """The project in ``root`` up with ``treadle up -d`` for a block; down after it (its
+    manager gone). The caller unsets TREADLE_BROKER: the project's own broker is used."""
+    up = treadle("up", "-d", cwd=str(root))
+    assert up.returncode == 0, up.stderr
+    pid = int(up.stdout.rsplit("pid ", 1)[1].rstrip(")\n"))
+    try:
+        yield root
+    finally:
+        treadle("down", cwd=str(root))
+        gone(pid)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ._support import gone, treadle
+from ._support import treadle, up_in_background
 
 PROJECT = """
 [project]
@@ -31,14 +31,8 @@ scale = { min = 0, max = 4 }
 def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("TREADLE_BROKER", raising=False)  # the project's own broker
     (tmp_path / "treadle.toml").write_text(textwrap.dedent(PROJECT).lstrip())
-    up = treadle("up", "-d", cwd=str(tmp_path))
-    assert up.returncode == 0, up.stderr
-    pid = int(up.stdout.rsplit("pid ", 1)[1].rstrip(")\n"))
-    try:
-        yield tmp_path
-    finally:
-        treadle("down", cwd=str(tmp_path))
-        gone(pid)
+    with up_in_background(tmp_path) as root:
+        yield root
 
 
 def rows(root: Path) -> list[dict[str, object]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ._pty import Terminal, plain
-from ._support import gone, treadle
+from ._support import treadle, up_in_background
 
 PROJECT = """
 [project]
@@ -32,14 +32,8 @@ replicas = 2
 def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("TREADLE_BROKER", raising=False)
     (tmp_path / "treadle.toml").write_text(textwrap.dedent(PROJECT).lstrip())
-    up = treadle("up", "-d", cwd=str(tmp_path))
-    assert up.returncode == 0, up.stderr
-    pid = int(up.stdout.rsplit("pid ", 1)[1].rstrip(")\n"))
-    try:
-        yield tmp_path
-    finally:
-        treadle("down", cwd=str(tmp_path))
-        gone(pid)
+    with up_in_background(tmp_path) as root:
+        yield root
 
 
 def status(root: Path) -> dict[str, dict[str, object]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ._support import TREADLE, gone, treadle, treadle_json
+from ._support import TREADLE, gone, treadle, treadle_json, up_in_background
 
 SHOP = """
 [project]
@@ -44,15 +44,8 @@ def project(tmp_path: Path, text: str = SHOP) -> Path:
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The shop project, up in the background for the test; down after it."""
     monkeypatch.delenv("TREADLE_BROKER", raising=False)  # the project's own broker
-    root = project(tmp_path)
-    up = treadle("up", "-d", cwd=str(root))
-    assert up.returncode == 0, up.stderr
-    pid = int(up.stdout.rsplit("pid ", 1)[1].rstrip(")\n"))
-    try:
+    with up_in_background(project(tmp_path)) as root:
         yield root
-    finally:
-        treadle("down", cwd=str(root))
-        gone(pid)
 
 
 def broker_of(root: Path) -> str:

@@ -11,7 +11,6 @@ served by an HTTP server on 127.0.0.1; loom.toml and .env files are written and 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,29 +44,10 @@ from ._loom_support import (
     SEED_LOOM_TOML,
     archive,
     install,
-    loom_project,
-    markers_dir,
     release,
-    releases,
     runtime,
     sha256,
 )
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return loom_project(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def markers(project: Path) -> Path:
-    return markers_dir()
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    with releases(monkeypatch) as s:
-        yield s
 
 
 def test_the_names_loom_runtime_exports() -> None:

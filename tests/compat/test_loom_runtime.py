@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,31 +43,11 @@ from ._loom_support import (
     free_port,
     gone,
     install,
-    loom_project,
-    markers_dir,
     reap,
     records,
-    releases,
     runtime,
     wait_records,
 )
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return loom_project(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def markers(project: Path) -> Path:
-    return markers_dir()
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    with releases(monkeypatch) as s:
-        yield s
-
 
 # -- embedded.py: starting the runtime --------------------------------------------------------
 
