@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -144,16 +143,7 @@ def _detach(
     if no_dashboard:
         argv.append("--no-dashboard")
     log = manager_log(client.url.state_dir, tid)
-    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # it outlives this command
-            close_fds=True,
-        )
+    proc = client.background(argv, tid)
     try:
         record = client.wait_manager(tid, 60.0, proc)
     except TaskNotFound:  # it ended before it was up

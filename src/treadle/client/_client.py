@@ -319,17 +319,7 @@ class Client:
         background (its own session, so it outlives this process); return once it is
         registered. Its output goes to ``managers/manager-{tid}.log`` beside the broker file.
         """
-        path = _registry.log_path(self.url.state_dir, tid)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(path, "ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
+        proc = self.background(argv, tid)
         try:
             record = self.wait_manager(tid, timeout, proc)
         except BaseException:
@@ -337,6 +327,21 @@ class Client:
             proc.wait()
             raise
         return record, proc
+
+    def background(self, argv: Sequence[str], tid: int) -> subprocess.Popen[bytes]:
+        """Start ``argv`` (manager ``tid``) in a session of its own, so that it outlives
+        this process, its output appended to ``managers/manager-{tid}.log``; at once."""
+        path = _registry.log_path(self.url.state_dir, tid)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(path, "ab") as log:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # it outlives this process
+                close_fds=True,
+            )
 
     def wait_manager(
         self, tid: int, timeout: float, proc: subprocess.Popen[bytes] | None = None
