@@ -1,8 +1,8 @@
 """Supervision: trees of children with restart policies, strategies and intensity."""
 
 from ._adopt import Adoption as Adoption
-from ._child import CoroutineTarget as CoroutineTarget
 from ._context import current_child as current_child
+from ._coroutine import CoroutineTarget as CoroutineTarget
 from ._run import run as run
 from ._run import serve as serve
 from ._spec import ChildSpec as ChildSpec
