@@ -174,7 +174,7 @@ def _class_factory(
 # option is never said to be "like" one of them
 _LOOP_ONLY = frozenset(
     {"name", "interval", "initial_delay", "enabled", "max_consecutive_errors", "backoff"}
-    | {"should_run", "rand", "window", "hook_timeout", "cpu_time"}
+    | {"should_run", "rand", "window", "hook_timeout", "cpu_time", "run_timeout"}
 )
 
 
