@@ -1,13 +1,41 @@
-"""Suite-wide guard: every test cleans up what it starts."""
+"""Suite-wide: every test cleans up what it starts; ``--event-loop`` picks the loop.
+
+``pytest --event-loop=uvloop`` runs every test on uvloop: pytest-asyncio's loops and
+``asyncio.run``'s (the event loop policy), ``treadle.run``'s and those of the processes the
+tests start (``TREADLE_EVENT_LOOP``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--event-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the event loop every test runs on (default: asyncio)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("event_loop") == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        os.environ["TREADLE_EVENT_LOOP"] = "uvloop"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"event loop: {config.getoption('event_loop')}"
 
 
 @pytest.fixture(autouse=True)

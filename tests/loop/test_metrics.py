@@ -44,8 +44,7 @@ def test_a_failure_keeps_the_last_success() -> None:
     assert (m.last_duration, m.last_success_end, m.last_success_duration) == (None, None, None)
     m.record_failed_run(RuntimeError("first"), 1.0, 1.5)  # no success before it
     assert (m.last_success_end, m.last_success_duration, m.last_duration) == (None, None, 0.5)
-    m.runs, m.consecutive_errors, m.last_run_end = 2, 0, 4.0  # a success, 2.0 -> 4.0 (the
-    m.record_duration(2.0)  # Loop's tick records these inline)
+    m.record_run(2.0, 4.0)  # a success (the Loop's tick records these inline)
     assert (m.last_success_end, m.last_success_duration) == (4.0, 2.0)
     m.record_failed_run(RuntimeError("a"), 5.0, 5.25)
     m.record_failed_run(TimeoutError("b"), 6.0, 9.0, timed_out=True)

@@ -82,3 +82,75 @@ def test_a_second_signal_forces() -> None:
         proc.kill()
         proc.wait()
     assert proc.returncode == 130
+
+
+# -- the event loop ------------------------------------------------------------------------------
+
+WHICH = textwrap.dedent(
+    """
+    import asyncio, sys, treadle
+    from treadle.supervisor import Supervisor
+
+    async def which():
+        print(type(asyncio.get_running_loop()).__module__, flush=True)
+        sup.request_stop()
+
+    sup = Supervisor(name="svc")
+    sup.add(which)
+    sys.exit(treadle.run(sup, **eval(sys.argv[1])))
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "env", "module"),
+    [
+        ({"loop": "uvloop"}, None, "uvloop"),
+        ({"loop": "asyncio"}, "uvloop", "asyncio.unix_events"),  # named: the variable waits
+        ({}, "uvloop", "uvloop"),
+        ({}, None, "asyncio.unix_events"),
+    ],
+)
+def test_run_runs_on_the_event_loop_named(
+    kwargs: dict[str, str], env: str | None, module: str
+) -> None:
+    environ = {k: v for k, v in os.environ.items() if k != "TREADLE_EVENT_LOOP"}
+    if env is not None:
+        environ["TREADLE_EVENT_LOOP"] = env
+    done = subprocess.run(
+        [sys.executable, "-c", WHICH, repr(kwargs)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=environ,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == module
+
+
+def test_a_bad_event_loop_is_a_config_error_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from treadle import ConfigError, run
+    from treadle.loop import Loop
+    from treadle.supervisor import Supervisor, run_coroutine
+
+    class Never(Loop):
+        async def run_once(self) -> None:
+            raise AssertionError("it ran")
+
+    with pytest.raises(ConfigError) as caught:
+        run(Supervisor([Never()]), loop="trio")
+    assert caught.value.field == "loop"
+    assert caught.value.message == "'trio' is not one of asyncio, uvloop"
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` fails, as if missing
+    with pytest.raises(ConfigError, match=r"^loop: uvloop is not installed \(pip install uvloop"):
+        run(Supervisor([Never()]), loop="uvloop")
+
+    async def main() -> None:
+        raise AssertionError("it ran")
+
+    monkeypatch.setenv("TREADLE_EVENT_LOOP", "uvloop")
+    with pytest.raises(ConfigError, match=r"^TREADLE_EVENT_LOOP: uvloop is not installed"):
+        run_coroutine(main())  # closed, never awaited: no warning either

@@ -24,7 +24,7 @@ from ..client import Client
 from ..manager import Manager
 from ..manager._registry import log_path as manager_log
 from ..project import ProjectRuntime
-from ..supervisor import serve
+from ..supervisor import run_coroutine, serve
 from ._app import Exit
 from ._output import console, errors
 from ._projects import project, project_options
@@ -91,7 +91,8 @@ def up(
         errors.print(f"[bold]{runtime.name}[/]: dashboard on {dashboard.url}")
     runtime.start_logging()
     try:
-        code = asyncio.run(_foreground(manager, runtime, show_logs=not no_logs))
+        main = _foreground(manager, runtime, show_logs=not no_logs)
+        code = run_coroutine(main, loop=runtime.config.supervisor.event_loop)
     finally:
         runtime.stop_logging()
     if manager.fenced:  # its broker thread may be stuck on a database out of reach

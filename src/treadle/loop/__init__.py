@@ -11,8 +11,8 @@ from typing import Any as _Any
 
 from ._decorator import FunctionLoop as FunctionLoop
 from ._decorator import loop as loop
+from ._error import ErrorInfo as ErrorInfo
 from ._loop import Loop as Loop
-from ._metrics import ErrorInfo as ErrorInfo
 from ._metrics import LoopMetrics as LoopMetrics
 
 __all__ = ["ErrorInfo", "FunctionLoop", "Loop", "LoopMetrics", "loop"]

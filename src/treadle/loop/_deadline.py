@@ -18,17 +18,11 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
-from .._exceptions import ConfigError, RunTimedOut
+from .._exceptions import RunTimedOut
 
-__all__ = ["Deadline", "check_timeout"]
+__all__ = ["Deadline"]
 
 _clock: Final = time.perf_counter
-
-
-def check_timeout(value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise ConfigError("run_timeout", f"must be > 0 or None, got {value!r}")
-    return None if value is None else float(value)
 
 
 class Deadline:

@@ -1,11 +1,18 @@
 """Loop: a unit of repeated async work. ``run_once`` + interval, backoff on error.
 
-Owns :class:`Loop` (the mechanism: sleeping, pausing, stopping, heartbeats, metrics) and
-nothing about restarts: a loop that fails hard (``on_start`` raises, or
-``max_consecutive_errors`` is reached) raises out of :meth:`Loop.run` and its supervisor
-decides. The tick is the hot path: a few attribute reads and writes around ``run_once``,
-``sleep(0)`` when the interval is 0 (never the timer heap), futures only while sleeping.
-Heartbeats and durations use ``time.perf_counter()``.
+Owns :class:`Loop`: what a subclass writes (``run_once`` and the hooks), what others read
+and change (state, interval, status, pause, stop), and :meth:`Loop.run`, the one coroutine
+frame a loop's task runs. It owns nothing about restarts: a loop that fails hard
+(``on_start`` raises, or ``max_consecutive_errors`` is reached) raises out of ``run`` and
+its supervisor decides.
+
+The tick is the hot path, and it touches the loop alone: a flag that says whether anything
+needs attention, two clock reads, ``run_once``, a few counters of :class:`Tally` (which a
+Loop is), and a bare yield to the event loop when the interval is 0 (never the timer heap,
+and not ``asyncio.sleep(0)``'s extra frame). Everything else is the slow path, taken only
+when the flag says so: waits (interval, backoff, gate, initial delay: one deadline),
+pausing, stopping (``_pacing``); a failed run and the end of a run (``_outcome``: hooks,
+backoff, state); the counters (``_tally``); the settings (``_options``).
 """
 
 from __future__ import annotations
@@ -15,38 +22,24 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final
+import types
+from collections.abc import Callable, Generator
+from typing import Any, ClassVar, Final
 
-from .._backoff import DEFAULT_BACKOFF, Backoff
-from .._exceptions import ConfigError, LoopFailed, RunTimedOut
+from .._backoff import Backoff
 from .._lifecycle import UP, State, check_transition
 from ..health._health import Health
-from ._deadline import Deadline, check_timeout
+from . import _outcome
+from ._deadline import Deadline
 from ._metrics import LoopMetrics
+from ._options import check_interval, check_timeout, options
+from ._pacing import PARK, pace
+from ._tally import Tally
 
 __all__ = ["Loop"]
 
-
-@dataclass(frozen=True, slots=True)
-class _Options:
-    """A loop's rarely-set options, apart from its hot state."""
-
-    backoff: Backoff
-    initial_delay: float
-    gate: Callable[[], bool] | None
-    max_errors: int | None
-    hook_timeout: float
-    rand: Callable[[], float]
-    cpu_time: bool
-
-
-_DEFAULT_OPTIONS: Final = _Options(DEFAULT_BACKOFF, 0.0, None, None, 5.0, random.random, False)
-
 _log = logging.getLogger("treadle.loop")
 _clock: Final = time.perf_counter
-_GATE_POLL: Final = 1.0  # how often a gated loop with interval 0 asks should_run() again
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
@@ -54,7 +47,13 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-class Loop:
+@types.coroutine
+def _yield() -> Generator[None, None, None]:
+    """One turn of the event loop: what ``asyncio.sleep(0)`` does, without its frame."""
+    yield
+
+
+class Loop(Tally):
     """Subclass and implement :meth:`run_once`; run with :meth:`run_forever` or a Supervisor.
 
     Args:
@@ -94,7 +93,6 @@ class Loop:
         "_stop_requested",
         "_task",
         "_waker",
-        "metrics",
     )
 
     def __init__(
@@ -113,43 +111,32 @@ class Loop:
         cpu_time: bool = False,
         run_timeout: float | None = None,
     ) -> None:
-        if not interval >= 0:
-            raise ConfigError("interval", f"must be >= 0, got {interval!r}")
-        if not initial_delay >= 0:
-            raise ConfigError("initial_delay", f"must be >= 0, got {initial_delay!r}")
-        if max_consecutive_errors is not None and max_consecutive_errors < 1:
-            raise ConfigError(
-                "max_consecutive_errors", f"must be >= 1, got {max_consecutive_errors}"
-            )
-        if window < 1:
-            raise ConfigError("window", f"must be >= 1, got {window}")
-        self._name = name or type(self).__name__
-        self._interval = float(interval)
-        opts = _Options(
-            backoff or DEFAULT_BACKOFF,
-            float(initial_delay),
-            should_run,
-            max_consecutive_errors,
-            hook_timeout,
-            rand,
-            cpu_time,
+        self._interval = check_interval(interval)
+        self._opts = options(
+            initial_delay=initial_delay,
+            backoff=backoff,
+            should_run=should_run,
+            max_consecutive_errors=max_consecutive_errors,
+            window=window,
+            hook_timeout=hook_timeout,
+            rand=rand,
+            cpu_time=cpu_time,
         )
-        # Most loops keep every default: they share one options object (48 bytes a loop).
-        self._opts = _DEFAULT_OPTIONS if opts == _DEFAULT_OPTIONS else opts
-        self._enabled = enabled
-        self.metrics = LoopMetrics(window)
+        super().__init__(window)
         if cpu_time:
-            self.metrics.cpu_s = 0.0
+            self._extra_record().cpu_s = 0.0
+        self._name = name or type(self).__name__
+        self._enabled = enabled
         self._state = State.PENDING
         self._stop_requested = False
         self._paused = False
         self._gated = False
-        self._beat: float | None = None
+        self._beat: float | None = None  # a run's start, or a beat() inside it
         self._backoff_s: float | None = None
-        self._next_at: float | None = None
+        self._next_at: float | None = None  # no run before this perf_counter()
         # The tick's fast path checks this one flag; it is True whenever any of stop,
-        # pause, a pending deadline, a gate or being disabled may need the slow path. Being
-        # True by mistake is harmless: the slow path re-checks everything and recomputes it.
+        # pause, a pending deadline, a gate, being disabled or a new run_timeout may need
+        # the slow path. True by mistake is harmless: the slow path looks at everything.
         self._attention = True
         self._waker: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -157,6 +144,14 @@ class Loop:
         self._deadline = None if timeout is None else Deadline(timeout)
 
     # -- what subclasses write ------------------------------------------------------------
+
+    _written: ClassVar[frozenset[str]] = frozenset()
+    """The hooks a subclass wrote: the defaults cost nothing (no gate asked, no timer)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        hooks = ("on_start", "on_stop", "should_run")
+        cls._written = frozenset(h for h in hooks if getattr(cls, h) is not getattr(Loop, h))
 
     async def run_once(self) -> None:
         raise NotImplementedError(f"{type(self).__qualname__} must implement run_once()")
@@ -186,7 +181,7 @@ class Loop:
     def errors_health(self) -> Health:
         """Healthy with no errors, degraded after one, unhealthy after ``unhealthy_after``
         in a row."""
-        n = self.metrics.consecutive_errors
+        n = self._errs
         if n == 0:
             return Health.healthy()
         reason = f"{n} consecutive errors, last: {self.metrics.last_error}"
@@ -208,6 +203,11 @@ class Loop:
         return self._state
 
     @property
+    def metrics(self) -> LoopMetrics:
+        """What this loop has done, read now (runs, errors, durations...)."""
+        return LoopMetrics.of(self)
+
+    @property
     def interval(self) -> float:
         return self._interval
 
@@ -217,13 +217,10 @@ class Loop:
 
         A loop sleeping its regular interval re-times that sleep from its last run's end.
         """
-        if not value >= 0:
-            raise ConfigError("interval", f"must be >= 0, got {value!r}")
-        self._interval = float(value)
+        self._interval = check_interval(value)
         self._attention = True
-        last_end = self.metrics.last_run_end
-        if self._next_at is not None and self._backoff_s is None and last_end is not None:
-            self._next_at = last_end + self._interval
+        if self._next_at is not None and self._backoff_s is None and self._end is not None:
+            self._next_at = self._end + self._interval
             self._interrupt()
         elif self._next_at is not None and self._gated:
             self._interrupt()
@@ -246,6 +243,7 @@ class Loop:
     def run_timeout(self, value: float | None) -> None:
         """Change the bound on each run; a run under way is held to the new one."""
         timeout, deadline = check_timeout(value), self._deadline
+        self._attention = True  # the tick holds the deadline it runs with
         if deadline is None:
             self._deadline = None if timeout is None else Deadline(timeout)
         elif timeout is None:
@@ -281,7 +279,7 @@ class Loop:
         A run beats at its start (``_beat``) and at its end, which is ``last_run_end``: the
         tick stores the end once, not twice.
         """
-        beat, end = self._beat, self.metrics.last_run_end
+        beat, end = self._beat, self._end
         if beat is None or end is None:
             return beat if end is None else end
         return max(beat, end)
@@ -295,7 +293,7 @@ class Loop:
         """
         if self._gated or self._state not in (State.RUNNING, State.PAUSED, State.STOPPING):
             return False
-        beat, end = self._beat, self.metrics.last_run_end
+        beat, end = self._beat, self._end
         return beat is not None and (end is None or beat > end)
 
     def beat(self) -> None:
@@ -381,157 +379,77 @@ class Loop:
         """Run until stopped (returns) or failed (raises); ``started()`` once running.
 
         The main loop is inlined here, not a helper coroutine: an idle loop's task is then
-        one frame deep (a frame is ~270 bytes, and there may be 100,000 loops).
+        one frame deep (a frame is ~270 bytes, and there may be 100,000 loops), and a tick
+        calls nothing of treadle's.
         """
         self._set_state(State.STARTING)
         began = False
         try:
-            if type(self).on_start is not Loop.on_start:
-                await self.on_start()
+            await _outcome.begin(self)
             began = True
-            self._set_state(State.PAUSED if self._paused else State.RUNNING)
             if started is not None:
                 started()
                 started = None  # do not keep the callback alive for the loop's lifetime
-            # One flat loop: every wait (interval, backoff, gate, initial delay) is the same
-            # deadline ``_next_at``, waited on at the top.
-            metrics = self.metrics
-            ring, window = metrics._durations, metrics.window  # both fixed for a run
-            full = len(ring) >= window
-            idx = metrics._next
-            clock, sleep0 = _clock, asyncio.sleep
-            opts = self._opts
-            cpu, cpu0 = opts.cpu_time, 0.0
-            gated = type(self).should_run is not Loop.should_run or opts.gate is not None
-            if opts.initial_delay > 0:
-                self._next_at = _clock() + opts.initial_delay
-            self._attention = True
+            cpu, cpu0, deadline, ring, window = self._opts.cpu_time, 0.0, None, None, 1
             while True:
-                if self._attention:
-                    if self._stop_requested:
-                        break
-                    if self._next_at is not None:
-                        remaining = self._next_at - clock()
-                        if remaining > 0 and not self._paused:
-                            fut = self._waker = asyncio.get_running_loop().create_future()
-                            handle = asyncio.get_running_loop().call_later(remaining, _wake, fut)
-                            try:
-                                await fut
-                            finally:
-                                handle.cancel()
-                                self._waker = None
-                            continue  # woken: deadline reached, or stop/pause/interval change
-                        self._next_at = None
-                        self._backoff_s = None
-                    if self._paused:
-                        await self._park()
+                if self._attention:  # anything but "run again now": see _pacing
+                    wait = pace(self)
+                    if wait:  # a stop (< 0), or a wait, after which we look again
+                        if wait < 0:
+                            break
+                        loop = asyncio.get_running_loop()
+                        fut = self._waker = loop.create_future()
+                        timer = None if wait == PARK else loop.call_later(wait, _wake, fut)
+                        try:
+                            await fut
+                        finally:
+                            if timer is not None:
+                                timer.cancel()
+                            self._waker = None
                         continue
-                    if (gated or not self._enabled) and not (self._enabled and self.should_run()):
-                        self._gated = True
-                        self._beat = clock()
-                        self._next_at = self._beat + (self._interval or _GATE_POLL)
-                        continue
-                    if self._gated:
-                        self._gated = False
-                    self._attention = gated or self._stop_requested or self._paused
-                start = self._beat = clock()
+                    deadline, ring, window = self._deadline, self._ring, self._window
+                start = self._beat = _clock()
                 if cpu:
                     cpu0 = time.thread_time()
                 try:
-                    deadline = self._deadline
                     if deadline is None:
                         await self.run_once()
                     else:
                         await deadline.run(self.run_once, start)
                 except Exception as exc:  # noqa: BLE001 - the loop's boundary: counted, backed off
                     if cpu:
-                        metrics.cpu_s = (metrics.cpu_s or 0.0) + time.thread_time() - cpu0
-                    await self._run_failed(exc, start)
-                    idx, full = metrics._next, len(ring) >= window  # it wrote the ring too
+                        _outcome.add_cpu(self, cpu0)
+                    await _outcome.failed(self, exc, start)
+                    ring = self._ring
                     continue
-                end = clock()  # the end beat is last_run_end: see last_beat
+                end = self._end = _clock()  # the end beat too: see last_beat
                 if cpu:
-                    metrics.cpu_s = (metrics.cpu_s or 0.0) + time.thread_time() - cpu0
-                metrics.runs += 1
-                if metrics.consecutive_errors:
-                    metrics.consecutive_errors = 0
-                    metrics.consecutive_timeouts = 0
-                metrics.last_run_end = end
+                    _outcome.add_cpu(self, cpu0)
+                # Tally._record_ok, inlined: the hottest lines in treadle.
                 took = end - start
-                metrics.success_s += took
-                # LoopMetrics.record_duration, inlined: this is the hottest line in treadle.
-                if full:
-                    ring[idx] = took
-                    idx += 1
-                    if idx == window:
-                        idx = 0
-                    metrics._next = idx
-                else:
-                    ring.append(took)
-                    full = len(ring) >= window
+                runs = self._runs
+                if ring is not None:
+                    ring[runs % window] = took
+                elif runs:
+                    ring = self._first_ring(took)
+                self._runs = runs + 1
+                self._ok_s += took
+                if self._errs:
+                    self._recovered()
                 if self._interval > 0:  # read after the run: run_once may have changed it
                     self._next_at = end + self._interval
                     self._attention = True
                 else:
-                    await sleep0(0)
+                    await _yield()
         except BaseException as exc:
-            await self._finish(began, exc)
+            await _outcome.end(self, began, exc)
             raise
-        await self._finish(began, None)
+        await _outcome.end(self, began, None)
 
     # -- mechanism ------------------------------------------------------------------------
 
-    async def _finish(self, began: bool, exc: BaseException | None) -> None:
-        self._stop_requested = False
-        self._attention = True
-        self._next_at = None
-        self._backoff_s = None
-        if self._deadline is not None:
-            self._deadline.close()
-        failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
-        if began and self._state in UP:
-            self._set_state(State.STOPPING)
-        if began and type(self).on_stop is not Loop.on_stop:  # no timer for the default hook
-            try:
-                async with asyncio.timeout(self._opts.hook_timeout):
-                    await self.on_stop()
-            except Exception:  # noqa: BLE001 - a hook's failure must not hide how the loop ended
-                _log.exception("loop %s: on_stop failed", self._name)
-        self._set_state(State.FAILED if failed else State.STOPPED)
-
-    async def _run_failed(self, exc: Exception, start: float) -> None:
-        end = self._beat = _clock()
-        metrics = self.metrics
-        timed_out = isinstance(exc, RunTimedOut)
-        metrics.record_failed_run(exc, start, end, timed_out=timed_out)
-        n = metrics.consecutive_errors
-        opts = self._opts
-        if opts.max_errors is not None and n >= opts.max_errors:
-            raise LoopFailed(f"loop {self._name!r}: {n} consecutive errors") from exc
-        _log.warning("loop %s: run failed (%d in a row): %r", self._name, n, exc)
-        try:
-            await self.on_error(exc)
-        except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
-            _log.exception("loop %s: on_error failed", self._name)
-        self._attention = True
-        if timed_out:  # it has waited its run_timeout already: the interval, as after a success
-            self._next_at = end + self._interval
-            return
-        opts = self._opts  # on_error may have changed the backoff
-        delay = opts.backoff.delay(n - metrics.consecutive_timeouts, opts.rand)
-        self._backoff_s = delay
-        self._next_at = _clock() + delay
-
-    async def _park(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._paused and not self._stop_requested:
-            fut = self._waker = loop.create_future()
-            try:
-                await fut
-            finally:
-                self._waker = None
-
     def _interrupt(self) -> None:
+        """Wake the loop from a wait (it looks again at what it waits for)."""
         waker = self._waker
         if waker is not None and not waker.done():
             waker.set_result(None)

@@ -1,55 +1,21 @@
-"""Loop metrics: counters, the last error, and run durations over a bounded window.
+"""Loop metrics, as read: runs, errors, durations and their percentiles, the last error.
 
-Owns :class:`LoopMetrics` and :class:`ErrorInfo`. Recording is on every tick, so it is a few
-attribute writes and one list store; percentiles are computed only when someone asks.
-The window is a ring in a plain list, grown on demand: an idle loop pays for one float.
-What a failed run hides (the end and duration of the last success) is kept by the failure,
-off the hot path: a success stores nothing but its counters, its end and its duration.
+Owns :class:`LoopMetrics`, a view of a loop's :class:`~treadle.loop._tally.Tally` (the
+counters its tick writes) that computes what it is asked (percentiles, the last success,
+the wall-clock time of the last run) when it is asked. It records nothing on its own
+account: a record made with ``LoopMetrics(window)`` writes to a Tally of its own, as a
+loop's tick does to the loop.
 """
 
 from __future__ import annotations
 
 import time
-import traceback
-from dataclasses import dataclass
 from typing import Any
 
-from .._exceptions import TreadleError
+from ._error import ErrorInfo
+from ._tally import Tally
 
-__all__ = ["ErrorInfo", "LoopMetrics", "percentile"]
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    """An exception, kept as text so its frames are not kept alive."""
-
-    type: str
-    message: str
-    ts: float
-    traceback: str
-
-    @classmethod
-    def from_exception(cls, exc: BaseException) -> ErrorInfo:
-        """The exception's type, message and traceback; a TreadleError's own report (a
-        process's last lines) in place of a traceback that shows only treadle's frames."""
-        report = exc.report() if isinstance(exc, TreadleError) else None
-        return cls(
-            type=type(exc).__qualname__,
-            message=str(exc),
-            ts=time.time(),
-            traceback=report or "".join(traceback.format_exception(exc)),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "message": self.message,
-            "ts": self.ts,
-            "traceback": self.traceback,
-        }
-
-    def __str__(self) -> str:
-        return f"{self.type}: {self.message}" if self.message else self.type
+__all__ = ["LoopMetrics", "percentile"]
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -61,96 +27,128 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 class LoopMetrics:
-    """What a loop has done: runs, errors, the last error, durations (seconds)."""
+    """What a loop has done: runs, errors, the last error, durations (seconds).
 
-    __slots__ = (
-        "_durations",
-        "_next",
-        "_ok_duration",
-        "_ok_end",
-        "consecutive_errors",
-        "consecutive_timeouts",
-        "cpu_s",
-        "errors",
-        "last_error",
-        "last_run_end",
-        "runs",
-        "success_s",
-        "timeouts",
-        "window",
-    )
+    Read from the loop's :class:`Tally` as it is now (``loop.metrics`` is a view, made on
+    each read); ``LoopMetrics(window)`` is a record of its own, for tests and tools.
+    """
+
+    __slots__ = ("_t",)
 
     def __init__(self, window: int = 128) -> None:
-        self.window = window
-        self.runs = 0
-        self.errors = 0  # failed runs, timeouts included
-        self.consecutive_errors = 0  # failed runs since the last success, timeouts included
-        self.timeouts = 0  # runs cancelled at their ``run_timeout``
-        self.consecutive_timeouts = 0  # of those, since the last success
-        self.success_s = 0.0  # seconds spent in runs that succeeded, all time
-        self.last_error: ErrorInfo | None = None
-        self.last_run_end: float | None = None  # perf_counter() at the end of the last run
-        self.cpu_s: float | None = None  # thread CPU time inside run_once, if measured
-        self._durations: list[float] = []
-        self._next = 0
-        self._ok_end: float | None = None  # the last success, kept once a failure follows it
-        self._ok_duration: float | None = None
+        self._t = Tally(window)
+
+    @classmethod
+    def of(cls, tally: Tally) -> LoopMetrics:
+        """The view of ``tally`` (a Loop's own)."""
+        view = cls.__new__(cls)
+        view._t = tally
+        return view
+
+    # -- recording, for a record of its own ------------------------------------------------
 
     def record_duration(self, seconds: float) -> None:
-        durations = self._durations
-        if len(durations) < self.window:
-            durations.append(seconds)
-        else:
-            durations[self._next] = seconds
-            self._next = (self._next + 1) % self.window
+        """A successful run that took ``seconds`` (and ended now)."""
+        self._t._record_ok(seconds, time.perf_counter())
+
+    def record_run(self, start: float, end: float) -> None:
+        """A successful run from ``start`` to ``end`` (``perf_counter()``)."""
+        self._t._record_ok(end - start, end)
 
     def record_error(self, exc: BaseException) -> None:
-        self.errors += 1
-        self.consecutive_errors += 1
-        self.last_error = ErrorInfo.from_exception(exc)
+        """A failure counted, not a run (the run is :meth:`record_failed_run`)."""
+        self._t._record_error(exc)
 
     def record_failed_run(
         self, exc: BaseException, start: float, end: float, *, timed_out: bool = False
     ) -> None:
         """A run from ``start`` to ``end`` (``perf_counter()``) that raised ``exc``, or (with
         ``timed_out``) was cancelled at its deadline."""
-        if self.consecutive_errors == 0:  # the run before this one, if any, succeeded
-            self._ok_end = self.last_run_end
-            self._ok_duration = self.last_duration
-        self.runs += 1
-        self.last_run_end = end
-        self.record_duration(end - start)
-        self.record_error(exc)
-        if timed_out:
-            self.timeouts += 1
-            self.consecutive_timeouts += 1
+        self._t._record_failed(exc, start, end, timed_out=timed_out)
+
+    # -- counts ---------------------------------------------------------------------------
+
+    @property
+    def window(self) -> int:
+        return self._t._window
+
+    @property
+    def runs(self) -> int:
+        return self._t._runs
+
+    @property
+    def errors(self) -> int:
+        """Failed runs, timeouts included."""
+        extra = self._t._extra
+        return 0 if extra is None else extra.errors
+
+    @property
+    def consecutive_errors(self) -> int:
+        """Failed runs since the last success, timeouts included."""
+        return self._t._errs
+
+    @property
+    def timeouts(self) -> int:
+        """Runs cancelled at their ``run_timeout``."""
+        extra = self._t._extra
+        return 0 if extra is None else extra.timeouts
+
+    @property
+    def consecutive_timeouts(self) -> int:
+        extra = self._t._extra
+        return 0 if extra is None else extra.consecutive_timeouts
+
+    @property
+    def success_s(self) -> float:
+        """Seconds spent in runs that succeeded, all time."""
+        return self._t._ok_s
+
+    @property
+    def last_error(self) -> ErrorInfo | None:
+        extra = self._t._extra
+        return None if extra is None else extra.last_error
+
+    @property
+    def cpu_s(self) -> float | None:
+        """Thread CPU time inside ``run_once``, if measured (``Loop(cpu_time=True)``)."""
+        extra = self._t._extra
+        return None if extra is None else extra.cpu_s
+
+    # -- times ----------------------------------------------------------------------------
+
+    @property
+    def last_run_end(self) -> float | None:
+        """``perf_counter()`` at the end of the last run; None before the first."""
+        return self._t._end
 
     @property
     def last_duration(self) -> float | None:
         """Seconds the most recent run took (failed or not); None before the first."""
-        d = self._durations
-        return d[self._next - 1] if d else None
+        return self._t._last_took()
 
     @property
     def last_success_end(self) -> float | None:
         """``perf_counter()`` at the end of the last successful run; None before one."""
-        return self.last_run_end if self.consecutive_errors == 0 else self._ok_end
+        t = self._t
+        if t._errs == 0:
+            return t._end
+        return None if t._extra is None else t._extra.ok_end
 
     @property
     def last_success_duration(self) -> float | None:
         """Seconds the last successful run took; None before one."""
-        if self.consecutive_errors:
-            return self._ok_duration
-        return None if self.last_run_end is None else self.last_duration
+        t = self._t
+        if t._errs == 0:
+            return t._last_took()
+        return None if t._extra is None else t._extra.ok_took
 
     def durations(self) -> list[float]:
         """The window's durations, oldest first."""
-        d = self._durations
-        return d[self._next :] + d[: self._next]
+        return self._t._durations()
 
     def summary(self) -> dict[str, float]:
         """Mean, p50, p95 and max of the window, in milliseconds."""
-        ordered = sorted(self._durations)
+        ordered = sorted(self._t._durations())
         if not ordered:
             return {"mean_ms": 0.0, "p50_ms": 0.0, "p95_ms": 0.0, "max_ms": 0.0, "samples": 0}
         return {
@@ -162,14 +160,15 @@ class LoopMetrics:
         }
 
     def as_dict(self) -> dict[str, Any]:
-        last_run_ts = None
-        if self.last_run_end is not None:
-            last_run_ts = time.time() - (time.perf_counter() - self.last_run_end)
+        end, last_run_ts = self._t._end, None
+        if end is not None:
+            last_run_ts = time.time() - (time.perf_counter() - end)
+        last_error = self.last_error
         return {
             "runs": self.runs,
             "errors": self.errors,
             "consecutive_errors": self.consecutive_errors,
-            "last_error": self.last_error.as_dict() if self.last_error else None,
+            "last_error": last_error.as_dict() if last_error else None,
             "last_run_ts": last_run_ts,
             "cpu_s": self.cpu_s,
             "duration": self.summary(),

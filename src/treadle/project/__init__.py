@@ -24,6 +24,7 @@ from ._schema import LoopConfig as LoopConfig
 from ._schema import ProcessConfig as ProcessConfig
 from ._schema import ProjectFile as ProjectFile
 from ._schema import ProjectSection as ProjectSection
+from ._schema import RootSupervisorOptions as RootSupervisorOptions
 from ._schema import ScaleConfig as ScaleConfig
 from ._schema import SupervisorConfig as SupervisorConfig
 from ._schema import SupervisorOptions as SupervisorOptions
@@ -47,6 +48,7 @@ __all__ = [
     "ProjectFile",
     "ProjectRuntime",
     "ProjectSection",
+    "RootSupervisorOptions",
     "Row",
     "ScaleConfig",
     "SupervisorConfig",

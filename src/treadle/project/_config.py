@@ -28,8 +28,8 @@ from ._schema import (
     LoopConfig,
     ProcessConfig,
     ProjectFile,
+    RootSupervisorOptions,
     SupervisorConfig,
-    SupervisorOptions,
 )
 
 __all__ = ["ChildInfo", "ProjectConfig"]
@@ -83,7 +83,7 @@ class ProjectConfig:
     source: Source | None = field(default=None, compare=False)
 
     @property
-    def supervisor(self) -> SupervisorOptions:
+    def supervisor(self) -> RootSupervisorOptions:
         return self.file.supervisor
 
     @property

@@ -13,11 +13,13 @@ import shlex
 import signal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .._backoff import Backoff, Jitter
+from .._exceptions import ConfigError
 from ..artifacts import DEFAULT_BUILD_DIRS, Artifact
 from ..supervisor import Restart, Strategy
+from ..supervisor._run import EventLoop, loop_factory
 from ._redact import REDACTED, redact_env, redact_url
 from ._units import Duration, PositiveDuration, PositiveSize
 from ._values import Command, CpuSeconds, EnvValue, Lowercase, Sha256, SignalName, Target, Umask
@@ -33,6 +35,7 @@ __all__ = [
     "ProcessConfig",
     "ProjectFile",
     "ProjectSection",
+    "RootSupervisorOptions",
     "ScaleConfig",
     "SupervisorConfig",
     "SupervisorOptions",
@@ -252,7 +255,8 @@ class ProcessConfig(_Worker):
 
 
 class SupervisorOptions(_Table):
-    """``[supervisor]``: the root supervisor's options (see :class:`treadle.Supervisor`).
+    """What every supervisor, the root and a nested one, can set (see
+    :class:`treadle.Supervisor`).
 
     ``shutdown_timeout`` bounds how long stopping the whole tree may take (for the caller
     that stops it); on a nested supervisor it is its ChildSpec's ``shutdown_timeout``.
@@ -280,6 +284,25 @@ class SupervisorOptions(_Table):
     """Time a cancelled child gets to finish its cleanup."""
     shutdown_timeout: Duration | None = None
     """How long stopping the whole tree may take (a nested supervisor: its own stop)."""
+
+
+def _installed(loop: EventLoop | None) -> EventLoop | None:
+    if loop is not None:
+        try:
+            loop_factory(loop)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+    return loop
+
+
+class RootSupervisorOptions(SupervisorOptions):
+    """``[supervisor]``: the root supervisor's options, and the event loop the project
+    runs on."""
+
+    event_loop: Annotated[EventLoop | None, AfterValidator(_installed)] = None
+    """The event loop the project runs on: `asyncio` (the standard library's) or `uvloop`
+    (faster; installed apart: `pip install uvloop`). Unset: `$TREADLE_EVENT_LOOP`, else
+    `asyncio`."""
 
 
 class SupervisorConfig(SupervisorOptions):
@@ -363,7 +386,7 @@ class ProjectFile(_Table):
     """The whole file (the ``[tool.treadle]`` table of a pyproject.toml)."""
 
     project: ProjectSection = ProjectSection()
-    supervisor: SupervisorOptions = SupervisorOptions()
+    supervisor: RootSupervisorOptions = RootSupervisorOptions()
     limiters: dict[str, LimiterConfig] = Field(default_factory=dict)
     loops: dict[str, LoopConfig] = Field(default_factory=dict)
     processes: dict[str, ProcessConfig] = Field(default_factory=dict)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from .._backoff import Backoff
 from .._exceptions import ChildNotFound, ConfigError, TreadleError
 from .._lifecycle import ENDED, UP, State, Transition
-from ._child import Child, CoroutineTarget
+from ._child import Child
+from ._coroutine import CoroutineTarget
 from ._restarts import spawn
 from ._spec import ChildSpec, Restart
 

@@ -1,8 +1,9 @@
-"""The runtime side of one child: :class:`Child` (state, task, restarts, history) and
-:class:`CoroutineTarget`, which lets a plain coroutine be supervised like a Loop.
+"""The runtime side of one child: :class:`Child`, its state, task, restarts and history.
 
-A Child is a record its supervisor drives; it holds no policy. It is the done-callback of
-its own task (``task.add_done_callback(child)``) so no closure is allocated per start.
+A Child is a record its supervisor drives; it holds no policy. It moves itself through the
+lifecycle (:meth:`Child.move`: the table's check, readiness, waiters) and reports each move
+to its supervisor's events. It is the done-callback of its own task
+(``task.add_done_callback(child)``) so no closure is allocated per start.
 """
 
 from __future__ import annotations
@@ -14,19 +15,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from .._exceptions import NotPausable
-from .._heartbeat import current_beat
 from .._intensity import Intensity
-from .._lifecycle import UP, State
+from .._lifecycle import UP, State, check_transition
 from .._runnable import GracefulStop, Runnable, implements
 from ..health._health import Health, from_restarts, from_state, worst
 from ..loop import ErrorInfo
+from ._coroutine import CoroutineTarget
+from ._events import ErrorText
 from ._spec import ChildSpec, is_instance
 
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["CheckState", "Child", "CoroutineTarget", "ExitRecord", "Fault"]
+__all__ = ["CheckState", "Child", "ExitRecord", "Fault"]
 
 _HISTORY = 20  # restarts remembered per child
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0  # OTP's default for workers
@@ -77,65 +78,6 @@ class ExitRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ts": self.ts, "kind": self.kind, "error": self.error()}
-
-
-class CoroutineTarget:
-    """A coroutine as a Runnable: ready at once, stopped by cancellation, never paused.
-
-    It is busy for as long as it runs; it beats when it starts and whenever the coroutine
-    calls ``treadle.beat()``.
-    """
-
-    __slots__ = ("_aw", "_beat", "_name", "_task")
-
-    def __init__(self, name: str, aw: Awaitable[object]) -> None:
-        self._name = name
-        self._aw = aw
-        self._task: asyncio.Task[Any] | None = None
-        self._beat: float | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def last_beat(self) -> float | None:
-        return self._beat
-
-    @property
-    def busy(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    def beat(self) -> None:
-        self._beat = time.perf_counter()
-
-    async def run(self, started: Callable[[], None]) -> None:
-        self._task = asyncio.current_task()
-        self._beat = time.perf_counter()
-        current_beat.set(self)  # this task's context only
-        started()
-        await self._aw
-
-    def request_stop(self) -> None:
-        # A coroutine's graceful stop *is* cancellation: that is what asyncio code expects.
-        if self._task is not None:
-            self._task.cancel(msg="treadle: stop requested")
-        elif asyncio.iscoroutine(self._aw):
-            self._aw.close()  # never started: no 'never awaited' warning
-
-    def pause(self) -> None:
-        raise NotPausable(f"child {self._name!r} is a coroutine and cannot be paused")
-
-    def resume(self) -> None:
-        raise NotPausable(f"child {self._name!r} is a coroutine and cannot be paused")
-
-    def status(self) -> dict[str, Any]:
-        beat = self._beat
-        return {
-            "name": self._name,
-            "kind": "coroutine",
-            "heartbeat_age_s": None if beat is None else time.perf_counter() - beat,
-        }
 
 
 class Child:
@@ -227,9 +169,28 @@ class Child:
             self.started_at = self.sup._clock()
             if self.spec.health_interval is not None:
                 self.check = CheckState()  # due at once: readiness waits for it
-            self.sup._transition(self, State.RUNNING, "started")
+            self.move(State.RUNNING, "started")
             if self.spec.health_interval is None:
                 self.set_ready(True)
+
+    def move(
+        self,
+        new: State,
+        reason: str = "",
+        *,
+        error: ErrorText = None,
+        backoff_s: float | None = None,
+    ) -> None:
+        """Move to ``new`` (the lifecycle's table says whether it may) and report it to the
+        supervisor's events; ``error`` may be a callable, called only if someone listens."""
+        old = self.state
+        check_transition(self.name, old, new)
+        self.state = new
+        if old in UP and new not in UP:
+            self.set_ready(False)
+        if self.waiters:  # waiters re-check their own condition on every step
+            self.wake_waiters()
+        self.sup._events.child_moved(self, old, new, reason, error, backoff_s)
 
     def set_ready(self, ready: bool) -> None:
         if ready != self.ready:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..health._health import HealthStatus
-from ._child import Child
+from ._registry import members
 from ._spec import dependency
 
 if TYPE_CHECKING:
+    from ._child import Child
     from ._supervisor import Supervisor
 
 __all__ = ["deps_of", "graph", "has_dependencies", "unmet", "wait_for"]
@@ -27,7 +28,7 @@ def deps_of(sup: Supervisor, child: Child) -> list[str]:
     for entry in child.spec.depends_on:
         kind, dep = dependency(entry)
         if kind != "state":
-            deps.extend(sup._members(dep) if dep in sup._pools else [dep])
+            deps.extend(members(sup, dep) if dep in sup._pools else [dep])
     return deps
 
 
@@ -42,7 +43,7 @@ def unmet(sup: Supervisor, child: Child) -> list[tuple[str, str]]:
             if not sup.shared.value(name):
                 unmet.append((kind, name))
             continue
-        for member in sup._members(name) if name in sup._pools else [name]:
+        for member in members(sup, name) if name in sup._pools else [name]:
             dep = sup._children.get(member)
             if dep is None:
                 continue

@@ -25,12 +25,13 @@ from .._runnable import implements
 from ..health._health import Health
 from ..health._stack import task_stack
 from ._child import Child, Fault
+from ._report import process_rss
 from ._shutdown import abandon
 
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["Checkable", "Heartbeating", "monitor", "needs_monitor"]
+__all__ = ["Checkable", "Heartbeating", "ensure_monitor", "monitor", "needs_monitor"]
 
 _log = logging.getLogger("treadle.health")
 _MAX_TICK = 1.0
@@ -57,6 +58,13 @@ def needs_monitor(sup: Supervisor) -> bool:
         c.spec.heartbeat_timeout is not None or c.spec.health_interval is not None
         for c in sup._children.values()
     )
+
+
+def ensure_monitor(sup: Supervisor) -> None:
+    """Start the monitor if some child needs it now and it is not running."""
+    if sup._monitor is None and needs_monitor(sup):
+        assert sup._loop is not None
+        sup._monitor = sup._loop.create_task(monitor(sup), name=f"{sup.path}:monitor")
 
 
 def _tick(sup: Supervisor) -> float:
@@ -172,7 +180,7 @@ async def _run_check(sup: Supervisor, child: Child) -> None:
     changed = check.verdict != verdict
     check.verdict = verdict
     if changed:
-        sup._publish_health(child, verdict)
+        sup._events.health(child, verdict)
     if verdict.ok:
         check.failures = 0
         child.set_ready(True)
@@ -187,7 +195,7 @@ async def _run_check(sup: Supervisor, child: Child) -> None:
 def _memory_pressure(sup: Supervisor) -> None:
     limit = sup.memory_soft_limit
     assert limit is not None
-    rss = sup._process_rss()
+    rss = process_rss(sup)
     if rss > limit:
         for child in sup._children.values():
             if (

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import psutil
+
 from .._lifecycle import UP
 from ..health._health import Health, rollup, worst
 from ..health._stack import task_stack
@@ -14,14 +16,14 @@ from ..health._stack import task_stack
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["dump", "health_report", "process_stats", "status"]
+__all__ = ["dump", "health_report", "process_rss", "process_stats", "status"]
 
 
 def status(sup: Supervisor) -> dict[str, Any]:
     """The whole tree as a JSON-safe dict."""
     return {
-        "name": sup._name,
-        "path": sup._path,
+        "name": sup.name,
+        "path": sup.path,
         "kind": "supervisor",
         "state": sup._state.value,
         "strategy": sup.strategy.value,
@@ -29,7 +31,7 @@ def status(sup: Supervisor) -> dict[str, Any]:
         "period": sup.period,
         "escalate": sup.escalate,
         "failure": str(sup._failure) if sup._failure else None,
-        "running": sup._n_running,
+        "running": sup._events.up,
         "abandoned": len(sup.abandoned),
         "health": sup.health_report().as_dict(),
         "slots": sup._slots.stats(),
@@ -51,9 +53,21 @@ def health_report(sup: Supervisor) -> Health:
     return rollup(verdicts)
 
 
+def _process(sup: Supervisor) -> psutil.Process:
+    """This process, as psutil sees it: one object per supervisor, so that its CPU% is
+    the share since this supervisor last asked."""
+    if sup._process is None:
+        sup._process = psutil.Process()
+    return sup._process
+
+
+def process_rss(sup: Supervisor) -> int:
+    return int(_process(sup).memory_info().rss)
+
+
 def process_stats(sup: Supervisor) -> dict[str, Any]:
     """This host process: pid, RSS, CPU% since the last call, threads, open files."""
-    proc = sup._proc()
+    proc = _process(sup)
     with proc.oneshot():
         return {
             "pid": proc.pid,

@@ -2,8 +2,9 @@
 
 Owns :func:`spawn` (start a child once its dependencies run) and :func:`exited` (what
 happens when a child's task ends: record, decide by restart type and intensity, schedule the
-restart by strategy). Decisions come from pure policy (``Backoff``, ``Intensity``,
-``_policy.affected``); stopping siblings is ``_shutdown``'s job.
+restart by strategy: a timer for ``one_for_one``, a control task of the supervisor's, which
+its stop cancels, for the others). Decisions come from pure policy (``Backoff``,
+``Intensity``, ``_policy.affected``); stopping siblings is ``_shutdown``'s job.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from .._exceptions import SupervisorFailed
 from .._intensity import Intensity
 from .._lifecycle import State
 from .._runnable import Runnable
-from ._child import Child
 from ._context import child_context
 from ._dependencies import unmet, wait_for
 from ._policy import affected
@@ -24,6 +24,7 @@ from ._shutdown import stop_children
 from ._spec import Restart, Strategy
 
 if TYPE_CHECKING:
+    from ._child import Child
     from ._supervisor import Supervisor
 
 __all__ = ["child_done", "exited", "spawn"]
@@ -45,11 +46,11 @@ def spawn(sup: Supervisor, child: Child) -> None:
             else f"waiting for a slot (max_concurrent={sup._slots.limit})"
         )
         if child.state is not State.PENDING:
-            sup._transition(child, State.PENDING, reason)
+            child.move(State.PENDING, reason)
         coro = _start_when_ready(sup, child, waiting)
         task = sup._loop.create_task(coro, name=child.name, context=_context(sup, child))
     else:
-        sup._transition(child, State.STARTING, "restart" if child.attempt else "start")
+        child.move(State.STARTING, "restart" if child.attempt else "start")
         try:
             target = _instantiate(sup, child)
         except Exception as exc:  # noqa: BLE001 - a failing factory is the child failing
@@ -74,7 +75,7 @@ async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[tuple[s
             await wait_for(sup, kind, name)
         waiting = unmet(sup, child)
     await sup._slots.take(child)
-    sup._transition(child, State.STARTING, reason)
+    child.move(State.STARTING, reason)
     await _instantiate(sup, child).run(child.started)
 
 
@@ -103,25 +104,25 @@ def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: 
     if child.stop_reason is not None or sup._closing:
         why, child.stop_reason = child.stop_reason or "supervisor stopping", None
         if exc is not None:
-            sup._transition(child, State.FAILED, f"failed while stopping: {exc!r}")
+            child.move(State.FAILED, f"failed while stopping: {exc!r}")
         else:
-            sup._transition(child, State.STOPPED, why)
+            child.move(State.STOPPED, why)
         return
     abnormal = cancelled or exc is not None
     fault, child.fault = child.fault, None
     if fault is not None:  # the supervisor took it down (stuck, unhealthy): not a clean exit
         abnormal = True
         reason = fault.reason
-        sup._transition(child, State.FAILED, reason, error=fault.stack)
+        child.move(State.FAILED, reason, error=fault.stack)
     elif exc is not None:
         reason = f"{type(exc).__name__}: {exc}"
-        sup._transition(child, State.FAILED, reason, error=record.traceback)
+        child.move(State.FAILED, reason, error=record.traceback)
     elif cancelled:
         reason = "cancelled unexpectedly"
-        sup._transition(child, State.FAILED, reason)
+        child.move(State.FAILED, reason)
     else:
         reason = "exited"
-        sup._transition(child, State.STOPPED, reason)
+        child.move(State.STOPPED, reason)
     restart = child.spec.restart
     if restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and not abnormal):
         return
@@ -131,23 +132,25 @@ def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: 
         child.intensity = Intensity(sup.intensity, sup.period)
     if not child.intensity.record(now):
         why = f"more than {sup.intensity} restarts in {sup.period:g}s"
-        sup._transition(child, State.GIVEN_UP, why)
+        child.move(State.GIVEN_UP, why)
         if sup.escalate:
-            sup._fail(SupervisorFailed(sup._path, child.name, f"was given up: {why}"))
+            sup._fail(SupervisorFailed(sup.path, child.name, f"was given up: {why}"))
         return
     child.attempt += 1
     delay = child.spec.backoff.delay(child.attempt, sup._rand)
     child.record_restart(reason, delay)
-    sup._transition(child, State.BACKOFF, reason, backoff_s=delay)
+    child.move(State.BACKOFF, reason, backoff_s=delay)
+    loop = sup._loop
+    assert loop is not None
     if sup.strategy is Strategy.ONE_FOR_ONE:
-        loop = sup._loop
-        assert loop is not None
         if delay <= 0:
             child.timer = loop.call_soon(spawn, sup, child)
         else:
             child.timer = loop.call_later(delay, spawn, sup, child)
     else:
-        sup._control_task(_group_restart(sup, child, delay))
+        task = loop.create_task(_group_restart(sup, child, delay))
+        sup._control.add(task)  # the supervisor's stop cancels it
+        task.add_done_callback(sup._control.discard)
 
 
 async def _group_restart(sup: Supervisor, failed: Child, delay: float) -> None:

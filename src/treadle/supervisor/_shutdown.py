@@ -15,11 +15,11 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from .._lifecycle import ENDED, State
-from ._child import Child
 from ._dependencies import graph, has_dependencies
 from ._policy import levels
 
 if TYPE_CHECKING:
+    from ._child import Child
     from ._supervisor import Supervisor
 
 __all__ = ["abandon", "stop_children"]
@@ -53,11 +53,11 @@ async def _stop_together(sup: Supervisor, children: list[Child], reason: str) ->
         task = child.task
         if task is None:
             if child.state not in ENDED:
-                sup._transition(child, State.STOPPED, reason)
+                child.move(State.STOPPED, reason)
             continue
         child.stop_reason = reason
         if child.state in (State.STARTING, State.RUNNING, State.PAUSED):
-            sup._transition(child, State.STOPPING, reason)
+            child.move(State.STOPPING, reason)
             if child.target is not None:
                 child.target.request_stop()
         else:  # pending: still waiting for its dependencies, nothing to be graceful about
@@ -92,4 +92,4 @@ def abandon(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
     sup._slots.give_back(child)
     sup.abandoned.add(task)
     task.add_done_callback(sup.abandoned.discard)
-    sup._transition(child, State.FAILED, why)
+    child.move(State.FAILED, why)
