@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tomllib
@@ -13,9 +14,11 @@ DEV_ONLY = ("mypy", "playwright", "schemathesis", "pytest", "ruff", "hypothesis"
 
 def planned(target: str, tmp_path: Path) -> str:
     """The commands ``make TARGET`` would run for a fresh venv (printed, not run)."""
-    done = subprocess.run(
-        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(  # as from a shell, also when the suite runs under make test
+        ["make", "--no-print-directory", "-n", target, f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,
