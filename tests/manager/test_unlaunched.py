@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from treadle.broker import TaskSpec, names, resolve
+from treadle.broker import BrokerURL, Result, TaskSpec, names, resolve
 from treadle.client import Client
 from treadle.manager import Manager
+
+
+def wait_all(url: BrokerURL, tids: list[int]) -> list[Result]:
+    """Every task's result, by a client opened, used and closed on one thread."""
+    with Client(url) as client:
+        return [client.wait(tid, 20) for tid in tids]
 
 
 @pytest.mark.timeout(60)
@@ -33,8 +39,7 @@ async def test_a_task_the_tree_refuses_fails_alone(tmp_path: Path) -> None:
     try:
         async with asyncio.timeout(30):
             await up.wait()
-            with Client(url) as client:
-                results = [await asyncio.to_thread(client.wait, s.tid, 20) for s in specs]
+            results = await asyncio.to_thread(wait_all, url, [s.tid for s in specs])
     finally:
         manager.request_stop()
         async with asyncio.timeout(30):
