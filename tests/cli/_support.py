@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import select
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 TREADLE = str(Path(sys.executable).parent / "treadle")
 
@@ -31,9 +31,18 @@ def treadle_json(*args: str) -> Any:
 
 
 def gone(pid: int) -> None:
-    """Wait for a process that is not ours (a manager started in the background) to end."""
-    with contextlib.suppress(psutil.NoSuchProcess):
-        psutil.Process(pid).wait(timeout=20)
+    """Wait for a process that is not ours (a manager started in the background) to end:
+    its exit, through a pidfd, not its reaping (a zombie's parent here may be an init
+    that reaps late)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], 20)
+        assert ready, f"process {pid} did not end within 20 s"
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
