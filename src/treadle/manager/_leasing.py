@@ -206,7 +206,7 @@ class Leasing:
 
     def _new_leader(self, lease: Lease) -> None:
         if self.leader is None or lease.token != self.leader.token:
-            _log.warning(
+            _log.info(  # news, not trouble (losing it is a warning)
                 "manager %s: leader, token %d, from monotonic %.6f",
                 self._manager.tid,
                 lease.token,
