@@ -31,9 +31,9 @@ def treadle_json(*args: str) -> Any:
 
 
 def gone(pid: int) -> None:
-    """Wait for a process that is not ours (a manager started in the background) to end:
-    its exit, through a pidfd, not its reaping (a zombie's parent here may be an init
-    that reaps late)."""
+    """Wait for a manager started in the background to end: its exit, through a pidfd,
+    not its reaping (its parent here may be an init that reaps late); reaped if it is
+    this process's child."""
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -43,6 +43,8 @@ def gone(pid: int) -> None:
         assert ready, f"process {pid} did not end within 20 s"
     finally:
         os.close(fd)
+    with contextlib.suppress(ChildProcessError):  # ours after all (started here): reaped
+        os.waitpid(pid, 0)
 
 
 @contextlib.contextmanager
