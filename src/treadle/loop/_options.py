@@ -80,9 +80,11 @@ def options(
 
 
 def check_interval(value: float) -> float:
+    """``value`` if it may be an interval; an int is kept as it is (the caller's object,
+    shared by every loop given the same literal, where ``float()`` makes one a loop)."""
     if not value >= 0:
         raise ConfigError("interval", f"must be >= 0, got {value!r}")
-    return float(value)
+    return value if type(value) is int else float(value)
 
 
 def check_timeout(value: float | None) -> float | None:
