@@ -1,4 +1,4 @@
-"""Shared helpers for benchmarks: running a measurement in a fresh interpreter, RSS, stats."""
+"""Shared helpers for benchmarks: event loops, fresh interpreters, RSS, stats, rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,34 @@ import os
 import statistics
 import subprocess
 import sys
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from treadle import ConfigError
+from treadle.supervisor import run_coroutine
+
+_T = TypeVar("_T")
+
+EVENT_LOOPS = ("asyncio", "uvloop")
+"""Every in-process figure is measured on both, in the same run."""
+
+
+def has_loop(loop: str) -> bool:
+    """True if ``loop`` can run here (uvloop is installed apart)."""
+    try:
+        run_coroutine(_nothing(), loop=loop)
+    except ConfigError:
+        return False
+    return True
+
+
+async def _nothing() -> None:
+    pass
+
+
+def on(loop: str, main: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """``main()`` run to its end on a fresh event loop of the kind ``loop``."""
+    return run_coroutine(main(), loop=loop)
 
 
 def rss_bytes() -> int:
@@ -37,5 +64,5 @@ def quantiles_us(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1e6, p99 * 1e6
 
 
-def row(label: str, *cells: str) -> None:
-    print(f"  {label:<44}" + "".join(f"{c:>16}" for c in cells))
+def row(label: str, *cells: str, width: int = 16) -> None:
+    print(f"  {label:<44}" + "".join(f"{c:>{width}}" for c in cells))

@@ -30,21 +30,17 @@ from .._backoff import Backoff
 from .._lifecycle import UP, State, check_transition
 from ..health._health import Health
 from . import _outcome
+from ._alarms import Bucket
 from ._deadline import Deadline
 from ._metrics import LoopMetrics
 from ._options import check_interval, check_timeout, options
-from ._pacing import PARK, pace
+from ._pacing import pace, sleep, woken
 from ._tally import Tally
 
 __all__ = ["Loop"]
 
 _log = logging.getLogger("treadle.loop")
 _clock: Final = time.perf_counter
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 @types.coroutine
@@ -92,6 +88,7 @@ class Loop(Tally):
         "_state",
         "_stop_requested",
         "_task",
+        "_timer",
         "_waker",
     )
 
@@ -122,7 +119,7 @@ class Loop(Tally):
             rand=rand,
             cpu_time=cpu_time,
         )
-        super().__init__(window)
+        super().__init__()
         if cpu_time:
             self._extra_record().cpu_s = 0.0
         self._name = name or type(self).__name__
@@ -138,7 +135,8 @@ class Loop(Tally):
         # pause, a pending deadline, a gate, being disabled or a new run_timeout may need
         # the slow path. True by mistake is harmless: the slow path looks at everything.
         self._attention = True
-        self._waker: asyncio.Future[None] | None = None
+        self._waker: asyncio.Future[None] | None = None  # while waiting: see _pacing
+        self._timer: asyncio.TimerHandle | Bucket | None = None
         self._task: asyncio.Task[None] | None = None
         timeout = check_timeout(run_timeout)
         self._deadline = None if timeout is None else Deadline(timeout)
@@ -188,6 +186,9 @@ class Loop(Tally):
         return Health.unhealthy(reason) if n >= self.unhealthy_after else Health.degraded(reason)
 
     # -- observation ----------------------------------------------------------------------
+
+    def _window_size(self) -> int:
+        return self._opts.window
 
     @property
     def name(self) -> str:
@@ -383,48 +384,38 @@ class Loop(Tally):
         calls nothing of treadle's.
         """
         self._set_state(State.STARTING)
-        began = False
         try:
-            await _outcome.begin(self)
-            began = True
+            if "on_start" in self._written:
+                await self.on_start()
+            _outcome.begin(self)
             if started is not None:
                 started()
                 started = None  # do not keep the callback alive for the loop's lifetime
-            cpu, cpu0, deadline, ring, window = self._opts.cpu_time, 0.0, None, None, 1
+            around, ring, window = None, None, 1  # as of the last slow path
             while True:
                 if self._attention:  # anything but "run again now": see _pacing
                     wait = pace(self)
                     if wait:  # a stop (< 0), or a wait, after which we look again
                         if wait < 0:
                             break
-                        loop = asyncio.get_running_loop()
-                        fut = self._waker = loop.create_future()
-                        timer = None if wait == PARK else loop.call_later(wait, _wake, fut)
                         try:
-                            await fut
+                            await sleep(self, wait)
                         finally:
-                            if timer is not None:
-                                timer.cancel()
-                            self._waker = None
+                            woken(self)
                         continue
-                    deadline, ring, window = self._deadline, self._ring, self._window
+                    around, ring = _outcome.around(self), self._ring
+                    window = 1 if ring is None else len(ring)
                 start = self._beat = _clock()
-                if cpu:
-                    cpu0 = time.thread_time()
                 try:
-                    if deadline is None:
+                    if around is None:
                         await self.run_once()
-                    else:
-                        await deadline.run(self.run_once, start)
+                    else:  # a run_timeout, CPU time: see _outcome.around
+                        await around.run(self.run_once, start)
                 except Exception as exc:  # noqa: BLE001 - the loop's boundary: counted, backed off
-                    if cpu:
-                        _outcome.add_cpu(self, cpu0)
                     await _outcome.failed(self, exc, start)
                     ring = self._ring
                     continue
                 end = self._end = _clock()  # the end beat too: see last_beat
-                if cpu:
-                    _outcome.add_cpu(self, cpu0)
                 # Tally._record_ok, inlined: the hottest lines in treadle.
                 took = end - start
                 runs = self._runs
@@ -432,6 +423,7 @@ class Loop(Tally):
                     ring[runs % window] = took
                 elif runs:
                     ring = self._first_ring(took)
+                    window = len(ring)
                 self._runs = runs + 1
                 self._ok_s += took
                 if self._errs:
@@ -442,9 +434,13 @@ class Loop(Tally):
                 else:
                     await _yield()
         except BaseException as exc:
-            await _outcome.end(self, began, exc)
+            if _outcome.ending(self):
+                await _outcome.on_stop(self)
+            _outcome.ended(self, exc)
             raise
-        await _outcome.end(self, began, None)
+        if _outcome.ending(self):
+            await _outcome.on_stop(self)
+        _outcome.ended(self, None)
 
     # -- mechanism ------------------------------------------------------------------------
 

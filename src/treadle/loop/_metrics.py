@@ -26,6 +26,19 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered), int(rank)) - 1]
 
 
+class _Record(Tally):
+    """A Tally of its own, for ``LoopMetrics(window)``."""
+
+    __slots__ = ("_size",)
+
+    def __init__(self, window: int) -> None:
+        super().__init__()
+        self._size = window
+
+    def _window_size(self) -> int:
+        return self._size
+
+
 class LoopMetrics:
     """What a loop has done: runs, errors, the last error, durations (seconds).
 
@@ -36,7 +49,7 @@ class LoopMetrics:
     __slots__ = ("_t",)
 
     def __init__(self, window: int = 128) -> None:
-        self._t = Tally(window)
+        self._t: Tally = _Record(window)
 
     @classmethod
     def of(cls, tally: Tally) -> LoopMetrics:
@@ -70,7 +83,7 @@ class LoopMetrics:
 
     @property
     def window(self) -> int:
-        return self._t._window
+        return self._t._window_size()
 
     @property
     def runs(self) -> int:

@@ -1,11 +1,13 @@
 """What a loop's run costs beyond the tick: its start, a failed run, and its end.
 
 Owns the slow paths of :meth:`Loop.run`, each taken once per run of the loop or once per
-failure, never per successful tick: :func:`begin` (``on_start``, the state, the initial
-delay), :func:`failed` (the failure counted, ``max_consecutive_errors``, ``on_error``, the
-backoff or, after a timeout, the interval), :func:`end` (``on_stop`` bounded by
-``hook_timeout``, the final state). Hooks a subclass did not write are not awaited at all.
-It does not own the tick, the waits (``_pacing``) nor the counters (``_metrics``).
+failure, never per successful tick: :func:`begin` (the state, the initial delay),
+:func:`failed` (the failure counted, ``max_consecutive_errors``, ``on_error``, the backoff
+or, after a timeout, the interval), the end (:func:`ending`, :func:`on_stop` bounded by
+``hook_timeout``, :func:`ended`: the final state); and :func:`around`, what a run goes
+through when it has more to it than ``run_once`` (a run timeout, CPU timing). Hooks a
+subclass did not write are not awaited at all. It does not own the tick, the waits
+(``_pacing``) nor the counters (``_tally``).
 """
 
 from __future__ import annotations
@@ -13,24 +15,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .._exceptions import LoopFailed, RunTimedOut
 from .._lifecycle import UP, State
 
 if TYPE_CHECKING:
     from ._loop import Loop
+    from ._tally import Extra
 
-__all__ = ["add_cpu", "begin", "end", "failed"]
+__all__ = ["Around", "CpuTimed", "around", "begin", "ended", "ending", "failed", "on_stop"]
+
+RunOnce = Callable[[], Coroutine[Any, Any, None]]
 
 _log = logging.getLogger("treadle.loop")
 _clock: Final = time.perf_counter
 
 
-async def begin(loop: Loop) -> None:
-    """From ``starting``: ``on_start``, then running (or paused, if asked already)."""
-    if "on_start" in loop._written:
-        await loop.on_start()
+def begin(loop: Loop) -> None:
+    """``on_start`` has returned: running (or paused, if asked already)."""
     loop._set_state(State.PAUSED if loop._paused else State.RUNNING)
     if loop._opts.initial_delay > 0:
         loop._next_at = _clock() + loop._opts.initial_delay
@@ -62,28 +66,68 @@ async def failed(loop: Loop, exc: Exception, start: float) -> None:
     loop._next_at = _clock() + delay
 
 
-async def end(loop: Loop, began: bool, exc: BaseException | None) -> None:
-    """The run is over (stopped, cancelled, or failed with ``exc``): ``on_stop`` if it
-    began, then stopped or failed. Whatever pacing asked for is forgotten."""
+def ending(loop: Loop) -> bool:
+    """The run is over (stopped, cancelled or failed): what pacing asked is forgotten, and
+    one that began (``on_start`` returned) is stopping. True: ``on_stop`` is to be awaited
+    (the subclass wrote one)."""
+    began = loop._state is not State.STARTING
     loop._stop_requested = False
     loop._attention = True
     loop._next_at = None
     loop._backoff_s = None
     if loop._deadline is not None:
         loop._deadline.close()
-    failure = exc is not None and not isinstance(exc, asyncio.CancelledError)
     if began and loop._state in UP:
         loop._set_state(State.STOPPING)
-    if began and "on_stop" in loop._written:  # no timer for the default hook
-        try:
-            async with asyncio.timeout(loop._opts.hook_timeout):
-                await loop.on_stop()
-        except Exception:  # noqa: BLE001 - a hook's failure must not hide how the loop ended
-            _log.exception("loop %s: on_stop failed", loop.name)
+    return began and "on_stop" in loop._written
+
+
+async def on_stop(loop: Loop) -> None:
+    """``on_stop``, bounded by ``hook_timeout``; what it raises is logged, not raised."""
+    try:
+        async with asyncio.timeout(loop._opts.hook_timeout):
+            await loop.on_stop()
+    except Exception:  # noqa: BLE001 - a hook's failure must not hide how the loop ended
+        _log.exception("loop %s: on_stop failed", loop.name)
+
+
+def ended(loop: Loop, exc: BaseException | None) -> None:
+    """Stopped, or failed with ``exc`` (a cancellation is a stop)."""
+    failure = exc is not None and not isinstance(exc, asyncio.CancelledError)
     loop._set_state(State.FAILED if failure else State.STOPPED)
 
 
-def add_cpu(loop: Loop, since: float) -> None:
-    """The thread CPU time since ``since`` (``thread_time()``) counts to ``cpu_s``."""
-    extra = loop._extra_record()
-    extra.cpu_s = (extra.cpu_s or 0.0) + time.thread_time() - since
+class Around(Protocol):
+    """What a tick awaits instead of ``run_once()`` when a run has more to it."""
+
+    async def run(self, run_once: RunOnce, start: float) -> None: ...
+
+
+def around(loop: Loop) -> Around | None:
+    """What each run goes through (None: nothing, the tick awaits ``run_once`` itself): the
+    run timeout's :class:`Deadline`, and CPU timing if ``cpu_time``."""
+    deadline = loop._deadline
+    if not loop._opts.cpu_time:
+        return deadline
+    return CpuTimed(loop._extra_record(), deadline)
+
+
+class CpuTimed:
+    """Around each run of a loop with ``cpu_time``: the thread's CPU time in it counts."""
+
+    __slots__ = ("_extra", "_inner")
+
+    def __init__(self, extra: Extra, inner: Around | None) -> None:
+        self._extra = extra
+        self._inner = inner
+
+    async def run(self, run_once: RunOnce, start: float) -> None:
+        since = time.thread_time()
+        try:
+            if self._inner is None:
+                await run_once()
+            else:
+                await self._inner.run(run_once, start)
+        finally:
+            extra = self._extra
+            extra.cpu_s = (extra.cpu_s or 0.0) + time.thread_time() - since

@@ -10,14 +10,17 @@ its own frame, so that an idle loop's task stays one frame deep) nor count anyth
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import TYPE_CHECKING, Final
 
+from ._alarms import SHORT, Bucket, alarms, no_context
+
 if TYPE_CHECKING:
     from ._loop import Loop
 
-__all__ = ["GATE_POLL", "PARK", "STOP", "pace"]
+__all__ = ["GATE_POLL", "PARK", "STOP", "pace", "sleep", "woken"]
 
 STOP: Final = -1.0
 """Stop: the tick leaves its loop."""
@@ -54,3 +57,37 @@ def pace(loop: Loop) -> float:
     loop._gated = False
     loop._attention = gated  # a gate is asked again before every run
     return 0.0
+
+
+def sleep(loop: Loop, seconds: float) -> asyncio.Future[None]:
+    """What the tick awaits to wait ``seconds`` (:data:`PARK`: until woken); anything that
+    changes what it waits for wakes it early (``Loop._interrupt``). Call :func:`woken`
+    after, however the wait ended. A wait of :data:`~._alarms.SHORT` or more is one of the
+    event loop's :class:`~._alarms.Alarms`; a shorter one has a timer of its own."""
+    events = asyncio.get_running_loop()
+    fut = loop._waker = events.create_future()
+    if seconds == PARK:
+        pass
+    elif seconds >= SHORT:
+        loop._timer = alarms(events).add(fut, seconds)
+    else:  # _wake needs no context: not a copy of the task's for every timer (64 bytes)
+        loop._timer = events.call_later(seconds, _wake, fut, context=no_context())
+    return fut
+
+
+def woken(loop: Loop) -> None:
+    """The wait is over: its timer or its alarm goes (if it has not rung)."""
+    timer, fut = loop._timer, loop._waker
+    if timer is not None:
+        loop._timer = None
+        if isinstance(timer, Bucket):
+            assert fut is not None
+            timer.leave(fut)
+        else:
+            timer.cancel()
+    loop._waker = None
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

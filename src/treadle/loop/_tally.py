@@ -3,7 +3,8 @@
 Owns :class:`Tally`, which a :class:`~treadle.Loop` derives from so that a tick writes one
 object: the run count, the end of the last run, the time spent in successful runs, the
 failures in a row, and the window of run durations. The durations go to a ring of floats
-(``array('d')``: eight bytes each, no object per run) indexed by the run count, made on a
+(doubles in a ``memoryview``: eight bytes each, no object per run, and a store that is
+cheaper than an ``array``'s) indexed by the run count, made on a
 loop's second run: until then the one run's duration is the time spent in successful runs.
 What failures leave (their count, the last error, the last success they hide) and the CPU
 time, if measured, are a record apart, made on the first failure.
@@ -14,14 +15,16 @@ decide what a failure means (the Loop does).
 
 from __future__ import annotations
 
-from array import array
-
 from ._error import ErrorInfo
 
-__all__ = ["Tally"]
+__all__ = ["Extra", "Tally"]
 
 
-class _Extra:
+def _ring(window: int) -> memoryview[float]:
+    return memoryview(bytearray(8 * window)).cast("d")
+
+
+class Extra:
     """What only some loops have: failures (from the first one on), and CPU time."""
 
     __slots__ = (
@@ -47,16 +50,19 @@ class _Extra:
 class Tally:
     """A loop's runs as counters (see the module's docstring); ``window`` durations kept."""
 
-    __slots__ = ("_end", "_errs", "_extra", "_ok_s", "_ring", "_runs", "_window")
+    __slots__ = ("_end", "_errs", "_extra", "_ok_s", "_ring", "_runs")
 
-    def __init__(self, window: int) -> None:
-        self._window = window
+    def __init__(self) -> None:
         self._runs = 0  # every run, failed ones included
         self._errs = 0  # failed runs since the last success (timeouts included)
         self._end: float | None = None  # perf_counter() at the end of the last run
         self._ok_s = 0.0  # seconds spent in runs that succeeded, all time
-        self._ring: array[float] | None = None  # durations: run n at [n % window]
-        self._extra: _Extra | None = None
+        self._ring: memoryview[float] | None = None  # durations: run n at [n % window]
+        self._extra: Extra | None = None
+
+    def _window_size(self) -> int:
+        """How many durations to keep (a Loop's ``window``)."""
+        raise NotImplementedError
 
     # -- recording (the tick inlines the success path: see Loop.run) -----------------------
 
@@ -74,12 +80,13 @@ class Tally:
         if self._errs:
             self._recovered()
 
-    def _first_ring(self, took: float) -> array[float]:
+    def _first_ring(self, took: float) -> memoryview[float]:
         """Make the ring at the second run, and record its ``took``. The first run
         succeeded (a failure makes the ring): its duration is all of ``_ok_s`` so far."""
-        ring = self._ring = array("d", bytes(8 * self._window))
+        window = self._window_size()
+        ring = self._ring = _ring(window)
         ring[0] = self._ok_s
-        ring[1 % self._window] = took
+        ring[1 % window] = took
         return ring
 
     def _recovered(self) -> None:
@@ -99,11 +106,11 @@ class Tally:
             extra.ok_end = self._end
             extra.ok_took = self._last_took()
         if self._ring is not None:
-            self._ring[self._runs % self._window] = took
+            self._ring[self._runs % len(self._ring)] = took
         elif self._runs:
             self._first_ring(took)
         else:  # a first run that failed: its duration is nowhere else
-            self._ring = array("d", bytes(8 * self._window))
+            self._ring = _ring(self._window_size())
             self._ring[0] = took
         self._runs += 1
         self._end = end
@@ -119,9 +126,9 @@ class Tally:
         extra.last_error = ErrorInfo.from_exception(exc)
         self._errs += 1
 
-    def _extra_record(self) -> _Extra:
+    def _extra_record(self) -> Extra:
         if self._extra is None:
-            self._extra = _Extra()
+            self._extra = Extra()
         return self._extra
 
     # -- reading --------------------------------------------------------------------------
@@ -139,6 +146,6 @@ class Tally:
             return [self._ok_s] if runs else []
         window = len(ring)
         if runs <= window:
-            return ring[:runs].tolist()
+            return list(ring[:runs])
         at = runs % window
-        return ring[at:].tolist() + ring[:at].tolist()
+        return list(ring[at:]) + list(ring[:at])

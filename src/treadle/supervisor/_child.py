@@ -12,89 +12,35 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .._intensity import Intensity
 from .._lifecycle import UP, State, check_transition
 from .._runnable import GracefulStop, Runnable, implements
 from ..health._health import Health, from_restarts, from_state, worst
-from ..loop import ErrorInfo
 from ._coroutine import CoroutineTarget
 from ._events import ErrorText
+from ._records import CheckState, ExitRecord, Fault, Rare, rare
 from ._spec import ChildSpec, is_instance
 
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["CheckState", "Child", "ExitRecord", "Fault"]
+__all__ = ["Child"]
 
 _HISTORY = 20  # restarts remembered per child
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0  # OTP's default for workers
-
-
-@dataclass(slots=True)
-class CheckState:
-    """Health checking of one run of a child (a record apart: most children have none)."""
-
-    verdict: Health | None = None  # the last check's
-    failures: int = 0  # unhealthy verdicts in a row
-    running: bool = False
-    next_at: float = 0.0  # perf_counter() when the next check is due
-
-
-@dataclass(slots=True)
-class Fault:
-    """Why the supervisor itself is taking a child down (stuck, or unhealthy)."""
-
-    reason: str
-    stack: str | None
-    deadline: float  # loop.time() by which the current step must have worked
-    cancelled: bool  # False: asked to stop gracefully; True: cancelled
-
-
-class ExitRecord:
-    """How a child's task last ended, kept as data: its exception is formatted (traceback
-    and all) only when somebody reads it (``status()``, an event), then let go."""
-
-    __slots__ = ("_error", "_exc", "kind", "ts")
-
-    def __init__(self, exc: BaseException | None, cancelled: bool) -> None:
-        self.ts = time.time()
-        self.kind = "cancelled" if cancelled else "error" if exc is not None else "normal"
-        self._exc = exc
-        self._error: dict[str, Any] | None = None
-
-    def error(self) -> dict[str, Any] | None:
-        """``ErrorInfo.as_dict()`` of the exception (stamped when it ended), or None."""
-        exc, self._exc = self._exc, None
-        if exc is not None:
-            self._error = {**ErrorInfo.from_exception(exc).as_dict(), "ts": self.ts}
-        return self._error
-
-    def traceback(self) -> str | None:
-        error = self.error()
-        return None if error is None else str(error["traceback"])
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"ts": self.ts, "kind": self.kind, "error": self.error()}
 
 
 class Child:
     """One supervised child: its spec, where it is in the lifecycle, and what it went through."""
 
     __slots__ = (
+        "_rare",
         "attempt",
-        "check",
-        "degraded",
-        "fault",
-        "has_slot",
-        "history",
-        "intensity",
         "last_exit",
         "name",
         "ready",
-        "restarts",
         "spec",
         "started_at",
         "state",
@@ -102,9 +48,18 @@ class Child:
         "sup",
         "target",
         "task",
-        "timer",
-        "waiters",
     )
+
+    # What only some children ever need lives in a record made on first use (see Rare).
+    timer = rare[asyncio.Handle | None](None)
+    intensity = rare[Intensity | None](None)
+    restarts = rare(0)
+    history = rare[deque[dict[str, Any]] | None](None)
+    waiters = rare[list[asyncio.Future[None]] | None](None)
+    check = rare[CheckState | None](None)
+    fault = rare[Fault | None](None)
+    has_slot = rare(False)
+    degraded = rare(False)
 
     def __init__(self, sup: Supervisor, spec: ChildSpec, name: str) -> None:
         self.sup = sup
@@ -115,20 +70,12 @@ class Child:
         if is_instance(spec.target):
             self.target = cast(Runnable, spec.target)
         self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.Handle | None = None
-        self.intensity: Intensity | None = None  # created on the first restart
-        self.attempt = 0
-        self.restarts = 0
+        self.attempt = 0  # restarts since it last ran long enough (its backoff's count)
         self.started_at: float | None = None  # the supervisor's clock when it last ran
+        self.ready = False  # running, and its first health check (if any) passed
         self.stop_reason: str | None = None  # set while a stop we asked for is under way
         self.last_exit: ExitRecord | None = None
-        self.history: deque[dict[str, Any]] | None = None
-        self.waiters: list[asyncio.Future[None]] | None = None
-        self.ready = False  # running, and its first health check (if any) passed
-        self.check: CheckState | None = None  # only for health-checked children
-        self.fault: Fault | None = None  # why the supervisor is taking it down
-        self.has_slot = False  # holds one of the supervisor's max_concurrent slots
-        self.degraded = False  # paused by the supervisor under memory pressure
+        self._rare: Rare | None = None
 
     def __call__(self, task: asyncio.Task[None]) -> None:
         """Done-callback of this child's task."""
@@ -188,9 +135,24 @@ class Child:
         self.state = new
         if old in UP and new not in UP:
             self.set_ready(False)
-        if self.waiters:  # waiters re-check their own condition on every step
+        rare = self._rare
+        if rare is not None and rare.waiters:  # they re-check their condition on every step
             self.wake_waiters()
         self.sup._events.child_moved(self, old, new, reason, error, backoff_s)
+
+    def starting(self) -> None:
+        """A start (or restart) begins: no stop nor fault of before holds."""
+        self.stop_reason = None
+        rare = self._rare
+        if rare is not None:
+            rare.fault = None
+
+    def cancel_restart(self) -> None:
+        """A restart was scheduled: it will not happen (or it is happening: forget it)."""
+        rare = self._rare
+        if rare is not None and rare.timer is not None:
+            rare.timer.cancel()
+            rare.timer = None
 
     def set_ready(self, ready: bool) -> None:
         if ready != self.ready:
@@ -199,8 +161,11 @@ class Child:
                 self.wake_waiters()
 
     def wake_waiters(self) -> None:
-        waiters, self.waiters = self.waiters, None
-        for fut in waiters or ():
+        rare = self._rare
+        if rare is None or rare.waiters is None:
+            return
+        waiters, rare.waiters = rare.waiters, None
+        for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Sized
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._lifecycle import UP, State, Transition, lifecycle_logging_enabled, log_transition
 from ..bus import Bus
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["ErrorText", "Events"]
 
 _log = logging.getLogger("treadle.supervisor")
+
+_ALWAYS_LOGGED: Final = frozenset({State.FAILED, State.GIVEN_UP})  # ChildSpec(log=False) too
 
 ErrorText = str | Callable[[], str | None] | None
 """A transition's error: text, or a callable made into text only if someone reads it."""
@@ -101,14 +103,13 @@ class Events:
         elif old in UP:
             self.up -= 1
         spec = child.spec
-        quiet = not spec.log and new not in (State.FAILED, State.GIVEN_UP)
-        path = f"{self.path}.{child.name}"
+        quiet = not spec.log and new not in _ALWAYS_LOGGED
         observer = spec.on_transition
-        self.emit(path, old, new, reason, child.attempt, backoff_s, error, quiet, observer)
+        self.emit(child.name, old, new, reason, child.attempt, backoff_s, error, quiet, observer)
 
     def emit(
         self,
-        path: str,
+        name: str | None,
         old: State,
         new: State,
         reason: str,
@@ -118,12 +119,14 @@ class Events:
         quiet: bool = False,
         observer: Callable[[Transition], None] | None = None,
     ) -> None:
-        """Publish one transition to ``observer``, the bus and the log, each if it listens."""
+        """Publish one transition of the child ``name`` (None: the supervisor's own) to
+        ``observer``, the bus and the log, each if it listens."""
         bus = self._bus
         to_bus = bus is not None and bus.has_subscribers
         to_log = not quiet and lifecycle_logging_enabled()
         if not (to_bus or to_log or observer):
-            return  # nobody listens: a transition costs one table lookup
+            return  # nobody listens: a transition costs a table lookup and a few tests
+        path = self.path if name is None else f"{self.path}.{name}"
         if callable(error):
             error = error()
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)

@@ -12,6 +12,7 @@ operator's decisions (``_operations``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ def start(sup: Supervisor) -> None:
     """Start every child (each waits for what it depends on) and return at once."""
     sup._set_state(State.STARTING)
     loop = sup._loop = asyncio.get_running_loop()
+    sup._context = contextvars.copy_context()  # its children's tasks start from copies
     sup._closing = False
     sup._failure = None
     sup._done = loop.create_future()

@@ -24,7 +24,8 @@ from .._lifecycle import UP, State
 from .._runnable import implements
 from ..health._health import Health
 from ..health._stack import task_stack
-from ._child import Child, Fault
+from ._child import Child
+from ._records import Fault
 from ._report import process_rss
 from ._shutdown import abandon
 

@@ -25,14 +25,14 @@ def register(sup: Supervisor, spec: ChildSpec) -> list[Child]:
     """Add the children ``spec`` stands for (not started); raise on a name taken."""
     if spec.name in sup._children or spec.name in sup._pools:
         raise DuplicateChild(f"{sup.path}: a child named {spec.name!r} already exists")
+    if spec.replicas == 1 and not spec.pool:
+        return [new_child(sup, spec, spec.name)]
     names = member_names(spec)
     for n in names:
         if n in sup._children:
             raise DuplicateChild(f"{sup.path}: a child named {n!r} already exists")
-    if spec.replicas > 1 or spec.pool:
-        sup._pools[spec.name] = spec
-        return [new_child(sup, spec, n) for n in names]
-    return [new_child(sup, spec, spec.name)]
+    sup._pools[spec.name] = spec
+    return [new_child(sup, spec, n) for n in names]
 
 
 def new_child(sup: Supervisor, spec: ChildSpec, name: str) -> Child:

@@ -32,13 +32,12 @@ __all__ = ["child_done", "exited", "spawn"]
 
 def spawn(sup: Supervisor, child: Child) -> None:
     """Start ``child`` now, or as soon as its dependencies are ready and a slot is free."""
-    child.timer = None
+    child.cancel_restart()
     if sup._closing or sup._children.get(child.name) is not child:
         return
-    child.stop_reason = None
-    child.fault = None
+    child.starting()
     assert sup._loop is not None
-    waiting = unmet(sup, child)
+    waiting = unmet(sup, child) if child.spec.depends_on else []
     if waiting or not sup._slots.try_take(child):
         reason = (
             "waiting for " + ", ".join(n if k == "child" else f"{k}:{n}" for k, n in waiting)
@@ -60,7 +59,9 @@ def spawn(sup: Supervisor, child: Child) -> None:
         coro = target.run(child.started)
         task = sup._loop.create_task(coro, name=child.name, context=_context(sup, child))
     child.task = task
-    task.add_done_callback(child)
+    # The callback runs in the supervisor's own context, not in a copy of this one (64
+    # bytes a child); so do the restarts it schedules, whose tasks copy it.
+    task.add_done_callback(child, context=sup._context)
 
 
 def _context(sup: Supervisor, child: Child) -> contextvars.Context | None:
@@ -86,14 +87,16 @@ def _instantiate(sup: Supervisor, child: Child) -> Runnable:
 
 
 def child_done(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
-    if child.task is not task:
-        return
-    child.task = None
-    sup._slots.give_back(child)
-    if task.cancelled():
-        exited(sup, child, None, cancelled=True)
-    else:
-        exited(sup, child, task.exception(), cancelled=False)
+    """The child's task ended (its done-callback): what that means, then whoever stops it."""
+    if child.task is task:
+        child.task = None
+        sup._slots.give_back(child)
+        if task.cancelled():
+            exited(sup, child, None, cancelled=True)
+        else:
+            exited(sup, child, task.exception(), cancelled=False)
+    for stopping in sup._stopping:  # after exited(): they find the child as it ended
+        stopping.ended(task)
 
 
 def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: bool) -> None:
@@ -144,9 +147,9 @@ def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: 
     assert loop is not None
     if sup.strategy is Strategy.ONE_FOR_ONE:
         if delay <= 0:
-            child.timer = loop.call_soon(spawn, sup, child)
+            child.timer = loop.call_soon(spawn, sup, child, context=sup._context)
         else:
-            child.timer = loop.call_later(delay, spawn, sup, child)
+            child.timer = loop.call_later(delay, spawn, sup, child, context=sup._context)
     else:
         task = loop.create_task(_group_restart(sup, child, delay))
         sup._control.add(task)  # the supervisor's stop cancels it

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._child import Child
     from ._supervisor import Supervisor
 
-__all__ = ["abandon", "stop_children"]
+__all__ = ["Stopping", "abandon", "stop_children"]
 
 _log = logging.getLogger("treadle.supervisor")
 
@@ -42,14 +42,41 @@ async def stop_children(sup: Supervisor, children: list[Child], reason: str) -> 
         await _stop_together(sup, children, reason)
 
 
+class Stopping:
+    """Children being stopped together: their tasks, each with its child, the deadline of
+    the step it is at, and whether it was cancelled. A task leaves when it ends (its child's
+    done-callback says so: :meth:`ended`), which wakes :meth:`wait` once none is left: no
+    callback of its own on every task, as ``asyncio.wait`` would add."""
+
+    __slots__ = ("_fut", "pending")
+
+    def __init__(self) -> None:
+        self.pending: dict[asyncio.Task[None], tuple[Child, float, bool]] = {}
+        self._fut: asyncio.Future[None] | None = None
+
+    def ended(self, task: asyncio.Task[None]) -> None:
+        if self.pending.pop(task, None) is not None and not self.pending:
+            fut = self._fut
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+
+    async def wait(self, timeout: float | None) -> None:  # noqa: ASYNC109 - deadlines vary
+        """Until every task has ended, or ``timeout`` seconds."""
+        if self.pending:
+            self._fut = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait({self._fut}, timeout=timeout)
+            finally:
+                self._fut = None
+
+
 async def _stop_together(sup: Supervisor, children: list[Child], reason: str) -> None:
     loop = asyncio.get_running_loop()
     now = loop.time()
-    pending: dict[asyncio.Task[None], tuple[Child, float, bool]] = {}
+    group = Stopping()
+    pending = group.pending
     for child in children:
-        if child.timer is not None:  # a restart was scheduled: it will not happen
-            child.timer.cancel()
-            child.timer = None
+        child.cancel_restart()
         task = child.task
         if task is None:
             if child.state not in ENDED:
@@ -63,24 +90,30 @@ async def _stop_together(sup: Supervisor, children: list[Child], reason: str) ->
         else:  # pending: still waiting for its dependencies, nothing to be graceful about
             task.cancel(msg=f"treadle: {reason}")
         pending[task] = (child, now + child.shutdown_timeout(), False)
-    while pending:
-        deadline = min(d for _, d, _ in pending.values())
-        timeout = None if math.isinf(deadline) else max(0.0, deadline - loop.time())
-        done, _ = await asyncio.wait(pending, timeout=timeout)
-        for task in done:
+    sup._stopping.append(group)
+    try:
+        while pending:
+            deadline = min(d for _, d, _ in pending.values())
+            timeout = None if math.isinf(deadline) else max(0.0, deadline - loop.time())
+            await group.wait(timeout)
+            _escalate(sup, pending, loop.time())
+    finally:
+        sup._stopping.remove(group)
+
+
+def _escalate(
+    sup: Supervisor, pending: dict[asyncio.Task[None], tuple[Child, float, bool]], now: float
+) -> None:
+    """Past its deadline a child is cancelled; past its grace after that, abandoned."""
+    for task, (child, d, cancelled) in list(pending.items()):
+        if d > now:
+            continue
+        if not cancelled:
+            task.cancel(msg=f"treadle: {child.name} did not stop in {child.shutdown_timeout():g}s")
+            pending[task] = (child, now + sup.cancel_grace, True)
+        else:
             del pending[task]
-        now = loop.time()
-        for task, (child, d, cancelled) in list(pending.items()):
-            if d > now:
-                continue
-            if not cancelled:
-                task.cancel(
-                    msg=f"treadle: {child.name} did not stop in {child.shutdown_timeout():g}s"
-                )
-                pending[task] = (child, now + sup.cancel_grace, True)
-            else:
-                del pending[task]
-                abandon(sup, child, task)
+            abandon(sup, child, task)
 
 
 def abandon(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:

@@ -31,7 +31,7 @@ class Slots:
         return self._limiter.in_use if self._limiter is not None else 0
 
     def try_take(self, child: Child) -> bool:
-        if child.has_slot or self._limiter is None:
+        if self._limiter is None or child.has_slot:
             return True
         child.has_slot = self._limiter.try_acquire()
         return child.has_slot
@@ -45,7 +45,7 @@ class Slots:
         child.has_slot = True
 
     def give_back(self, child: Child) -> None:
-        if child.has_slot and self._limiter is not None:
+        if self._limiter is not None and child.has_slot:
             child.has_slot = False
             self._limiter.release()
 

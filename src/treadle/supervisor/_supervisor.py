@@ -21,6 +21,7 @@ dependency orders both. ``rest_for_one`` means the child and those added after i
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import random
 import time
@@ -42,11 +43,12 @@ from ..limits import Limits
 from ..state import StateStore
 from . import _adopt, _lifespan, _operations, _report
 from ._child import Child
-from ._dependencies import graph
+from ._dependencies import graph, has_dependencies
 from ._events import Events
 from ._policy import check_dependencies
 from ._registry import lookup, register
 from ._restarts import child_done
+from ._shutdown import Stopping
 from ._slots import Slots
 from ._spec import ChildSpec, Restart, Strategy, Target, as_spec
 
@@ -130,18 +132,21 @@ class Supervisor:
         self._events = Events(name, bus, self._children, self._held)
         self._state = State.PENDING
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: contextvars.Context | None = None  # as start() found it
         self._closing = False
         self._failure: SupervisorFailed | None = None
         self._done: asyncio.Future[None] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._control: set[asyncio.Task[None]] = set()
+        self._stopping: list[Stopping] = []  # children being stopped, group by group
         self._group_lock: asyncio.Lock | None = None
         self._host: asyncio.Task[Any] | None = None
         self._host_cancelled = False
         self.abandoned: set[asyncio.Task[None]] = set()
         for spec in map(as_spec, children):
             register(self, spec)
-        check_dependencies(graph(self))
+        if has_dependencies(self):
+            check_dependencies(graph(self))
 
     # -- observation ----------------------------------------------------------------------
 
@@ -364,4 +369,4 @@ class Supervisor:
         old = self._state
         check_transition(f"supervisor {self.path!r}", old, new)
         self._state = new
-        self._events.emit(self.path, old, new, reason)
+        self._events.emit(None, old, new, reason)
