@@ -27,7 +27,16 @@ from treadle.loop import Loop
 from treadle.loop._alarms import alarms
 from treadle.supervisor import ChildSpec, Supervisor
 
-from ._util import EVENT_LOOPS, has_loop, in_fresh_process, on, quantiles_us, row, rss_bytes
+from ._util import (
+    EVENT_LOOPS,
+    has_loop,
+    header,
+    in_fresh_process,
+    on,
+    quantiles_us,
+    row,
+    rss_bytes,
+)
 
 # -- 1. tick overhead -------------------------------------------------------------------
 
@@ -100,7 +109,7 @@ def tick_overhead() -> None:
         f"(median of {_ROUNDS} interleaved rounds)"
     )
     loops = [lp for lp in EVENT_LOOPS if has_loop(lp)]
-    row("", *(f"{lp}: {c}" for lp in loops for c in ("bare", "treadle", "ratio")), width=15)
+    header(loops, ("bare", "treadle", "ratio"))
     for n in (1, 1000):
         cells: list[str] = []
         for lp in loops:
@@ -298,7 +307,7 @@ def scale() -> None:
         for lp in loops
         for kind in ("bare", "treadle")
     }
-    row("", *(f"{lp}: {c}" for lp in loops for c in ("bare", "treadle", "ratio")), width=15)
+    header(loops, ("bare", "treadle", "ratio"))
     cells: list[str] = []
     for lp in loops:
         b, o = runs[lp, "bare"]["bytes_per_unit"], runs[lp, "treadle"]["bytes_per_unit"]
@@ -382,7 +391,7 @@ def restart_latency() -> None:
         )
         for lp in loops
     }
-    row("", *(f"{lp}: {c}" for lp in loops for c in ("bare", "treadle")), width=15)
+    header(loops, ("bare", "treadle"))
     for i, label in enumerate(("median (target <= 30 us)", "p99")):
         cells = []
         for lp in loops:

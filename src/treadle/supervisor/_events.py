@@ -122,11 +122,14 @@ class Events:
         """Publish one transition of the child ``name`` (None: the supervisor's own) to
         ``observer``, the bus and the log, each if it listens."""
         bus = self._bus
-        to_bus = bus is not None and bus.has_subscribers
         to_log = not quiet and lifecycle_logging_enabled()
-        if not (to_bus or to_log or observer):
+        if not (to_log or observer or (bus is not None and bus.has_subscribers)):
             return  # nobody listens: a transition costs a table lookup and a few tests
         path = self.path if name is None else f"{self.path}.{name}"
+        topic = f"lifecycle.{path}"
+        to_bus = bus is not None and bus.listens(topic)
+        if not (to_bus or to_log or observer):
+            return  # the bus's subscribers listen to other things
         if callable(error):
             error = error()
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)
@@ -137,7 +140,7 @@ class Events:
                 _log.exception("%s: on_transition raised", path)
         if to_bus:
             assert bus is not None
-            bus.publish_nowait(f"lifecycle.{path}", t)
+            bus.publish_nowait(topic, t)
         if to_log:
             log_transition(t)
 
