@@ -119,3 +119,15 @@ def test_each_event_loop_has_its_own_alarms() -> None:
         t.join(timeout=10)
     assert seen["t0"] is not seen["t1"]
     assert seen["t0"].loop is not seen["t1"].loop
+
+
+async def test_ticks_of_buckets_emptied_early_do_not_pile_up() -> None:
+    """A loop woken early again and again (paused, resumed) leaves a tick a time in the
+    heap; past a bound, the heap is rebuilt from the buckets still there."""
+    ev = asyncio.get_running_loop()
+    box = Alarms(ev)
+    for i in range(1000):
+        fut = ev.create_future()
+        box.add(fut, 3600 + i / 1000).leave(fut)  # a new millisecond each time
+    assert box._buckets == {}
+    assert len(box._heap) <= 2 * 64 + 1

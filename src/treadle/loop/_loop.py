@@ -148,7 +148,7 @@ class Loop(Tally):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        hooks = ("on_start", "on_stop", "should_run")
+        hooks = ("on_start", "on_stop", "on_error", "should_run")
         cls._written = frozenset(h for h in hooks if getattr(cls, h) is not getattr(Loop, h))
 
     async def run_once(self) -> None:

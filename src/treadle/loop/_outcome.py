@@ -51,10 +51,11 @@ async def failed(loop: Loop, exc: Exception, start: float) -> None:
     if limit is not None and n >= limit:
         raise LoopFailed(f"loop {loop.name!r}: {n} consecutive errors") from exc
     _log.warning("loop %s: run failed (%d in a row): %r", loop.name, n, exc)
-    try:
-        await loop.on_error(exc)
-    except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
-        _log.exception("loop %s: on_error failed", loop.name)
+    if "on_error" in loop._written:
+        try:
+            await loop.on_error(exc)
+        except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
+            _log.exception("loop %s: on_error failed", loop.name)
     loop._attention = True
     if timed_out:  # it has waited its run_timeout already: the interval, as after a success
         loop._next_at = end + loop._interval
