@@ -404,16 +404,18 @@ def restart_latency() -> None:
         row(label, *cells, width=15)
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "instructions":
+def main(argv: list[str] | None = None) -> None:
+    """Every figure; ``argv`` (``python -m bench.foundation ARGS``) picks one part."""
+    args = argv or []
+    if args[:1] == ["instructions"]:
         instructions()
         return
-    if len(sys.argv) > 1 and sys.argv[1] == "count-ticks":
-        _count_ticks(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if args[:1] == ["count-ticks"]:
+        _count_ticks(args[1], int(args[2]), int(args[3]))
         return
-    if len(sys.argv) > 1:
-        fn = {"scale-bare": _scale_bare, "scale-treadle": _scale_treadle}[sys.argv[1]]
-        loop = sys.argv[2] if len(sys.argv) > 2 else "asyncio"
+    if args:
+        fn = {"scale-bare": _scale_bare, "scale-treadle": _scale_treadle}[args[0]]
+        loop = args[1] if len(args) > 1 else "asyncio"
         print(json.dumps(on(loop, lambda: fn(N_SCALE))))
         return
     tick_overhead()
@@ -422,4 +424,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
