@@ -221,7 +221,7 @@ def _bare_parts(tasks: list[asyncio.Task[Any]], n: int) -> dict[str, float]:
         "asyncio's registry of tasks": _registry_share(n),
     }
     if timer is not None:
-        parts["its TimerHandle, arguments, time, context"] = (
+        parts["its timer (TimerHandle, args, when, context)"] = (
             sys.getsizeof(timer)
             + sys.getsizeof(timer._args)
             + sys.getsizeof(timer.when())
@@ -245,7 +245,7 @@ def _treadle_parts(sup: Supervisor, n: int) -> dict[str, float]:
         "Child (the supervisor's record)": sys.getsizeof(child)
         + (sys.getsizeof(child._rare) if child._rare is not None else 0),
         "its name": sys.getsizeof(child.name),
-        "the supervisor's index of children": sys.getsizeof(sup._children) / n,
+        "the supervisor's dict of children": sys.getsizeof(sup._children) / n,
         "task": sys.getsizeof(child.task),
         "its context": sys.getsizeof(contextvars.copy_context()),
         "Loop.run's frame": sys.getsizeof(child.task.get_coro()),
@@ -335,9 +335,9 @@ def scale() -> None:
         parts: dict[str, float] = runs["asyncio", kind]["parts"]
         rss = runs["asyncio", kind]["bytes_per_unit"]
         for name, size in parts.items():
-            row(f"  {kind}: {name}", f"{size:,.0f} B", width=15)
+            row(f"{kind}: {name}", f"{size:,.0f} B", width=15)
         rest = rss - sum(parts.values())
-        row(f"  {kind}: the allocator's own (RSS - the parts)", f"{rest:,.0f} B", width=15)
+        row(f"{kind}: the allocator's (RSS - the parts)", f"{rest:,.0f} B", width=15)
 
 
 # -- 3. restart latency ---------------------------------------------------------------------
