@@ -221,7 +221,7 @@ def _bare_parts(tasks: list[asyncio.Task[Any]], n: int) -> dict[str, float]:
         "asyncio's registry of tasks": _registry_share(n),
     }
     if timer is not None:
-        parts["its timer (TimerHandle, args, when, context)"] = (
+        parts["its timer (TimerHandle, args, when, ctx)"] = (
             sys.getsizeof(timer)
             + sys.getsizeof(timer._args)
             + sys.getsizeof(timer.when())
