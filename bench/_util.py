@@ -66,3 +66,10 @@ def quantiles_us(samples: list[float]) -> tuple[float, float]:
 
 def row(label: str, *cells: str, width: int = 16) -> None:
     print(f"  {label:<44}" + "".join(f"{c:>{width}}" for c in cells))
+
+
+def header(loops: list[str], columns: tuple[str, ...], width: int = 15) -> None:
+    """Two header lines: each event loop's name over its group of ``columns``."""
+    group = width * len(columns)
+    print(f"  {'':<44}" + "".join(f"{'-- ' + lp + ' --':>{group}}" for lp in loops))
+    row("", *(c for _ in loops for c in columns), width=width)

@@ -27,7 +27,16 @@ from treadle.loop import Loop
 from treadle.loop._alarms import alarms
 from treadle.supervisor import ChildSpec, Supervisor
 
-from ._util import EVENT_LOOPS, has_loop, in_fresh_process, on, quantiles_us, row, rss_bytes
+from ._util import (
+    EVENT_LOOPS,
+    has_loop,
+    header,
+    in_fresh_process,
+    on,
+    quantiles_us,
+    row,
+    rss_bytes,
+)
 
 # -- 1. tick overhead -------------------------------------------------------------------
 
@@ -100,7 +109,7 @@ def tick_overhead() -> None:
         f"(median of {_ROUNDS} interleaved rounds)"
     )
     loops = [lp for lp in EVENT_LOOPS if has_loop(lp)]
-    row("", *(f"{lp}: {c}" for lp in loops for c in ("bare", "treadle", "ratio")), width=15)
+    header(loops, ("bare", "treadle", "ratio"))
     for n in (1, 1000):
         cells: list[str] = []
         for lp in loops:
@@ -121,11 +130,15 @@ def _count_ticks(kind: str, n: int, ticks: int) -> None:
             for lp in stopping:
                 lp.request_stop()
 
-    class Counted(Loop):
+    class Counted(Loop):  # run_once is the work itself, as work() is the bare's
         __slots__ = ()
 
         async def run_once(self) -> None:
-            await work()
+            nonlocal left
+            left -= 1
+            if left == 0:
+                for lp in stopping:
+                    lp.request_stop()
 
     async def bare() -> None:
         async def one() -> None:
@@ -161,7 +174,7 @@ def instructions() -> None:
         line = next(x for x in done.stderr.splitlines() if "Collected" in x)
         return int(line.split()[-1])
 
-    print("instructions per tick (callgrind; work() counts the ticks in both)")
+    print("instructions per tick (callgrind; the same counting work in both)")
     row("", "bare", "treadle", "ratio")
     for n, short, long in ((1, 20_000, 40_000), (1000, 100_000, 200_000)):
         per = {
@@ -208,7 +221,7 @@ def _bare_parts(tasks: list[asyncio.Task[Any]], n: int) -> dict[str, float]:
         "asyncio's registry of tasks": _registry_share(n),
     }
     if timer is not None:
-        parts["its TimerHandle, arguments, time, context"] = (
+        parts["its timer (TimerHandle, args, when, ctx)"] = (
             sys.getsizeof(timer)
             + sys.getsizeof(timer._args)
             + sys.getsizeof(timer.when())
@@ -232,7 +245,7 @@ def _treadle_parts(sup: Supervisor, n: int) -> dict[str, float]:
         "Child (the supervisor's record)": sys.getsizeof(child)
         + (sys.getsizeof(child._rare) if child._rare is not None else 0),
         "its name": sys.getsizeof(child.name),
-        "the supervisor's index of children": sys.getsizeof(sup._children) / n,
+        "the supervisor's dict of children": sys.getsizeof(sup._children) / n,
         "task": sys.getsizeof(child.task),
         "its context": sys.getsizeof(contextvars.copy_context()),
         "Loop.run's frame": sys.getsizeof(child.task.get_coro()),
@@ -298,7 +311,7 @@ def scale() -> None:
         for lp in loops
         for kind in ("bare", "treadle")
     }
-    row("", *(f"{lp}: {c}" for lp in loops for c in ("bare", "treadle", "ratio")), width=15)
+    header(loops, ("bare", "treadle", "ratio"))
     cells: list[str] = []
     for lp in loops:
         b, o = runs[lp, "bare"]["bytes_per_unit"], runs[lp, "treadle"]["bytes_per_unit"]
@@ -322,9 +335,9 @@ def scale() -> None:
         parts: dict[str, float] = runs["asyncio", kind]["parts"]
         rss = runs["asyncio", kind]["bytes_per_unit"]
         for name, size in parts.items():
-            row(f"  {kind}: {name}", f"{size:,.0f} B", width=15)
+            row(f"{kind}: {name}", f"{size:,.0f} B", width=15)
         rest = rss - sum(parts.values())
-        row(f"  {kind}: the allocator's own (RSS - the parts)", f"{rest:,.0f} B", width=15)
+        row(f"{kind}: the allocator's (RSS - the parts)", f"{rest:,.0f} B", width=15)
 
 
 # -- 3. restart latency ---------------------------------------------------------------------
@@ -382,7 +395,7 @@ def restart_latency() -> None:
         )
         for lp in loops
     }
-    row("", *(f"{lp}: {c}" for lp in loops for c in ("bare", "treadle")), width=15)
+    header(loops, ("bare", "treadle"))
     for i, label in enumerate(("median (target <= 30 us)", "p99")):
         cells = []
         for lp in loops:
@@ -391,16 +404,18 @@ def restart_latency() -> None:
         row(label, *cells, width=15)
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "instructions":
+def main(argv: list[str] | None = None) -> None:
+    """Every figure; ``argv`` (``python -m bench.foundation ARGS``) picks one part."""
+    args = argv or []
+    if args[:1] == ["instructions"]:
         instructions()
         return
-    if len(sys.argv) > 1 and sys.argv[1] == "count-ticks":
-        _count_ticks(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if args[:1] == ["count-ticks"]:
+        _count_ticks(args[1], int(args[2]), int(args[3]))
         return
-    if len(sys.argv) > 1:
-        fn = {"scale-bare": _scale_bare, "scale-treadle": _scale_treadle}[sys.argv[1]]
-        loop = sys.argv[2] if len(sys.argv) > 2 else "asyncio"
+    if args:
+        fn = {"scale-bare": _scale_bare, "scale-treadle": _scale_treadle}[args[0]]
+        loop = args[1] if len(args) > 1 else "asyncio"
         print(json.dumps(on(loop, lambda: fn(N_SCALE))))
         return
     tick_overhead()
@@ -409,4 +424,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -19,6 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from treadle.limits import Limiter
+from treadle.supervisor import run_coroutine
 
 N_PAIRS = 100_000
 ROUNDS = 5
@@ -64,13 +65,13 @@ async def _contended(make: Callable[[int], _Slot]) -> float:
 
 
 def _best_of(
-    run: Callable[[Callable[[int], _Slot]], Coroutine[Any, Any, float]],
+    run: Callable[[Callable[[int], _Slot]], Coroutine[Any, Any, float]], loop: str
 ) -> tuple[float, float]:
     """Best rate of the semaphore and of the limiter over ``ROUNDS`` alternating rounds."""
     sem = lim = 0.0
     for _ in range(ROUNDS):
-        sem = max(sem, asyncio.run(run(_semaphore)))
-        lim = max(lim, asyncio.run(run(_limiter)))
+        sem = max(sem, run_coroutine(run(_semaphore), loop=loop))
+        lim = max(lim, run_coroutine(run(_limiter), loop=loop))
     return sem, lim
 
 
@@ -78,13 +79,16 @@ def _row(label: str, *cells: str) -> None:
     print(f"  {label:<34}" + "".join(f"{c:>16}" for c in cells))
 
 
-def main() -> int:
-    print(f"limiter vs asyncio.Semaphore: {N_PAIRS:,} acquire/release pairs, best of {ROUNDS}")
+def main(loop: str = "asyncio") -> int:
+    print(
+        f"limiter vs asyncio.Semaphore on {loop}: {N_PAIRS:,} acquire/release pairs, "
+        f"best of {ROUNDS}"
+    )
     print(f"  python {sys.version.split()[0]}")
     _row("", "Semaphore ops/s", "Limiter ops/s", "ratio")
-    sem, lim = _best_of(_uncontended)
+    sem, lim = _best_of(_uncontended, loop)
     _row("uncontended (1 task, capacity 4)", f"{sem:,.0f}", f"{lim:,.0f}", f"{lim / sem:.0%}")
-    sem_c, lim_c = _best_of(_contended)
+    sem_c, lim_c = _best_of(_contended, loop)
     label = f"contended ({TASKS} tasks, capacity {CAPACITY})"
     _row(label, f"{sem_c:,.0f}", f"{lim_c:,.0f}", f"{lim_c / sem_c:.0%}")
     ok = lim / sem >= 0.5

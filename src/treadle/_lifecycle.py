@@ -96,6 +96,7 @@ _log = logging.getLogger("treadle.lifecycle")
 
 
 def lifecycle_logging_enabled() -> bool:
+    """Whether the ``treadle.lifecycle`` log takes a transition's line (INFO) now."""
     return _log.isEnabledFor(logging.INFO)
 
 

@@ -48,7 +48,7 @@ class GracefulStop(Protocol):
     def stop_grace(self) -> float: ...
 
 
-_IMPLEMENTS: dict[tuple[type, type], bool] = {}
+_IMPLEMENTS: dict[type, dict[type, bool]] = {}
 
 
 def implements(obj: object, protocol: type) -> bool:
@@ -58,8 +58,8 @@ def implements(obj: object, protocol: type) -> bool:
     live on the class, so one answer per class will do. A class object itself never counts.
     """
     cls = type(obj)
-    key = (cls, protocol)
-    known = _IMPLEMENTS.get(key)
+    known = _IMPLEMENTS.get(protocol, {}).get(cls)
     if known is None:
-        known = _IMPLEMENTS[key] = not issubclass(cls, type) and isinstance(obj, protocol)
+        known = not issubclass(cls, type) and isinstance(obj, protocol)
+        _IMPLEMENTS.setdefault(protocol, {})[cls] = known
     return known

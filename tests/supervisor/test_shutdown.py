@@ -119,3 +119,33 @@ def test_shutdown_timeout_defaults_to_what_the_target_needs() -> None:
     timeouts = {name: c.shutdown_timeout() for name, c in sup._children.items()}
     assert timeouts == {"worker": 5.0, "proc": 8.0, "nested": math.inf, "explicit": 0.5}
     assert all(isinstance(c, Child) for c in sup._children.values())
+
+
+async def test_overlapping_stops_each_see_the_children_end() -> None:
+    """A child stopped by two callers at once (removed while the tree stops, here) ends
+    once, and both callers return when it has: each waits on its own group of children."""
+    release = asyncio.Event()
+    stopping = asyncio.Event()
+
+    class Lingers(Loop):
+        async def run_once(self) -> None:
+            pass
+
+        async def on_stop(self) -> None:
+            stopping.set()
+            await release.wait()  # a graceful stop that takes a while
+
+    sup = Supervisor([Lingers(name="a", interval=3600), Lingers(name="b", interval=3600)])
+    await sup.start()
+    await sup.wait_running()
+    removing = asyncio.ensure_future(sup.remove("a"))
+    await stopping.wait()
+    stopped = asyncio.ensure_future(sup.stop())
+    await asyncio.sleep(0)  # both are waiting now (nothing to await: they wait on each other)
+    assert not removing.done()
+    assert not stopped.done()
+    release.set()
+    await asyncio.gather(removing, stopped)
+    assert sup.children == ["b"]
+    assert sup.child_state("b") is State.STOPPED
+    assert sup._stopping == []

@@ -34,6 +34,11 @@ class Bus:
         """False when nobody listens: publishers may then skip building messages."""
         return bool(self._subs)
 
+    def listens(self, topic: str) -> bool:
+        """True if a subscription matches ``topic`` (cached per topic): a publisher may skip
+        making a message that nobody would get."""
+        return bool(self._subs) and bool(self._matching(topic))
+
     def subscribe(
         self,
         pattern: str = "*",

@@ -43,19 +43,20 @@ class Bucket(set["asyncio.Future[None]"]):
     def leave(self, fut: asyncio.Future[None]) -> None:
         """``fut`` no longer waits here (it was woken early, or already rang)."""
         self.discard(fut)
-        if not self:
-            self.owner._buckets.pop(self.tick, None)  # its tick stays in the heap: harmless
+        if not self and self.owner._buckets.pop(self.tick, None) is self:
+            self.owner._dropped()
 
 
 class Alarms:
     """Buckets of futures by the millisecond they wake in, one timer for the earliest."""
 
-    __slots__ = ("_armed", "_buckets", "_heap", "_loop", "_timer")
+    __slots__ = ("_armed", "_buckets", "_heap", "_loop", "_stale", "_timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._buckets: dict[int, Bucket] = {}
         self._heap: list[int] = []  # ticks with a bucket (or that had one), earliest first
+        self._stale = 0  # ticks in the heap whose bucket emptied before it rang
         self._timer: asyncio.TimerHandle | None = None
         self._armed = 0  # the tick the timer rings for
 
@@ -76,6 +77,15 @@ class Alarms:
         bucket.add(fut)
         return bucket
 
+    def _dropped(self) -> None:
+        """A bucket emptied early: its tick waits in the heap until its time, unless stale
+        ticks are many (loops woken early, again and again: paused, resumed, stopped)."""
+        self._stale += 1
+        if self._stale > 64 and self._stale > len(self._heap) // 2:
+            self._heap = list(self._buckets)
+            heapq.heapify(self._heap)
+            self._stale = 0
+
     def _arm(self, tick: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -89,7 +99,11 @@ class Alarms:
         due = max(self._armed, math.floor(self._loop.time() * _TICKS))
         heap, buckets = self._heap, self._buckets
         while heap and heap[0] <= due:
-            for fut in buckets.pop(heapq.heappop(heap), ()):
+            bucket = buckets.pop(heapq.heappop(heap), None)
+            if bucket is None:
+                self._stale = max(0, self._stale - 1)
+                continue
+            for fut in bucket:
                 if not fut.done():
                     fut.set_result(None)
         if heap:

@@ -75,9 +75,7 @@ class Loop(Tally):
 
     __slots__ = (
         "_attention",
-        "_backoff_s",
         "_beat",
-        "_deadline",
         "_enabled",
         "_gated",
         "_interval",
@@ -129,7 +127,6 @@ class Loop(Tally):
         self._paused = False
         self._gated = False
         self._beat: float | None = None  # a run's start, or a beat() inside it
-        self._backoff_s: float | None = None
         self._next_at: float | None = None  # no run before this perf_counter()
         # The tick's fast path checks this one flag; it is True whenever any of stop,
         # pause, a pending deadline, a gate, being disabled or a new run_timeout may need
@@ -139,7 +136,8 @@ class Loop(Tally):
         self._timer: asyncio.TimerHandle | Bucket | None = None
         self._task: asyncio.Task[None] | None = None
         timeout = check_timeout(run_timeout)
-        self._deadline = None if timeout is None else Deadline(timeout)
+        if timeout is not None:
+            self._extra_record().deadline = Deadline(timeout)
 
     # -- what subclasses write ------------------------------------------------------------
 
@@ -148,7 +146,7 @@ class Loop(Tally):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        hooks = ("on_start", "on_stop", "should_run")
+        hooks = ("on_start", "on_stop", "on_error", "should_run")
         cls._written = frozenset(h for h in hooks if getattr(cls, h) is not getattr(Loop, h))
 
     async def run_once(self) -> None:
@@ -246,13 +244,25 @@ class Loop(Tally):
         timeout, deadline = check_timeout(value), self._deadline
         self._attention = True  # the tick holds the deadline it runs with
         if deadline is None:
-            self._deadline = None if timeout is None else Deadline(timeout)
+            if timeout is not None:
+                self._extra_record().deadline = Deadline(timeout)
         elif timeout is None:
             deadline.close()
-            self._deadline = None
+            self._extra_record().deadline = None
         else:
             deadline.timeout = timeout
             deadline.retime()
+
+    @property
+    def _deadline(self) -> Deadline | None:
+        extra = self._extra
+        return None if extra is None else extra.deadline
+
+    @property
+    def _backoff_s(self) -> float | None:
+        """The backoff being waited after a failure (None: not in a backoff)."""
+        extra = self._extra
+        return None if extra is None else extra.backoff_s
 
     @property
     def hook_timeout(self) -> float:

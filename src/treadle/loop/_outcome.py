@@ -51,10 +51,11 @@ async def failed(loop: Loop, exc: Exception, start: float) -> None:
     if limit is not None and n >= limit:
         raise LoopFailed(f"loop {loop.name!r}: {n} consecutive errors") from exc
     _log.warning("loop %s: run failed (%d in a row): %r", loop.name, n, exc)
-    try:
-        await loop.on_error(exc)
-    except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
-        _log.exception("loop %s: on_error failed", loop.name)
+    if "on_error" in loop._written:
+        try:
+            await loop.on_error(exc)
+        except Exception:  # noqa: BLE001 - the hook's own failure is reported, the loop goes on
+            _log.exception("loop %s: on_error failed", loop.name)
     loop._attention = True
     if timed_out:  # it has waited its run_timeout already: the interval, as after a success
         loop._next_at = end + loop._interval
@@ -62,7 +63,7 @@ async def failed(loop: Loop, exc: Exception, start: float) -> None:
     opts = loop._opts  # on_error may have changed the backoff
     extra = loop._extra_record()
     delay = opts.backoff.delay(n - extra.consecutive_timeouts, opts.rand)
-    loop._backoff_s = delay
+    extra.backoff_s = delay
     loop._next_at = _clock() + delay
 
 
@@ -74,9 +75,11 @@ def ending(loop: Loop) -> bool:
     loop._stop_requested = False
     loop._attention = True
     loop._next_at = None
-    loop._backoff_s = None
-    if loop._deadline is not None:
-        loop._deadline.close()
+    extra = loop._extra
+    if extra is not None:
+        extra.backoff_s = None
+        if extra.deadline is not None:
+            extra.deadline.close()
     if began and loop._state in UP:
         loop._set_state(State.STOPPING)
     return began and "on_stop" in loop._written

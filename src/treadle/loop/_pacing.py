@@ -44,7 +44,8 @@ def pace(loop: Loop) -> float:
         if remaining > 0 and not loop._paused:
             return remaining
         loop._next_at = None
-        loop._backoff_s = None
+        if loop._extra is not None:
+            loop._extra.backoff_s = None
     if loop._paused:
         return PARK
     gated = "should_run" in loop._written or loop._opts.gate is not None

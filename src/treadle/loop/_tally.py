@@ -15,7 +15,12 @@ decide what a failure means (the Loop does).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._error import ErrorInfo
+
+if TYPE_CHECKING:
+    from ._deadline import Deadline
 
 __all__ = ["Extra", "Tally"]
 
@@ -25,11 +30,14 @@ def _ring(window: int) -> memoryview[float]:
 
 
 class Extra:
-    """What only some loops have: failures (from the first one on), and CPU time."""
+    """What only some loops have: failures (from the first one on) and the backoff they
+    ask for, a run timeout, CPU time."""
 
     __slots__ = (
+        "backoff_s",
         "consecutive_timeouts",
         "cpu_s",
+        "deadline",
         "errors",
         "last_error",
         "ok_end",
@@ -45,6 +53,8 @@ class Extra:
         self.ok_end: float | None = None  # the last success, kept once a failure follows it
         self.ok_took: float | None = None
         self.cpu_s: float | None = None  # thread CPU time inside run_once, if measured
+        self.backoff_s: float | None = None  # the backoff being waited, after a failure
+        self.deadline: Deadline | None = None  # the run timeout's, if there is one
 
 
 class Tally:

@@ -31,6 +31,7 @@ __all__ = ["ErrorText", "Events"]
 
 _log = logging.getLogger("treadle.supervisor")
 
+_logging: Final = lifecycle_logging_enabled
 _ALWAYS_LOGGED: Final = frozenset({State.FAILED, State.GIVEN_UP})  # ChildSpec(log=False) too
 
 ErrorText = str | Callable[[], str | None] | None
@@ -103,8 +104,12 @@ class Events:
         elif old in UP:
             self.up -= 1
         spec = child.spec
-        quiet = not spec.log and new not in _ALWAYS_LOGGED
         observer = spec.on_transition
+        quiet = not spec.log and new not in _ALWAYS_LOGGED
+        bus = self._bus
+        unheard = bus is None or not bus.has_subscribers
+        if unheard and observer is None and (quiet or not _logging()):
+            return  # nobody listens (emit would say so too: this is the common case, faster)
         self.emit(child.name, old, new, reason, child.attempt, backoff_s, error, quiet, observer)
 
     def emit(
@@ -122,11 +127,14 @@ class Events:
         """Publish one transition of the child ``name`` (None: the supervisor's own) to
         ``observer``, the bus and the log, each if it listens."""
         bus = self._bus
-        to_bus = bus is not None and bus.has_subscribers
-        to_log = not quiet and lifecycle_logging_enabled()
-        if not (to_bus or to_log or observer):
+        to_log = not quiet and _logging()
+        if not (to_log or observer or (bus is not None and bus.has_subscribers)):
             return  # nobody listens: a transition costs a table lookup and a few tests
         path = self.path if name is None else f"{self.path}.{name}"
+        topic = f"lifecycle.{path}"
+        to_bus = bus is not None and bus.listens(topic)
+        if not (to_bus or to_log or observer):
+            return  # the bus's subscribers listen to other things
         if callable(error):
             error = error()
         t = Transition(time.time(), path, old, new, reason, attempt, backoff_s, error)
@@ -137,7 +145,7 @@ class Events:
                 _log.exception("%s: on_transition raised", path)
         if to_bus:
             assert bus is not None
-            bus.publish_nowait(f"lifecycle.{path}", t)
+            bus.publish_nowait(topic, t)
         if to_log:
             log_transition(t)
 

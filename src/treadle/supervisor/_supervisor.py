@@ -119,6 +119,7 @@ class Supervisor:
         self.memory_soft_limit = memory_soft_limit
         self.degrade_priority = degrade_priority
         self.child_context = child_context
+        # The tree's state: read and written by the modules the methods delegate to.
         self._monitor: asyncio.Task[None] | None = None
         self._state_store: StateStore | None = None
         self._watchdog = LoopWatchdog(watchdog, on_block=self._blocked) if watchdog else None
