@@ -4,6 +4,7 @@ exit's error is formatted when someone reads it, not when the child exits."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -70,7 +71,12 @@ def formatted(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
     return seen
 
 
-async def test_a_crash_nobody_reads_is_never_formatted(formatted: list[BaseException]) -> None:
+async def test_a_crash_nobody_reads_is_never_formatted(
+    formatted: list[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nobody reads: not even the lifecycle log (another test may have left the root
+    # logger at INFO in this process).
+    caplog.set_level(logging.WARNING, logger="treadle.lifecycle")
     crashes = 0
     fourth = asyncio.Event()
 
