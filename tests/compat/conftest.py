@@ -4,6 +4,7 @@ runtime and agents record into, and a local release server."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from ._loom_support import loom_project, markers_dir, releases
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # An orchestrator without logs_dir writes loom-NAME.log in the temporary directory:
+    # the test's, not the machine's /tmp.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return loom_project(tmp_path, monkeypatch)
 
 
