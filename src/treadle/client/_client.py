@@ -202,13 +202,16 @@ class Client:
             raise ConfigError(*first_error(exc)) from None
         asked = self.broker.write(q.ctrl_in(tid), control)
         self._nudge_managers(CONTROL)
-        here = self._manager_here(tid)
         deadline = time.monotonic() + timeout
+        here: WorkerRecord | None = None  # a local manager to watch, looked up once waiting
+        waited = False
         while (got := self.broker.claim(reply_to, Reply.model_validate_json)) is None:
             if here is not None and not _registry.process_alive(here):
                 self.broker.delete(q.ctrl_in(tid), asked)  # nobody will read it
                 raise ManagerGone(f"manager {tid} (pid {here.pid}) exited before it replied")
             self._pause(deadline, f"no reply from {tid} to {op} within {timeout}s")
+            if not waited:  # a reply that comes at once costs no registry read
+                here, waited = self._manager_here(tid), True
         self.broker.delete(reply_to, got[1])  # a claimed message stays, and its queue: gone
         return got[0]
 
