@@ -22,6 +22,7 @@ Owns only that; what the messages mean is the caller's.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -113,13 +114,19 @@ def _insert(runner: Any, insert: str, rows: list[tuple[str, str, int]]) -> None:
         for row in rows:
             runner.run(insert, row)
         return
-    # PostgreSQL notifies listeners once per row inserted; once per queue is the same
-    # to them (a transaction's identical notifications are delivered once anyway).
-    insert = insert.replace("FROM inserted", "FROM (SELECT DISTINCT queue FROM inserted) AS q")
     start = 0
     for size in _CHUNKS:
-        many = insert.replace(_ROW, "VALUES " + ", ".join(["(?, ?, ?)"] * size), 1)
+        many = _many(insert, size)
         while len(rows) - start >= size:
             chunk = rows[start : start + size]
             runner.run(many, tuple(value for row in chunk for value in row))
             start += size
+
+
+@functools.cache
+def _many(insert: str, size: int) -> str:
+    """simplebroker's insert statement for ``size`` rows (made once per size). PostgreSQL
+    notifies listeners once per row inserted; once per queue is the same to them (a
+    transaction's identical notifications are delivered once anyway)."""
+    insert = insert.replace("FROM inserted", "FROM (SELECT DISTINCT queue FROM inserted) AS q")
+    return insert.replace(_ROW, "VALUES " + ", ".join(["(?, ?, ?)"] * size), 1)
