@@ -1,7 +1,7 @@
 """A manager's chores on its tasks' result files, off its event loop: :class:`Files`.
 
 Owns one thread that reserves the disk space of a function task's return value before the
-task starts (``T{tid}.{attempt}.json.part``, see :func:`reserve`) and removes a task's
+task starts (``T{tid}.{attempt}.json.part``, see :meth:`Files.reserve`) and removes a task's
 result files once its result is durable in the broker.
 
 Why a thread: on ext4 a file's creation or removal waits for the journal, and the
@@ -23,12 +23,12 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["RESERVE", "Files", "remove_results", "reserve"]
+__all__ = ["RESERVE", "Files"]
 
 RESERVE = 64 * 1024  # bytes of disk held for a function task's return value
 
 
-def reserve(path: Path) -> bool:
+def _reserve(path: Path) -> bool:
     """Reserve the space of ``path.part``, where a function task's process writes its
     return value (over the reserved bytes, then cut to size: up to ``RESERVE`` bytes
     are written whatever the disk's state by then); False on a disk already full."""
@@ -45,7 +45,7 @@ def reserve(path: Path) -> bool:
         os.close(fd)
 
 
-def remove_results(paths: Iterable[Path]) -> None:
+def _remove(paths: Iterable[Path]) -> None:
     for path in paths:
         try:
             os.unlink(path)
@@ -66,15 +66,15 @@ class Files:
         return self._thread
 
     async def reserve(self, path: Path) -> bool:
-        """:func:`reserve`, waited for on the thread."""
+        """:func:`_reserve`, waited for on the thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), reserve, path)
+        return await loop.run_in_executor(self._executor(), _reserve, path)
 
     def remove(self, paths: list[Path]) -> None:
         """Remove each of ``paths`` (or, if absent, its ``.part`` reservation), soon: the
         caller does not wait. Removed before :meth:`close` returns."""
         if paths:
-            self._executor().submit(remove_results, paths)
+            self._executor().submit(_remove, paths)
 
     def close(self) -> None:
         """Finish what was asked (blocking: call it once the tasks have ended)."""

@@ -440,7 +440,7 @@ class Manager:
             self._record_dir,
             self.output,
             self.pool,
-            self.files,
+            files=self.files,
         )
         self.runners[spec.tid] = (runner, mid)
         self.supervisor.add(

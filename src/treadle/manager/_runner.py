@@ -36,7 +36,7 @@ from ..broker._taskspec import MAX_RETRY_DELAY
 from ..loop import Loop
 from ..process import Process, ProcessSpec
 from ..process._output import Output
-from ._files import Files, remove_results, reserve
+from ._files import Files
 from ._output import OutputLimits, Tail
 from ._pool import Pool
 from ._warm import FunctionRaised, WorkerTask
@@ -72,10 +72,11 @@ class TaskRunner:
         record_dir: str,
         output: OutputLimits = _DEFAULT_OUTPUT,
         pool: Pool | None = None,
-        files: Files | None = None,
+        *,
+        files: Files,
     ) -> None:
         self.spec = spec
-        self._files = files  # where its result files are reserved and removed (else here)
+        self._files = files  # where its result files are reserved and removed
         self._pool = pool  # warm workers for its function, unless it runs isolated
         self.output_limits = output
         self.reporter = reporter
@@ -157,11 +158,7 @@ class TaskRunner:
         for process in processes:
             process.forget()
         if self.spec.kind == "function":
-            paths = [self._result_path(attempt) for attempt in range(1, self.attempt + 1)]
-            if self._files is not None:
-                self._files.remove(paths)
-            else:
-                remove_results(paths)
+            self._files.remove([self._result_path(a) for a in range(1, self.attempt + 1)])
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -250,8 +247,7 @@ class TaskRunner:
         (while the disk is full) rather than running work whose result could not be
         kept; False if stopped meanwhile."""
         delay = 0.25
-        path = self._result_path()
-        while not (await self._files.reserve(path) if self._files else reserve(path)):
+        while not await self._files.reserve(self._result_path()):
             if delay == 0.25:
                 _log.warning("task %s waits for disk space for its result", self.spec.tid)
             with contextlib.suppress(TimeoutError):
