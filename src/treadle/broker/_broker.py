@@ -299,14 +299,13 @@ class Broker:
         statement: str,
         params: tuple[object, ...] = (),
         *,
-        transaction: bool = False,
         fetch: bool = True,
     ) -> list[tuple[Any, ...]]:
         """Run one statement on treadle's own tables beside the queues (simplebroker's
-        sidecar: ``?`` placeholders; ``transaction`` for DDL); the rows it returns
+        sidecar: ``?`` placeholders; DDL goes through :meth:`ddl`); the rows it returns
         (``fetch=False`` for a statement that returns none: PostgreSQL refuses to fetch)."""
-        with self.db.sidecar(transaction=transaction) as side:
-            return list(side.run(statement, params, fetch=fetch and not transaction))
+        with self.db.sidecar() as side:
+            return list(side.run(statement, params, fetch=fetch))
 
     def ddl(self, statement: str) -> None:
         """Run one ``CREATE … IF NOT EXISTS`` on treadle's own tables, safe against other
