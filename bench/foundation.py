@@ -237,7 +237,9 @@ def _treadle_parts(sup: Supervisor, n: int) -> dict[str, float]:
     loop = child.target
     assert isinstance(loop, _Idle)
     assert child.task is not None
-    numbers = (loop._beat, loop._end, loop._ok_s, loop._next_at, loop._interval)
+    numbers = (loop._beat, loop._end, loop._ok_s, loop._since, loop._after, loop._interval)
+    numbers += (child.started_at,)
+    floats = {id(x): x for x in numbers if type(x) is float}  # one object may be two fields
     buckets = alarms(asyncio.get_running_loop())._buckets.values()
     return {
         "Loop (its counters on it)": sys.getsizeof(loop),
@@ -252,8 +254,7 @@ def _treadle_parts(sup: Supervisor, n: int) -> dict[str, float]:
         "the future it waits on": sys.getsizeof(loop._waker),
         "its alarm (a share of a bucket)": sum(map(sys.getsizeof, buckets)) / n,
         "asyncio's registry of tasks": _registry_share(n),
-        "times and counts (floats)": sum(sys.getsizeof(x) for x in numbers if type(x) is float)
-        + sys.getsizeof(child.started_at),
+        "times and counts (floats)": sum(sys.getsizeof(x) for x in floats.values()),
     }
 
 

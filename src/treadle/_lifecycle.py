@@ -21,7 +21,23 @@ from typing import Any, Final
 
 from ._exceptions import InvalidTransition
 
-__all__ = ["ENDED", "UP", "State", "Transition", "check_transition", "log_transition"]
+__all__ = [
+    "BACKOFF",
+    "ENDED",
+    "FAILED",
+    "GIVEN_UP",
+    "PAUSED",
+    "PENDING",
+    "RUNNING",
+    "STARTING",
+    "STOPPED",
+    "STOPPING",
+    "UP",
+    "State",
+    "Transition",
+    "check_transition",
+    "log_transition",
+]
 
 
 class State(enum.StrEnum):
@@ -35,6 +51,19 @@ class State(enum.StrEnum):
     BACKOFF = "backoff"
     GIVEN_UP = "given_up"
 
+
+# Each state as a name of its own, for the hot paths (a tick's, a child's start and stop):
+# on CPython 3.11, ``State.RUNNING`` is an unspecialised lookup on the enum's class (~70 ns),
+# a module global ~10 ns.
+PENDING: Final = State.PENDING
+STARTING: Final = State.STARTING
+RUNNING: Final = State.RUNNING
+PAUSED: Final = State.PAUSED
+STOPPING: Final = State.STOPPING
+STOPPED: Final = State.STOPPED
+FAILED: Final = State.FAILED
+BACKOFF: Final = State.BACKOFF
+GIVEN_UP: Final = State.GIVEN_UP
 
 _S = State
 _TRANSITIONS: Final[dict[State, frozenset[State]]] = {

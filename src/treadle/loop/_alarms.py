@@ -113,11 +113,19 @@ class Alarms:
 _local = threading.local()
 
 
+_last: Alarms | None = None  # the one asked for last, in any thread: most often the answer
+
+
 def alarms(loop: asyncio.AbstractEventLoop) -> Alarms:
     """The Alarms of ``loop`` (the running event loop of this thread)."""
-    current: Alarms | None = getattr(_local, "alarms", None)
-    if current is None or current.loop is not loop:
+    global _last
+    current = _last
+    if current is not None and current._loop is loop:
+        return current
+    current = getattr(_local, "alarms", None)
+    if current is None or current._loop is not loop:
         current = _local.alarms = Alarms(loop)
+    _last = current
     return current
 
 

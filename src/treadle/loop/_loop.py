@@ -27,14 +27,14 @@ from collections.abc import Callable, Generator
 from typing import Any, ClassVar, Final
 
 from .._backoff import Backoff
-from .._lifecycle import UP, State, check_transition
+from .._lifecycle import PAUSED, PENDING, RUNNING, STARTING, STOPPING, UP, State, check_transition
 from ..health._health import Health
 from . import _outcome
 from ._alarms import Bucket
 from ._deadline import Deadline
 from ._metrics import LoopMetrics
 from ._options import check_interval, check_timeout, options
-from ._pacing import pace, sleep, woken
+from ._pacing import STOP, pace, woken
 from ._tally import Tally
 
 __all__ = ["Loop"]
@@ -74,18 +74,18 @@ class Loop(Tally):
     """
 
     __slots__ = (
+        "_after",
         "_attention",
         "_beat",
         "_enabled",
         "_gated",
         "_interval",
         "_name",
-        "_next_at",
         "_opts",
         "_paused",
+        "_since",
         "_state",
         "_stop_requested",
-        "_task",
         "_timer",
         "_waker",
     )
@@ -122,19 +122,20 @@ class Loop(Tally):
             self._extra_record().cpu_s = 0.0
         self._name = name or type(self).__name__
         self._enabled = enabled
-        self._state = State.PENDING
+        self._state = PENDING
         self._stop_requested = False
         self._paused = False
         self._gated = False
         self._beat: float | None = None  # a run's start, or a beat() inside it
-        self._next_at: float | None = None  # no run before this perf_counter()
+        # No run before _since + _after (None: the interval), if _since is set: see _pacing.
+        self._since: float | None = None
+        self._after: float | None = None
         # The tick's fast path checks this one flag; it is True whenever any of stop,
         # pause, a pending deadline, a gate, being disabled or a new run_timeout may need
         # the slow path. True by mistake is harmless: the slow path looks at everything.
         self._attention = True
         self._waker: asyncio.Future[None] | None = None  # while waiting: see _pacing
         self._timer: asyncio.TimerHandle | Bucket | None = None
-        self._task: asyncio.Task[None] | None = None
         timeout = check_timeout(run_timeout)
         if timeout is not None:
             self._extra_record().deadline = Deadline(timeout)
@@ -218,10 +219,7 @@ class Loop(Tally):
         """
         self._interval = check_interval(value)
         self._attention = True
-        if self._next_at is not None and self._backoff_s is None and self._end is not None:
-            self._next_at = self._end + self._interval
-            self._interrupt()
-        elif self._next_at is not None and self._gated:
+        if self._since is not None and (self._after is None or self._gated):
             self._interrupt()
 
     @property
@@ -302,7 +300,7 @@ class Loop(Tally):
         Derived, not stored (two fewer writes per tick): a run beats at its start and at its
         end, and its end is also ``last_run_end``; a beat newer than that is a run under way.
         """
-        if self._gated or self._state not in (State.RUNNING, State.PAUSED, State.STOPPING):
+        if self._gated or self._state not in (RUNNING, PAUSED, STOPPING):
             return False
         beat, end = self._beat, self._end
         return beat is not None and (end is None or beat > end)
@@ -337,30 +335,32 @@ class Loop(Tally):
         self._stop_requested = True
         self._attention = True
         if self._state in UP:
-            self._set_state(State.STOPPING)
+            self._set_state(STOPPING)
         self._interrupt()
 
     def pause(self) -> None:
         """Finish the current run, then idle until :meth:`resume`."""
         self._paused = True
         self._attention = True
-        if self._state is State.RUNNING:
-            self._set_state(State.PAUSED)
+        if self._state is RUNNING:
+            self._set_state(PAUSED)
         self._interrupt()
 
     def resume(self) -> None:
         self._paused = False
         self._attention = True
-        if self._state is State.PAUSED:
-            self._set_state(State.RUNNING)
+        if self._state is PAUSED:
+            self._set_state(RUNNING)
         self._interrupt()
 
     def start(self) -> asyncio.Task[None]:
         """Run this loop in a task of its own (without a supervisor); :meth:`stop` ends it."""
-        if self._task is not None and not self._task.done():
+        extra = self._extra_record()  # a task of its own is rare: not a slot of every loop
+        if extra.task is not None and not extra.task.done():
             raise RuntimeError(f"loop {self._name!r} is already started")
-        self._task = asyncio.get_running_loop().create_task(self.run(), name=f"loop:{self._name}")
-        return self._task
+        task = asyncio.get_running_loop().create_task(self.run(), name=f"loop:{self._name}")
+        extra.task = task
+        return task
 
     async def stop(self, timeout: float | None = 10.0) -> None:  # noqa: ASYNC109 - a boundary
         """Stop a loop started with :meth:`start`: graceful, then cancelled after ``timeout``.
@@ -368,7 +368,7 @@ class Loop(Tally):
         Re-raises the loop's own failure, if it failed.
         """
         self.request_stop()
-        task = self._task
+        task = None if self._extra is None else self._extra.task
         if task is None:
             return
         done, _ = await asyncio.wait({task}, timeout=timeout)
@@ -378,7 +378,7 @@ class Loop(Tally):
             if not done:
                 _log.error("loop %s ignores cancellation; abandoning its task", self._name)
                 return
-        self._task = None
+        self._extra_record().task = None
         if not task.cancelled() and (exc := task.exception()) is not None:
             raise exc
 
@@ -393,7 +393,7 @@ class Loop(Tally):
         one frame deep (a frame is ~270 bytes, and there may be 100,000 loops), and a tick
         calls nothing of treadle's.
         """
-        self._set_state(State.STARTING)
+        self._set_state(STARTING)
         try:
             if "on_start" in self._written:
                 await self.on_start()
@@ -404,12 +404,13 @@ class Loop(Tally):
             around, ring, window = None, None, 1  # as of the last slow path
             while True:
                 if self._attention:  # anything but "run again now": see _pacing
-                    wait = pace(self)
-                    if wait:  # a stop (< 0), or a wait, after which we look again
-                        if wait < 0:
+                    step = pace(self)
+                    if step is not None:  # a stop, or a wait, after which we look again
+                        if step is STOP:
                             break
+                        took = 0.0  # an idle loop's frame holds no float of its own
                         try:
-                            await sleep(self, wait)
+                            await step
                         finally:
                             woken(self)
                         continue
@@ -439,7 +440,7 @@ class Loop(Tally):
                 if self._errs:
                     self._recovered()
                 if self._interval > 0:  # read after the run: run_once may have changed it
-                    self._next_at = end + self._interval
+                    self._since = end  # and wait the interval (see _pacing)
                     self._attention = True
                 else:
                     await _yield()

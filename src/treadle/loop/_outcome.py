@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .._exceptions import LoopFailed, RunTimedOut
-from .._lifecycle import UP, State
+from .._lifecycle import FAILED, PAUSED, RUNNING, STARTING, STOPPED, STOPPING, UP
 
 if TYPE_CHECKING:
     from ._loop import Loop
@@ -35,9 +35,9 @@ _clock: Final = time.perf_counter
 
 def begin(loop: Loop) -> None:
     """``on_start`` has returned: running (or paused, if asked already)."""
-    loop._set_state(State.PAUSED if loop._paused else State.RUNNING)
+    loop._set_state(PAUSED if loop._paused else RUNNING)
     if loop._opts.initial_delay > 0:
-        loop._next_at = _clock() + loop._opts.initial_delay
+        loop._since, loop._after = _clock(), loop._opts.initial_delay
     loop._attention = True
 
 
@@ -58,30 +58,30 @@ async def failed(loop: Loop, exc: Exception, start: float) -> None:
             _log.exception("loop %s: on_error failed", loop.name)
     loop._attention = True
     if timed_out:  # it has waited its run_timeout already: the interval, as after a success
-        loop._next_at = end + loop._interval
+        loop._since = end
         return
     opts = loop._opts  # on_error may have changed the backoff
     extra = loop._extra_record()
     delay = opts.backoff.delay(n - extra.consecutive_timeouts, opts.rand)
     extra.backoff_s = delay
-    loop._next_at = _clock() + delay
+    loop._since, loop._after = _clock(), delay
 
 
 def ending(loop: Loop) -> bool:
     """The run is over (stopped, cancelled or failed): what pacing asked is forgotten, and
     one that began (``on_start`` returned) is stopping. True: ``on_stop`` is to be awaited
     (the subclass wrote one)."""
-    began = loop._state is not State.STARTING
+    began = loop._state is not STARTING
     loop._stop_requested = False
     loop._attention = True
-    loop._next_at = None
+    loop._since = loop._after = None
     extra = loop._extra
     if extra is not None:
         extra.backoff_s = None
         if extra.deadline is not None:
             extra.deadline.close()
     if began and loop._state in UP:
-        loop._set_state(State.STOPPING)
+        loop._set_state(STOPPING)
     return began and "on_stop" in loop._written
 
 
@@ -97,7 +97,7 @@ async def on_stop(loop: Loop) -> None:
 def ended(loop: Loop, exc: BaseException | None) -> None:
     """Stopped, or failed with ``exc`` (a cancellation is a stop)."""
     failure = exc is not None and not isinstance(exc, asyncio.CancelledError)
-    loop._set_state(State.FAILED if failure else State.STOPPED)
+    loop._set_state(FAILED if failure else STOPPED)
 
 
 class Around(Protocol):

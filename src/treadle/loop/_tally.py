@@ -15,6 +15,7 @@ decide what a failure means (the Loop does).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from ._error import ErrorInfo
@@ -31,7 +32,7 @@ def _ring(window: int) -> memoryview[float]:
 
 class Extra:
     """What only some loops have: failures (from the first one on) and the backoff they
-    ask for, a run timeout, CPU time."""
+    ask for, a run timeout, CPU time, a task of its own (:meth:`Loop.start`)."""
 
     __slots__ = (
         "backoff_s",
@@ -42,6 +43,7 @@ class Extra:
         "last_error",
         "ok_end",
         "ok_took",
+        "task",
         "timeouts",
     )
 
@@ -55,6 +57,7 @@ class Extra:
         self.cpu_s: float | None = None  # thread CPU time inside run_once, if measured
         self.backoff_s: float | None = None  # the backoff being waited, after a failure
         self.deadline: Deadline | None = None  # the run timeout's, if there is one
+        self.task: asyncio.Task[None] | None = None  # its own, if started by Loop.start
 
 
 class Tally:
