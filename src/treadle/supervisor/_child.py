@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from .._intensity import Intensity
-from .._lifecycle import UP, State, check_transition
+from .._lifecycle import PENDING, RUNNING, STARTING, UP, State, check_transition
 from .._runnable import GracefulStop, Runnable, implements
 from ..health._health import Health, from_restarts, from_state, worst
 from ._coroutine import CoroutineTarget
@@ -30,6 +30,9 @@ __all__ = ["Child"]
 
 _HISTORY = 20  # restarts remembered per child
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0  # OTP's default for workers
+# Children that start within this many seconds of each other share one start time: a tree
+# of 100,000 starts them in bursts, and an uptime needs no finer grain than a millisecond.
+_SAME_START = 0.001
 
 
 class Child:
@@ -65,7 +68,7 @@ class Child:
         self.sup = sup
         self.spec = spec
         self.name = name
-        self.state = State.PENDING
+        self.state = PENDING
         self.target: Runnable | None = None
         if is_instance(spec.target):
             self.target = cast(Runnable, spec.target)
@@ -112,11 +115,17 @@ class Child:
 
     def started(self) -> None:
         """Called by the target once it is ready (see Runnable.run)."""
-        if self.state is State.STARTING:
-            self.started_at = self.sup._clock()
+        if self.state is STARTING:
+            sup = self.sup
+            now = sup._clock()
+            if 0.0 <= now - sup._last_start < _SAME_START:  # started together: one float
+                now = sup._last_start
+            else:
+                sup._last_start = now
+            self.started_at = now
             if self.spec.health_interval is not None:
                 self.check = CheckState()  # due at once: readiness waits for it
-            self.move(State.RUNNING, "started")
+            self.move(RUNNING, "started")
             if self.spec.health_interval is None:
                 self.set_ready(True)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import SupervisorFailed
 from .._intensity import Intensity
-from .._lifecycle import State
+from .._lifecycle import BACKOFF, FAILED, GIVEN_UP, PENDING, STARTING, STOPPED
 from .._runnable import Runnable
 from ._context import child_context
 from ._dependencies import unmet, wait_for
@@ -44,12 +44,12 @@ def spawn(sup: Supervisor, child: Child) -> None:
             if waiting
             else f"waiting for a slot (max_concurrent={sup._slots.limit})"
         )
-        if child.state is not State.PENDING:
-            child.move(State.PENDING, reason)
+        if child.state is not PENDING:
+            child.move(PENDING, reason)
         coro = _start_when_ready(sup, child, waiting)
         task = sup._loop.create_task(coro, name=child.name, context=_context(sup, child))
     else:
-        child.move(State.STARTING, "restart" if child.attempt else "start")
+        child.move(STARTING, "restart" if child.attempt else "start")
         try:
             target = _instantiate(sup, child)
         except Exception as exc:  # noqa: BLE001 - a failing factory is the child failing
@@ -76,7 +76,7 @@ async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[tuple[s
             await wait_for(sup, kind, name)
         waiting = unmet(sup, child)
     await sup._slots.take(child)
-    child.move(State.STARTING, reason)
+    child.move(STARTING, reason)
     await _instantiate(sup, child).run(child.started)
 
 
@@ -100,32 +100,32 @@ def child_done(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
 
 
 def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: bool) -> None:
-    now = sup._clock()
-    ran = now - child.started_at if child.started_at is not None else 0.0
-    child.started_at = None
+    started_at, child.started_at = child.started_at, None
     record = child.record_exit(exc, cancelled)  # data: formatted when somebody reads it
     if child.stop_reason is not None or sup._closing:
         why, child.stop_reason = child.stop_reason or "supervisor stopping", None
         if exc is not None:
-            child.move(State.FAILED, f"failed while stopping: {exc!r}")
+            child.move(FAILED, f"failed while stopping: {exc!r}")
         else:
-            child.move(State.STOPPED, why)
+            child.move(STOPPED, why)
         return
+    now = sup._clock()  # how long it ran, and the intensity: only for a restart
+    ran = now - started_at if started_at is not None else 0.0
     abnormal = cancelled or exc is not None
     fault, child.fault = child.fault, None
     if fault is not None:  # the supervisor took it down (stuck, unhealthy): not a clean exit
         abnormal = True
         reason = fault.reason
-        child.move(State.FAILED, reason, error=fault.stack)
+        child.move(FAILED, reason, error=fault.stack)
     elif exc is not None:
         reason = f"{type(exc).__name__}: {exc}"
-        child.move(State.FAILED, reason, error=record.traceback)
+        child.move(FAILED, reason, error=record.traceback)
     elif cancelled:
         reason = "cancelled unexpectedly"
-        child.move(State.FAILED, reason)
+        child.move(FAILED, reason)
     else:
         reason = "exited"
-        child.move(State.STOPPED, reason)
+        child.move(STOPPED, reason)
     restart = child.spec.restart
     if restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and not abnormal):
         return
@@ -135,14 +135,14 @@ def exited(sup: Supervisor, child: Child, exc: BaseException | None, cancelled: 
         child.intensity = Intensity(sup.intensity, sup.period)
     if not child.intensity.record(now):
         why = f"more than {sup.intensity} restarts in {sup.period:g}s"
-        child.move(State.GIVEN_UP, why)
+        child.move(GIVEN_UP, why)
         if sup.escalate:
             sup._fail(SupervisorFailed(sup.path, child.name, f"was given up: {why}"))
         return
     child.attempt += 1
     delay = child.spec.backoff.delay(child.attempt, sup._rand)
     child.record_restart(reason, delay)
-    child.move(State.BACKOFF, reason, backoff_s=delay)
+    child.move(BACKOFF, reason, backoff_s=delay)
     loop = sup._loop
     assert loop is not None
     if sup.strategy is Strategy.ONE_FOR_ONE:
@@ -170,7 +170,6 @@ async def _group_restart(sup: Supervisor, failed: Child, delay: float) -> None:
             if sup._children.get(child.name) is not child or child.name in sup._held:
                 continue  # gone, or stopped by an operator meanwhile
             if child is failed or (
-                child.spec.restart is not Restart.TEMPORARY
-                and child.state in (State.STOPPED, State.FAILED)
+                child.spec.restart is not Restart.TEMPORARY and child.state in (STOPPED, FAILED)
             ):
                 spawn(sup, child)

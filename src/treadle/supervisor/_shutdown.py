@@ -12,9 +12,9 @@ import asyncio
 import logging
 import math
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from .._lifecycle import ENDED, State
+from .._lifecycle import ENDED, FAILED, PAUSED, RUNNING, STARTING, STOPPED, STOPPING
 from ._dependencies import graph, has_dependencies
 from ._policy import levels
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["Stopping", "abandon", "stop_children"]
 
 _log = logging.getLogger("treadle.supervisor")
+_GRACEFUL: Final = frozenset({STARTING, RUNNING, PAUSED})  # asked to stop, not cancelled
 
 
 async def stop_children(sup: Supervisor, children: list[Child], reason: str) -> None:
@@ -75,27 +76,32 @@ async def _stop_together(sup: Supervisor, children: list[Child], reason: str) ->
     now = loop.time()
     group = Stopping()
     pending = group.pending
+    deadlines: dict[float, float] = {}  # by shutdown timeout: one float, not one a child
     for child in children:
         child.cancel_restart()
         task = child.task
         if task is None:
             if child.state not in ENDED:
-                child.move(State.STOPPED, reason)
+                child.move(STOPPED, reason)
             continue
         child.stop_reason = reason
-        if child.state in (State.STARTING, State.RUNNING, State.PAUSED):
-            child.move(State.STOPPING, reason)
+        if child.state in _GRACEFUL:
+            child.move(STOPPING, reason)
             if child.target is not None:
                 child.target.request_stop()
         else:  # pending: still waiting for its dependencies, nothing to be graceful about
             task.cancel(msg=f"treadle: {reason}")
-        pending[task] = (child, now + child.shutdown_timeout(), False)
+        timeout = child.shutdown_timeout()
+        due = deadlines.get(timeout)
+        if due is None:
+            due = deadlines[timeout] = now + timeout
+        pending[task] = (child, due, False)
     sup._stopping.append(group)
     try:
         while pending:
-            deadline = min(d for _, d, _ in pending.values())
-            timeout = None if math.isinf(deadline) else max(0.0, deadline - loop.time())
-            await group.wait(timeout)
+            first = min(d for _, d, _ in pending.values())
+            wait = None if math.isinf(first) else max(0.0, first - loop.time())
+            await group.wait(wait)
             _escalate(sup, pending, loop.time())
     finally:
         sup._stopping.remove(group)
@@ -125,4 +131,4 @@ def abandon(sup: Supervisor, child: Child, task: asyncio.Task[None]) -> None:
     sup._slots.give_back(child)
     sup.abandoned.add(task)
     task.add_done_callback(sup.abandoned.discard)
-    child.move(State.FAILED, why)
+    child.move(FAILED, why)

@@ -127,6 +127,7 @@ class Supervisor:
         self._process: psutil.Process | None = None
         self._rand = rand
         self._clock = clock
+        self._last_start = -math.inf  # the start time a child was given last (see Child)
         self._children: dict[str, Child] = {}  # in start order
         self._pools: dict[str, ChildSpec] = {}
         self._held: set[str] = set()  # stopped by terminate(): nothing starts them but restart()
