@@ -22,6 +22,7 @@ from typing import Any, Final
 from ._exceptions import InvalidTransition
 
 __all__ = [
+    "ALLOWED",
     "BACKOFF",
     "ENDED",
     "FAILED",
@@ -87,6 +88,11 @@ UP: Final = frozenset({_S.RUNNING, _S.PAUSED})
 
 ENDED: Final = frozenset({_S.STOPPED, _S.FAILED, _S.GIVEN_UP})
 """States with no task behind them and nothing more to stop."""
+
+
+ALLOWED: Final = _TRANSITIONS
+"""The table itself, for hot paths that check a move inline (and name the owner, a
+formatted string, only when it fails): read it, never write it."""
 
 
 def check_transition(owner: str, current: State, target: State) -> None:

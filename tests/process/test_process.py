@@ -113,7 +113,7 @@ async def test_output_goes_to_rotating_logs_and_the_ring(tmp_path: Path) -> None
         merge_output=True,
     )
     proc = Process(spec)
-    async with Supervisor([ChildSpec(lambda: proc, name="chatty", restart="temporary")]) as sup:  # type: ignore[arg-type]
+    async with Supervisor([ChildSpec(lambda: proc, name="chatty", restart="temporary")]) as sup:
         await wait_state(sup, "chatty", State.STOPPED)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["out.log", "out.log.1", "out.log.2"]
@@ -150,8 +150,8 @@ async def test_sha256_mismatch_refuses_to_start() -> None:
     bad = "0" * 64
     sup = Supervisor(
         [
-            ChildSpec(ProcessSpec(argv=[true], name="bad", sha256=bad), restart="temporary"),  # type: ignore[arg-type]
-            ChildSpec(ProcessSpec(argv=[true], name="good", sha256=good), restart="temporary"),  # type: ignore[arg-type]
+            ChildSpec(ProcessSpec(argv=[true], name="bad", sha256=bad), restart="temporary"),
+            ChildSpec(ProcessSpec(argv=[true], name="good", sha256=good), restart="temporary"),
         ]
     )
     async with sup:
@@ -188,7 +188,7 @@ async def test_bad_launches_fail_clearly_and_back_off(
 
 async def test_a_python_callable_runs_in_its_own_process() -> None:
     proc = Process(ProcessSpec(function="builtins:print", args=["hello from a callable"]))
-    async with Supervisor([ChildSpec(lambda: proc, name="fn", restart="temporary")]) as sup:  # type: ignore[arg-type]
+    async with Supervisor([ChildSpec(lambda: proc, name="fn", restart="temporary")]) as sup:
         await wait_state(sup, "fn", State.STOPPED)
     assert proc.output.tail()[-1].endswith("stdout hello from a callable")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import inspect
 
 import pytest
 from hypothesis import given
@@ -15,6 +17,34 @@ from treadle.supervisor._policy import affected, levels
 
 async def work() -> None:
     await asyncio.sleep(0)
+
+
+def test_init_takes_the_fields_in_order_with_their_defaults() -> None:
+    # ChildSpec writes its own __init__ (for speed): it must stay the dataclass's.
+    params = list(inspect.signature(ChildSpec.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(ChildSpec)
+    assert [p.name for p in params] == [f.name for f in fields]
+    for param, field in zip(params, fields, strict=True):
+        expected = (
+            inspect.Parameter.empty if field.default is dataclasses.MISSING else field.default
+        )
+        assert param.default == expected, field.name
+
+
+def test_a_spec_is_frozen_and_replace_keeps_the_rest() -> None:
+    spec = ChildSpec(work, restart="transient", depends_on=["db"], priority=3)
+    assert (spec.restart, spec.depends_on, spec.priority) == (Restart.TRANSIENT, ("db",), 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.priority = 4  # type: ignore[misc]
+    other = dataclasses.replace(spec, priority=4)
+    assert (other.priority, other.restart, other.depends_on, other.name) == (
+        4,
+        Restart.TRANSIENT,
+        ("db",),
+        "work",
+    )
+    assert other == dataclasses.replace(other)
+    assert hash(other) == hash(dataclasses.replace(other))
 
 
 def test_name_comes_from_the_target() -> None:
@@ -46,7 +76,7 @@ def test_target_must_be_runnable_or_callable() -> None:
 
 
 def test_restart_accepts_strings() -> None:
-    assert ChildSpec(work, restart="transient").restart is Restart.TRANSIENT  # type: ignore[arg-type]
+    assert ChildSpec(work, restart="transient").restart is Restart.TRANSIENT
 
 
 names = st.lists(st.text("abcdefgh", min_size=1, max_size=3), min_size=1, max_size=12, unique=True)

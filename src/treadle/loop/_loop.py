@@ -27,7 +27,17 @@ from collections.abc import Callable, Generator
 from typing import Any, ClassVar, Final
 
 from .._backoff import Backoff
-from .._lifecycle import PAUSED, PENDING, RUNNING, STARTING, STOPPING, UP, State, check_transition
+from .._exceptions import InvalidTransition
+from .._lifecycle import (
+    ALLOWED,
+    PAUSED,
+    PENDING,
+    RUNNING,
+    STARTING,
+    STOPPING,
+    UP,
+    State,
+)
 from ..health._health import Health
 from . import _outcome
 from ._alarms import Bucket
@@ -462,5 +472,6 @@ class Loop(Tally):
             waker.set_result(None)
 
     def _set_state(self, new: State) -> None:
-        check_transition(f"loop {self._name!r}", self._state, new)
+        if new not in ALLOWED[self._state]:
+            raise InvalidTransition(f"loop {self._name!r}", self._state, new)
         self._state = new

@@ -14,8 +14,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from .._exceptions import InvalidTransition
 from .._intensity import Intensity
-from .._lifecycle import PENDING, RUNNING, STARTING, UP, State, check_transition
+from .._lifecycle import ALLOWED, PENDING, RUNNING, STARTING, UP, State
 from .._runnable import GracefulStop, Runnable, implements
 from ..health._health import Health, from_restarts, from_state, worst
 from ._coroutine import CoroutineTarget
@@ -87,7 +88,7 @@ class Child:
     def instantiate(self) -> Runnable:
         """The Runnable for this start: the shared instance, or a fresh one from the factory."""
         target = self.spec.target
-        if is_instance(target):
+        if target is self.target or is_instance(target):  # the first test: restarted in place
             return cast(Runnable, target)
         made = cast(Callable[[], object], target)()
         if is_instance(made):
@@ -140,7 +141,8 @@ class Child:
         """Move to ``new`` (the lifecycle's table says whether it may) and report it to the
         supervisor's events; ``error`` may be a callable, called only if someone listens."""
         old = self.state
-        check_transition(self.name, old, new)
+        if new not in ALLOWED[old]:
+            raise InvalidTransition(self.name, old, new)
         self.state = new
         if old in UP and new not in UP:
             self.set_ready(False)

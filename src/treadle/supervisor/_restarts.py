@@ -38,6 +38,7 @@ def spawn(sup: Supervisor, child: Child) -> None:
     child.starting()
     assert sup._loop is not None
     waiting = unmet(sup, child) if child.spec.depends_on else []
+    context = _context(sup, child) if sup.child_context else None
     if waiting or not sup._slots.try_take(child):
         reason = (
             "waiting for " + ", ".join(n if k == "child" else f"{k}:{n}" for k, n in waiting)
@@ -47,7 +48,7 @@ def spawn(sup: Supervisor, child: Child) -> None:
         if child.state is not PENDING:
             child.move(PENDING, reason)
         coro = _start_when_ready(sup, child, waiting)
-        task = sup._loop.create_task(coro, name=child.name, context=_context(sup, child))
+        task = sup._loop.create_task(coro, name=child.name, context=context)
     else:
         child.move(STARTING, "restart" if child.attempt else "start")
         try:
@@ -57,16 +58,16 @@ def spawn(sup: Supervisor, child: Child) -> None:
             exited(sup, child, exc, cancelled=False)
             return
         coro = target.run(child.started)
-        task = sup._loop.create_task(coro, name=child.name, context=_context(sup, child))
+        task = sup._loop.create_task(coro, name=child.name, context=context)
     child.task = task
     # The callback runs in the supervisor's own context, not in a copy of this one (64
     # bytes a child); so do the restarts it schedules, whose tasks copy it.
     task.add_done_callback(child, context=sup._context)
 
 
-def _context(sup: Supervisor, child: Child) -> contextvars.Context | None:
-    """The context of the child's task: one naming it, if the supervisor names them."""
-    return child_context(f"{sup.path}.{child.name}") if sup.child_context else None
+def _context(sup: Supervisor, child: Child) -> contextvars.Context:
+    """The context of the child's task, when the supervisor names them: one naming it."""
+    return child_context(f"{sup.path}.{child.name}")
 
 
 async def _start_when_ready(sup: Supervisor, child: Child, waiting: list[tuple[str, str]]) -> None:
