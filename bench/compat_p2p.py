@@ -11,13 +11,14 @@ Best of three rounds each; the ratio is what matters (target: compat >= 90% of n
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 
 from treadle.compat.p2p import BaseLoop
 from treadle.loop import Loop
 
-from ._util import row
+from ._util import EVENT_LOOPS, has_loop, on, row
 
 _ROUNDS = 3
 _SLICES = 20
@@ -98,22 +99,23 @@ async def _round(n: int) -> tuple[float, float]:
     return native.rate, compat.rate
 
 
-def tick_rate() -> dict[int, float]:
-    """The ratio compat / native, by number of loops."""
+def tick_rate() -> dict[tuple[str, int], float]:
+    """The ratio compat / native, by event loop and number of loops."""
     print("compat.p2p BaseLoop(interval=0) vs treadle Loop(interval=0), the same trivial run")
     row("", "native ticks/s", "compat ticks/s", "ratio")
     ratios = {}
-    for n in (1, 1000):
-        rounds = [asyncio.run(_round(n)) for _ in range(_ROUNDS)]
-        native = max(r[0] for r in rounds)
-        compat = max(r[1] for r in rounds)
-        ratios[n] = compat / native
-        row(
-            f"{n} loop(s), best of {_ROUNDS}",
-            f"{native:,.0f}",
-            f"{compat:,.0f}",
-            f"{ratios[n]:.0%} (>=90%)",
-        )
+    for lp in (lp for lp in EVENT_LOOPS if has_loop(lp)):
+        for n in (1, 1000):
+            rounds = [on(lp, functools.partial(_round, n)) for _ in range(_ROUNDS)]
+            native = max(r[0] for r in rounds)
+            compat = max(r[1] for r in rounds)
+            ratios[lp, n] = compat / native
+            row(
+                f"{lp}: {n} loop(s), best of {_ROUNDS}",
+                f"{native:,.0f}",
+                f"{compat:,.0f}",
+                f"{ratios[lp, n]:.0%} (>=90%)",
+            )
     return ratios
 
 

@@ -16,7 +16,7 @@ import time
 from treadle.compat.task_monitor import TaskMonitor
 from treadle.loop import Loop
 
-from ._util import row
+from ._util import EVENT_LOOPS, has_loop, on, row
 
 SECONDS = 1.0
 ROUNDS = 3
@@ -68,14 +68,17 @@ async def _loop_ticks() -> float:
 
 def main() -> int:
     print(f"TaskMonitor-managed task vs Loop(interval=0): best of {ROUNDS} x {SECONDS:g} s")
-    monitored, native = 0.0, 0.0
-    for _ in range(ROUNDS):  # interleaved: a noisy moment hurts both, not one
-        monitored = max(monitored, asyncio.run(_monitored_ticks()))
-        native = max(native, asyncio.run(_loop_ticks()))
-    ratio = monitored / native
     row("", "Loop ticks/s", "monitored/s", "ratio")
-    row("1 component", f"{native:,.0f}", f"{monitored:,.0f}", f"{ratio:.0%} (>={TARGET:.0%})")
-    ok = ratio >= TARGET
+    ok = True
+    for lp in (lp for lp in EVENT_LOOPS if has_loop(lp)):
+        monitored, native = 0.0, 0.0
+        for _ in range(ROUNDS):  # interleaved: a noisy moment hurts both, not one
+            monitored = max(monitored, on(lp, _monitored_ticks))
+            native = max(native, on(lp, _loop_ticks))
+        ratio = monitored / native
+        cells = (f"{native:,.0f}", f"{monitored:,.0f}", f"{ratio:.0%} (>={TARGET:.0%})")
+        row(f"{lp}: 1 component", *cells)
+        ok = ok and ratio >= TARGET
     print(f"  target: monitored >= {TARGET:.0%} of the Loop: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 
