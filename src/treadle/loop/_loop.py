@@ -1,10 +1,11 @@
 """Loop: a unit of repeated async work. ``run_once`` + interval, backoff on error.
 
 Owns :class:`Loop`: what a subclass writes (``run_once`` and the hooks), what others read
-and change (state, interval, status, pause, stop), and :meth:`Loop.run`, the one coroutine
-frame a loop's task runs. It owns nothing about restarts: a loop that fails hard
-(``on_start`` raises, or ``max_consecutive_errors`` is reached) raises out of ``run`` and
-its supervisor decides.
+(state, heartbeat, status, health), and :meth:`Loop.run`, the one coroutine frame a loop's
+task runs. What others change and ask of a loop are its bases': ``_settings`` (interval,
+backoff, timeouts, enabled) and ``_control`` (stop, pause, resume, a task of its own). It
+owns nothing about restarts: a loop that fails hard (``on_start`` raises, or
+``max_consecutive_errors`` is reached) raises out of ``run`` and its supervisor decides.
 
 The tick is the hot path, and it touches the loop alone: a flag that says whether anything
 needs attention, two clock reads, ``run_once``, a few counters of :class:`Tally` (which a
@@ -12,13 +13,12 @@ Loop is), and a bare yield to the event loop when the interval is 0 (never the t
 and not ``asyncio.sleep(0)``'s extra frame). Everything else is the slow path, taken only
 when the flag says so: waits (interval, backoff, gate, initial delay: one deadline),
 pausing, stopping (``_pacing``); a failed run and the end of a run (``_outcome``: hooks,
-backoff, state); the counters (``_tally``); the settings (``_options``).
+backoff, state); the counters (``_tally``); the constructor's checks (``_options``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import time
@@ -27,25 +27,22 @@ from collections.abc import Callable, Generator
 from typing import Any, ClassVar, Final
 
 from .._backoff import Backoff
-from .._exceptions import InvalidTransition
 from .._lifecycle import (
-    ALLOWED,
     PAUSED,
     PENDING,
     RUNNING,
     STARTING,
     STOPPING,
-    UP,
     State,
 )
 from ..health._health import Health
 from . import _outcome
 from ._alarms import Bucket
+from ._control import Control
 from ._deadline import Deadline
 from ._metrics import LoopMetrics
 from ._options import check_interval, check_timeout, options
 from ._pacing import STOP, pace, woken
-from ._tally import Tally
 
 __all__ = ["Loop"]
 
@@ -59,7 +56,7 @@ def _yield() -> Generator[None, None, None]:
     yield
 
 
-class Loop(Tally):
+class Loop(Control):
     """Subclass and implement :meth:`run_once`; run with :meth:`run_forever` or a Supervisor.
 
     Args:
@@ -83,22 +80,7 @@ class Loop(Tally):
             ``run_once`` awaits, other tasks' CPU on this thread counts too.
     """
 
-    __slots__ = (
-        "_after",
-        "_attention",
-        "_beat",
-        "_enabled",
-        "_gated",
-        "_interval",
-        "_name",
-        "_opts",
-        "_paused",
-        "_since",
-        "_state",
-        "_stop_requested",
-        "_timer",
-        "_waker",
-    )
+    __slots__ = ()  # a loop's state is one flat record: the slots are Settings'
 
     def __init__(
         self,
@@ -218,80 +200,6 @@ class Loop(Tally):
         return LoopMetrics.of(self)
 
     @property
-    def interval(self) -> float:
-        return self._interval
-
-    @interval.setter
-    def interval(self, value: float) -> None:
-        """Change the interval, also from inside ``run_once`` (adaptive loops).
-
-        A loop sleeping its regular interval re-times that sleep from its last run's end.
-        """
-        self._interval = check_interval(value)
-        self._attention = True
-        if self._since is not None and (self._after is None or self._gated):
-            self._interrupt()
-
-    @property
-    def backoff(self) -> Backoff:
-        return self._opts.backoff
-
-    @backoff.setter
-    def backoff(self, value: Backoff) -> None:
-        """Change the backoff; the next failed run waits by the new one."""
-        self._opts = dataclasses.replace(self._opts, backoff=value)
-
-    @property
-    def run_timeout(self) -> float | None:
-        deadline = self._deadline
-        return None if deadline is None else deadline.timeout
-
-    @run_timeout.setter
-    def run_timeout(self, value: float | None) -> None:
-        """Change the bound on each run; a run under way is held to the new one."""
-        timeout, deadline = check_timeout(value), self._deadline
-        self._attention = True  # the tick holds the deadline it runs with
-        if deadline is None:
-            if timeout is not None:
-                self._extra_record().deadline = Deadline(timeout)
-        elif timeout is None:
-            deadline.close()
-            self._extra_record().deadline = None
-        else:
-            deadline.timeout = timeout
-            deadline.retime()
-
-    @property
-    def _deadline(self) -> Deadline | None:
-        extra = self._extra
-        return None if extra is None else extra.deadline
-
-    @property
-    def _backoff_s(self) -> float | None:
-        """The backoff being waited after a failure (None: not in a backoff)."""
-        extra = self._extra
-        return None if extra is None else extra.backoff_s
-
-    @property
-    def hook_timeout(self) -> float:
-        return self._opts.hook_timeout
-
-    @hook_timeout.setter
-    def hook_timeout(self, value: float) -> None:
-        self._opts = dataclasses.replace(self._opts, hook_timeout=value)
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
-    @enabled.setter
-    def enabled(self, value: bool) -> None:
-        self._enabled = value
-        self._attention = True
-        if self._gated:
-            self._interrupt()
-
-    @property
     def last_beat(self) -> float | None:
         """``perf_counter()`` of the last heartbeat, or None before the first run.
 
@@ -337,64 +245,6 @@ class Loop(Tally):
 
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} {self._name!r} {self._state.value}>"
-
-    # -- control --------------------------------------------------------------------------
-
-    def request_stop(self) -> None:
-        """Ask the loop to stop after the current run; returns at once."""
-        self._stop_requested = True
-        self._attention = True
-        if self._state in UP:
-            self._set_state(STOPPING)
-        self._interrupt()
-
-    def pause(self) -> None:
-        """Finish the current run, then idle until :meth:`resume`."""
-        self._paused = True
-        self._attention = True
-        if self._state is RUNNING:
-            self._set_state(PAUSED)
-        self._interrupt()
-
-    def resume(self) -> None:
-        self._paused = False
-        self._attention = True
-        if self._state is PAUSED:
-            self._set_state(RUNNING)
-        self._interrupt()
-
-    def start(self) -> asyncio.Task[None]:
-        """Run this loop in a task of its own (without a supervisor); :meth:`stop` ends it."""
-        extra = self._extra_record()  # a task of its own is rare: not a slot of every loop
-        if extra.task is not None and not extra.task.done():
-            raise RuntimeError(f"loop {self._name!r} is already started")
-        task = asyncio.get_running_loop().create_task(self.run(), name=f"loop:{self._name}")
-        extra.task = task
-        return task
-
-    async def stop(self, timeout: float | None = 10.0) -> None:  # noqa: ASYNC109 - a boundary
-        """Stop a loop started with :meth:`start`: graceful, then cancelled after ``timeout``.
-
-        Re-raises the loop's own failure, if it failed.
-        """
-        self.request_stop()
-        task = None if self._extra is None else self._extra.task
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            task.cancel()
-            done, _ = await asyncio.wait({task}, timeout=self._opts.hook_timeout)
-            if not done:
-                _log.error("loop %s ignores cancellation; abandoning its task", self._name)
-                return
-        self._extra_record().task = None
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            raise exc
-
-    async def run_forever(self) -> None:
-        """Run in the current task until stopped; the same as ``run()``."""
-        await self.run()
 
     async def run(self, started: Callable[[], None] | None = None) -> None:
         """Run until stopped (returns) or failed (raises); ``started()`` once running.
@@ -462,16 +312,3 @@ class Loop(Tally):
         if _outcome.ending(self):
             await _outcome.on_stop(self)
         _outcome.ended(self, None)
-
-    # -- mechanism ------------------------------------------------------------------------
-
-    def _interrupt(self) -> None:
-        """Wake the loop from a wait (it looks again at what it waits for)."""
-        waker = self._waker
-        if waker is not None and not waker.done():
-            waker.set_result(None)
-
-    def _set_state(self, new: State) -> None:
-        if new not in ALLOWED[self._state]:
-            raise InvalidTransition(f"loop {self._name!r}", self._state, new)
-        self._state = new
