@@ -1,6 +1,7 @@
 """``@loop``: turn an async function into a :class:`Loop`.
 
-Owns :class:`FunctionLoop` and the :func:`loop` decorator; all behaviour is :class:`Loop`'s.
+Owns :class:`FunctionLoop` and the :func:`loop` decorator; all behaviour is :class:`Loop`'s:
+it adds none of its own and keeps no state but the function.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A Child is a record its supervisor drives; it holds no policy. It moves itself through the
 lifecycle (:meth:`Child.move`: the table's check, readiness, waiters) and reports each move
 to its supervisor's events. It is the done-callback of its own task
-(``task.add_done_callback(child)``) so no closure is allocated per start.
+(``task.add_done_callback(child)``) so no closure is allocated per start. It does not decide
+whether it restarts (``_restarts``) nor how it is stopped (``_shutdown``).
 """
 
 from __future__ import annotations

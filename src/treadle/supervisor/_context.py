@@ -5,7 +5,8 @@ task of each of its children: the child's path (``shop.prices``, ``shop.worker[1
 tasks a child starts and the threads it hands work to (``asyncio.to_thread``) copy their
 context, so they answer the same. A project uses it to give a loop's ``print()`` and
 ``logging`` to that loop's log. It is off by default: a context of its own costs every
-child task ~250 bytes, and a tree of 100,000 idle loops counts them.
+child task ~250 bytes, and a tree of 100,000 idle loops counts them. It does not route
+output anywhere itself (the project's logs do, by asking it).
 """
 
 from __future__ import annotations

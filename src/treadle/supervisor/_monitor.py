@@ -11,6 +11,9 @@ Owns :func:`monitor`, one task per supervisor, alive only while some child needs
   never waited on), exactly as in shutdown;
 - above ``memory_soft_limit`` (RSS) running children below ``degrade_priority`` are paused,
   and resumed once RSS is back under 90% of the limit.
+
+It does not decide what a fault means: a child it takes down exits as any other, and
+``_restarts`` restarts it by its policy.
 """
 
 from __future__ import annotations

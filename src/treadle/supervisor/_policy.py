@@ -1,6 +1,7 @@
 """Pure supervision policy: dependency checks and levels, and which siblings a restart takes.
 
-Functions of names only, no tasks and no clock, so hypothesis can check them.
+Functions of names only, no tasks and no clock, so hypothesis can check them. Nothing here
+starts, stops or waits for anything (``_restarts``, ``_shutdown``, ``_dependencies`` do).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Owns :func:`run` and :func:`serve`, and the choice of the event loop they run on
 (:func:`run_coroutine`): ``"asyncio"``, asyncio's own (what ``asyncio.run`` makes), or
 ``"uvloop"``; unnamed, ``$TREADLE_EVENT_LOOP`` says which, else asyncio. The first signal
 asks for a graceful stop; a second one cancels at once (CPython's ``asyncio.run``
-convention). :func:`run` returns a process exit code.
+convention). :func:`run` returns a process exit code. It does not supervise: the tree it
+runs does.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Owns :func:`stop_children`. Dependants stop before what they depend on; children
 same dependency level stop concurrently, each within its own ``shutdown_timeout``. A child
 still running then is cancelled; one that is still running ``cancel_grace`` seconds after
 that swallows cancellation: it is reported, marked failed and abandoned, never waited on.
+It does not decide whether a stopped child starts again (``_restarts``, the operator's
+``_operations``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Owns :class:`Slots`, a :class:`~treadle.limits.Limiter` that knows which child holds which
 permit: a child takes a slot before it starts and gives it back when its task ends; beyond
 the limit children wait in ``pending``, highest priority first, then in order of arrival.
+It does not start children (``_restarts`` asks it for a slot first).
 """
 
 from __future__ import annotations
