@@ -422,6 +422,53 @@ def restart_latency() -> None:
         row(label, *cells, width=15)
 
 
+# -- 4. a dynamic child among many ----------------------------------------------------------
+
+N_AMONG = 10_000
+N_DYNAMIC = 300
+
+
+async def _dynamic_bare() -> float:
+    """Baseline: a task made and cancelled beside 10,000 sleeping ones."""
+    idle = [asyncio.ensure_future(asyncio.sleep(3600)) for _ in range(N_AMONG)]
+    await asyncio.sleep(0)
+    begin = time.perf_counter()
+    for _ in range(N_DYNAMIC):
+        task = asyncio.ensure_future(asyncio.sleep(3600))
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    took = (time.perf_counter() - begin) / N_DYNAMIC
+    for t in idle:
+        t.cancel()
+    await asyncio.gather(*idle, return_exceptions=True)
+    return took
+
+
+async def _dynamic_treadle() -> float:
+    """``add`` and ``remove`` of a loop in a running tree of 10,000 (OTP's dynamic child)."""
+    sup = Supervisor(ChildSpec(_Idle(name=f"l{i}", interval=3600)) for i in range(N_AMONG))
+    async with sup:
+        await sup.wait_running()
+        begin = time.perf_counter()
+        for i in range(N_DYNAMIC):
+            sup.add(_Idle(name=f"x{i}", interval=3600))
+            await asyncio.sleep(0)
+            await sup.remove(f"x{i}")
+        return (time.perf_counter() - begin) / N_DYNAMIC
+
+
+def dynamic_child() -> None:
+    print(f"4. a child added, started, stopped and removed among {N_AMONG:,} running ones")
+    loops = [lp for lp in EVENT_LOOPS if has_loop(lp)]
+    header(loops, ("bare", "treadle", "ratio"))
+    cells = []
+    for lp in loops:
+        bare, ours = on(lp, _dynamic_bare), on(lp, _dynamic_treadle)
+        cells += [f"{bare * 1e6:.1f} us", f"{ours * 1e6:.1f} us", f"{ours / bare:.1f}x"]
+    row("add + remove (before issue 18's fix: ~6 ms)", *cells, width=15)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Every figure; ``argv`` (``python -m bench.foundation ARGS``) picks one part."""
     args = argv or []
@@ -439,6 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     tick_overhead()
     scale()
     restart_latency()
+    dynamic_child()
 
 
 if __name__ == "__main__":

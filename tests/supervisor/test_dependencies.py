@@ -111,6 +111,27 @@ async def test_removing_a_needed_child_is_refused() -> None:
         assert sup.children == []
 
 
+async def test_a_dependency_added_and_removed_at_run_time_is_counted() -> None:
+    # The tree keeps a count of children with depends_on (a tree without any asks nothing
+    # of its other children on a remove): adding, scaling and removing keep it right.
+    log: list[str] = []
+    async with Supervisor([Recorder("db", log)]) as sup:
+        sup.add(ChildSpec(lambda: Recorder("w", log), name="w", replicas=2, depends_on=("db",)))
+        await sup.wait_running()
+        with pytest.raises(DependencyError, match=r"\['w\[0\]', 'w\[1\]'\] depend on it"):
+            await sup.remove("db")
+        await sup.scale("w", 1)
+        with pytest.raises(DependencyError, match=r"\['w\[0\]'\] depend on it"):
+            await sup.remove("db")
+        await sup.remove("w")
+        await sup.remove("db")  # nobody depends on it any more
+        assert sup.children == []
+        sup.add(Recorder("db", log))
+        sup.add(ChildSpec(Recorder("api", log), depends_on=("db",)))
+        with pytest.raises(DependencyError, match=r"\['api'\] depend on it"):
+            await sup.remove("db")
+
+
 async def test_add_with_unknown_dependency_is_refused() -> None:
     async with Supervisor() as sup:
         with pytest.raises(DependencyError, match="unknown child 'nope'"):

@@ -75,4 +75,5 @@ def graph(sup: Supervisor) -> dict[str, list[str]]:
 
 
 def has_dependencies(sup: Supervisor) -> bool:
-    return any(c.spec.depends_on for c in sup._children.values())
+    """Whether any child has a ``depends_on`` (a count kept by ``_registry``: O(1))."""
+    return sup._dependent > 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from .._lifecycle import UP, State
@@ -57,16 +58,19 @@ class Checkable(Protocol):
     async def health(self) -> Health: ...
 
 
-def needs_monitor(sup: Supervisor) -> bool:
+def needs_monitor(sup: Supervisor, children: Iterable[Child] | None = None) -> bool:
+    """Whether the tree needs its monitor: a memory limit, or one of ``children`` (all of
+    them, by default) with a heartbeat timeout or health checks."""
     return sup.memory_soft_limit is not None or any(
         c.spec.heartbeat_timeout is not None or c.spec.health_interval is not None
-        for c in sup._children.values()
+        for c in (sup._children.values() if children is None else children)
     )
 
 
-def ensure_monitor(sup: Supervisor) -> None:
-    """Start the monitor if some child needs it now and it is not running."""
-    if sup._monitor is None and needs_monitor(sup):
+def ensure_monitor(sup: Supervisor, added: Iterable[Child] | None = None) -> None:
+    """Start the monitor if some child needs it now and it is not running; ``added``: only
+    these children are new (the others were looked at when they came)."""
+    if sup._monitor is None and needs_monitor(sup, added):
         assert sup._loop is not None
         sup._monitor = sup._loop.create_task(monitor(sup), name=f"{sup.path}:monitor")
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import ChildNotFound, ConfigError, DependencyError
 from .._lifecycle import State, check_transition
-from ._dependencies import deps_of
+from ._dependencies import deps_of, has_dependencies
 from ._monitor import ensure_monitor
-from ._registry import lookup, members, new_child, register
+from ._registry import forget, lookup, members, new_child, register
 from ._restarts import spawn
 from ._shutdown import stop_children
 from ._spec import ChildSpec, Target, as_spec, dependency
@@ -85,24 +85,24 @@ def add(sup: Supervisor, child: ChildSpec | Target) -> list[str]:
     if sup.state is State.RUNNING:
         for c in added:
             spawn(sup, c)
-        ensure_monitor(sup)
+        ensure_monitor(sup, added)
     return [c.name for c in added]
 
 
 async def remove(sup: Supervisor, name: str) -> None:
     """Stop a child (or every member of a pool) and forget it."""
     names = members(sup, name)
-    dependants = [
-        c.name
-        for c in sup._children.values()
-        if c.name not in names and any(d in names for d in deps_of(sup, c))
-    ]
-    if dependants:
-        raise DependencyError(name, f"cannot remove: {dependants} depend on it")
+    if has_dependencies(sup):  # else there is nobody to ask, however many children
+        dependants = [
+            c.name
+            for c in sup._children.values()
+            if c.name not in names and any(d in names for d in deps_of(sup, c))
+        ]
+        if dependants:
+            raise DependencyError(name, f"cannot remove: {dependants} depend on it")
     await stop_children(sup, [sup._children[n] for n in names], "removed")
     for n in names:
-        del sup._children[n]
-        sup._held.discard(n)
+        forget(sup, n)
     sup._pools.pop(name, None)
 
 
@@ -143,7 +143,6 @@ async def scale(sup: Supervisor, name: str, replicas: int) -> list[str]:
         extra = [sup._children[n] for n in current[replicas:]]
         await stop_children(sup, extra, "scaled down")
         for c in extra:
-            del sup._children[c.name]
-            sup._held.discard(c.name)
+            forget(sup, c.name)
     sup._pools[name] = dataclasses.replace(spec, replicas=max(replicas, 1), pool=True)
     return members(sup, name)

@@ -1,7 +1,8 @@
 """A supervisor's children by name: registering specs, finding children, naming pools.
 
 Owns the reading and writing of ``Supervisor._children`` (name to :class:`Child`, in start
-order) and ``_pools`` (a pool's name to its spec; its members are ``name[i]``): a spec
+order), ``_pools`` (a pool's name to its spec; its members are ``name[i]``) and the count of
+children with a ``depends_on`` (so that a tree without any pays nothing for the feature): a spec
 becomes one child, or one per replica; a name is one child, or a pool's members. It does
 not start or stop anything (``_restarts``, ``_shutdown``) nor check dependencies
 (``_policy``, ``_dependencies``).
@@ -18,7 +19,7 @@ from ._spec import ChildSpec, member_names
 if TYPE_CHECKING:
     from ._supervisor import Supervisor
 
-__all__ = ["lookup", "members", "new_child", "register"]
+__all__ = ["forget", "lookup", "members", "new_child", "register"]
 
 
 def register(sup: Supervisor, spec: ChildSpec) -> list[Child]:
@@ -37,7 +38,17 @@ def register(sup: Supervisor, spec: ChildSpec) -> list[Child]:
 
 def new_child(sup: Supervisor, spec: ChildSpec, name: str) -> Child:
     child = sup._children[name] = Child(sup, spec, name)
+    if spec.depends_on:
+        sup._dependent += 1
     return child
+
+
+def forget(sup: Supervisor, name: str) -> None:
+    """The child ``name`` (stopped) is no longer the supervisor's."""
+    child = sup._children.pop(name)
+    if child.spec.depends_on:
+        sup._dependent -= 1
+    sup._held.discard(name)
 
 
 def lookup(sup: Supervisor, name: str) -> Child:

@@ -130,6 +130,7 @@ class Supervisor:
         self._last_start = -math.inf  # the start time a child was given last (see Child)
         self._children: dict[str, Child] = {}  # in start order
         self._pools: dict[str, ChildSpec] = {}
+        self._dependent = 0  # children with a depends_on (see _registry)
         self._held: set[str] = set()  # stopped by terminate(): nothing starts them but restart()
         self._events = Events(name, bus, self._children, self._held)
         self._state = State.PENDING
