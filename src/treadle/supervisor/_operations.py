@@ -31,16 +31,8 @@ __all__ = ["add", "pause", "remove", "restart", "resume", "scale", "terminate"]
 def pause(sup: Supervisor, name: str | None, reason: str) -> None:
     """Pause one child (a pool: its running members), or (no name) every running child
     that can pause."""
-    if name is None:
-        for child in sup._children.values():
-            if child.state is State.RUNNING and child.pausable:
-                _pause(child, "paused")
-    elif name in sup._pools:
-        for member in members(sup, name):
-            if sup._children[member].state is State.RUNNING:
-                _pause(sup._children[member], reason)
-    else:
-        _pause(lookup(sup, name), reason)
+    for child in _selected(sup, name, State.RUNNING):
+        _pause(child, "paused" if name is None else reason)
 
 
 def _pause(child: Child, reason: str) -> None:
@@ -52,16 +44,18 @@ def _pause(child: Child, reason: str) -> None:
 
 def resume(sup: Supervisor, name: str | None, reason: str) -> None:
     """Resume one child (a pool: its paused members), or (no name) every paused child."""
+    for child in _selected(sup, name, State.PAUSED):
+        _resume(child, "resumed" if name is None else reason)
+
+
+def _selected(sup: Supervisor, name: str | None, state: State) -> list[Child]:
+    """What an operation on ``name`` acts on: that child; a pool's members in ``state``;
+    or (no name) every child in ``state`` that can pause."""
     if name is None:
-        for child in sup._children.values():
-            if child.state is State.PAUSED:
-                _resume(child, "resumed")
-    elif name in sup._pools:
-        for member in members(sup, name):
-            if sup._children[member].state is State.PAUSED:
-                _resume(sup._children[member], reason)
-    else:
-        _resume(lookup(sup, name), reason)
+        return [c for c in sup._children.values() if c.state is state and c.pausable]
+    if name in sup._pools:
+        return [c for n in members(sup, name) if (c := sup._children[n]).state is state]
+    return [lookup(sup, name)]
 
 
 def _resume(child: Child, reason: str) -> None:
