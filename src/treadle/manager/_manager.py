@@ -34,7 +34,7 @@ from ..broker import names as q
 from ..process import spawner as process_spawner
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _claims, _control, _receipts, _registry
-from ._files import Files
+from ._files import Files, spare_dir
 from ._hosted import Hosted
 from ._leasing import Leasing
 from ._local import LocalSubmit
@@ -165,6 +165,7 @@ class Manager:
             await ab.start(watch=(q.SPAWN, q.ctrl_in(self.tid)))  # natively, where notified
             for sub in ("procs", "results"):
                 (self.state_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.files.spares_in(spare_dir(self.state_dir / "results", self.tid))
             if self.url.local:
                 self.nudge = Nudge(f"@treadle-{self.tid}", self._nudged)
                 await self.nudge.start()
