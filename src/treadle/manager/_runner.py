@@ -331,7 +331,7 @@ class TaskRunner:
 
     def _on_worker(self, pool: Pool) -> WorkerTask:
         output = Output(0, self.output_limits.line_bytes)
-        logs = self._log_file()
+        logs = self._log_file(make_dir=False)  # the Output makes it with its first line
         for stream in ("stdout", "stderr") if logs else ():
             output.to_file(stream, logs[stream], logs["log_max_bytes"], logs["log_backups"])
         tails, reporter = self._tails, self.reporter
@@ -343,12 +343,13 @@ class TaskRunner:
         output.listener = on_line
         return WorkerTask(pool, self.spec, self._result_path(), output)
 
-    def _log_file(self) -> dict[str, Any]:
+    def _log_file(self, make_dir: bool = True) -> dict[str, Any]:
         limits = self.output_limits
         path = limits.log_path(self.spec.tid)
         if path is None:
             return {}
-        if not os.path.isdir(path.parent):  # a stat: cheaper than mkdir failing each task
+        # a stat: cheaper than mkdir failing each task
+        if make_dir and not os.path.isdir(path.parent):
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return {
             "stdout": str(path),
