@@ -50,6 +50,7 @@ __all__ = ["Manager"]
 
 _log = logging.getLogger("treadle.manager")
 _CONTROL_EVERY = 0.05  # the manager's control queue is read at most this often
+_CLAIM_WAIT = 0.02  # seconds a busy manager may wait to claim more slots at once
 _CONTROL_SCAN = 2.0  # every task's control queue is read at least this often (and on a nudge)
 _DRAIN = 10.0  # seconds a stopping manager waits for results the broker has not taken yet
 _HOSTED_EVERY = 1.0  # seconds: how late the loop may see its hosted tree end
@@ -139,6 +140,8 @@ class Manager:
         self._last_control = 0.0
         self._last_scan = 0.0
         self._control_nudged = False
+        self._claim_wanted = False  # a change came that no pass has claimed for yet
+        self._last_claim = 0.0
         self.nudge: Nudge | None = None
         self.local: LocalSubmit | None = None
         self._accepting = 0  # local submissions being written, counted as taken slots
@@ -366,8 +369,12 @@ class Manager:
                         self._control_nudged = False
                         self._last_scan = now
                     await _control.check(self, tasks=scan)
-                if (changed or self.claimer.due()) and not self.paused and await self._take():
-                    self.last_busy = now
+                self._claim_wanted = self._claim_wanted or changed
+                claim = self.claimer.due() or (self._claim_wanted and self._claim_now(now))
+                if claim and not self.paused:
+                    self._claim_wanted, self._last_claim = False, now
+                    if await self._take():
+                        self.last_busy = now
             except Exception as exc:  # noqa: BLE001 (the broker failed: its lease decides how long to try)
                 _log.warning("manager %s: the broker failed: %s", self.tid, exc)
                 with contextlib.suppress(TimeoutError):
@@ -396,9 +403,20 @@ class Manager:
             wait = min(wait, _CONTROL_SCAN - (now - self._last_scan))
         if not self.paused and len(self.runners) + self._accepting < self.max_tasks:
             wait = min(wait, max(self.claimer.next_due() - now, _CONTROL_EVERY))
+            if self._claim_wanted:  # a change it has not claimed for yet (see _claim_now)
+                wait = min(wait, self._last_claim + _CLAIM_WAIT - now)
         if self.idle_timeout is not None and not self.runners:
             wait = min(wait, self.last_busy + self.idle_timeout - now + 0.001)
         return max(0.0, wait)
+
+    def _claim_now(self, now: float) -> bool:
+        """Whether a change is claimed for now: when a quarter of its slots are free, when
+        it runs nothing, or ``_CLAIM_WAIT`` s after its last pass. A busy manager frees a
+        slot or two with each batch of results: a pass for each cost a transaction (and a
+        sync) per task or two, for work it had queued anyway."""
+        free = self.max_tasks - len(self.runners) - self._accepting
+        batch = max(1, self.max_tasks // 4)
+        return free >= batch or not self.runners or now - self._last_claim >= _CLAIM_WAIT
 
     def look_io(self) -> bool:
         """Broker thread: whether a writer that did not nudge left work or control here
