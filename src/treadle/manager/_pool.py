@@ -25,7 +25,7 @@ from typing import Any
 
 from .._exceptions import ConfigError, SpawnError
 from ..process._output import LINE_LIMIT
-from ._pooled import Key, Worker
+from ._pooled import Connection, Key, Worker
 
 __all__ = ["Pool"]
 
@@ -66,16 +66,21 @@ class Pool:
 
     async def start(self, record_dir: str) -> None:
         self._record_dir = record_dir
-        self._server = await asyncio.start_unix_server(self._hello, "\0" + self.address[1:])
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(
+            lambda: Connection(self.hello), "\0" + self.address[1:]
+        )
 
-    async def _hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        ident, _, token = (await reader.readline()).decode().strip().partition(":")
+    def hello(self, line: bytes, transport: asyncio.Transport) -> Worker | None:
+        """A connection's first line (``ID:TOKEN``): the worker it is, if it is one."""
+        ident, _, token = line.decode(errors="replace").strip().partition(":")
         worker = self._workers.get(int(ident)) if ident.isdigit() else None
         if worker is None or not secrets.compare_digest(token, worker.token):
-            writer.close()
-            return
-        if not worker.connected.done():
-            worker.connected.set_result((reader, writer))
+            return None
+        if worker.connected.done():
+            return None  # it said hello once already
+        worker.connected.set_result(transport)
+        return worker
 
     async def acquire(self, key: Key) -> Worker:
         """An idle worker for ``key``, a new one if there is room, else the next to free."""
@@ -127,6 +132,7 @@ class Pool:
         up = asyncio.Event()
         worker.job = job = asyncio.ensure_future(worker.process.run(up.set))
         job.add_done_callback(lambda _: self._gone(worker))
+        job.add_done_callback(lambda _: worker.replied(None))  # no reply is coming now
         try:
             both: list[asyncio.Future[Any]] = [worker.connected, job]
             await asyncio.wait(both, return_when="FIRST_COMPLETED")
@@ -154,7 +160,7 @@ class Pool:
         with contextlib.suppress(ValueError):
             self._idle.remove(worker)
         if worker.connected.done() and not worker.connected.cancelled():
-            worker.connected.result()[1].close()
+            worker.connected.result().close()
         elif not worker.connected.done():
             worker.connected.cancel()
         if not self.closed:
