@@ -128,6 +128,7 @@ class Manager:
         self.fenced_event = asyncio.Event()  # it lost its lease: it stops without the broker
         self._serving: asyncio.Task[None] | None = None
         self.state_dir = self.url.state_dir
+        self._results = self.state_dir / "results"  # function tasks' result files
         self.paused = False
         self.started_at = time.time()
         self.runners: dict[int, tuple[TaskRunner, int]] = {}  # tid → (runner, message ID)
@@ -455,7 +456,7 @@ class Manager:
         runner = TaskRunner(
             spec,
             self.reports,
-            self.state_dir / "results",
+            self._results,
             self._record_dir,
             self.output,
             self.pool,
@@ -531,7 +532,7 @@ class Manager:
 
     @property
     def _record_dir(self) -> str:
-        return str(self.state_dir / "procs" / str(self.tid))
+        return f"{self.state_dir}/procs/{self.tid}"  # (made for each task: no pathlib)
 
     def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
         """Broker thread: claim up to ``free`` requests this manager can run."""

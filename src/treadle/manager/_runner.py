@@ -87,6 +87,7 @@ class TaskRunner:
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": Tail(), "stderr": Tail()}
         self.attempt = 0
+        self._result: tuple[int, Path] | None = None  # the last result file asked for
         self._processes: list[Process] = []  # its attempts', whose exits are journaled
         self.paused = False
         self.started_at: float | None = None
@@ -289,7 +290,10 @@ class TaskRunner:
         return None if returned is None else returned[0]
 
     def _result_path(self, attempt: int | None = None) -> Path:
-        return result_path(self._work_dir, self.spec.tid, attempt or self.attempt)
+        attempt = attempt or self.attempt
+        if self._result is None or self._result[0] != attempt:  # asked thrice an attempt
+            self._result = (attempt, result_path(self._work_dir, self.spec.tid, attempt))
+        return self._result[1]
 
     def _build(self) -> Process | WorkerTask | Loop:
         spec = self.spec
