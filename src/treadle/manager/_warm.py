@@ -58,6 +58,7 @@ class WorkerTask:
             # retried on failure waits for its "started" event (see admit()).
             self._admitted.set()
         self._stop = asyncio.Event()
+        self._waiting: asyncio.Future[Any] | None = None  # what it waits for (_until_stopped)
         self._paused = False
         self.returncode: int | None = None
         self.returned: tuple[Any] | None = None  # its value (also in its result file)
@@ -129,13 +130,16 @@ class WorkerTask:
             raise SpawnError(f"process {self.name!r}: cwd {cwd!r} is not a directory")
 
     async def _until_stopped(self, aw: Any) -> Any:
-        """``aw``'s result, or None (``aw`` cancelled) if the task is stopped first."""
+        """``aw``'s result, or None (``aw`` cancelled) if the task is stopped first
+        (:meth:`request_stop` cancels it)."""
         job = asyncio.ensure_future(aw)
-        stop = asyncio.ensure_future(self._stop.wait())
+        self._waiting = job
         try:
-            await asyncio.wait([job, stop], return_when="FIRST_COMPLETED")
+            if self._stop.is_set():
+                job.cancel()
+            await asyncio.wait([job])
         finally:
-            stop.cancel()
+            self._waiting = None
             if not job.done():
                 job.cancel()
                 await asyncio.wait([job])
@@ -160,6 +164,8 @@ class WorkerTask:
 
     def request_stop(self) -> None:
         self._stop.set()
+        if self._waiting is not None:
+            self._waiting.cancel()  # for a worker, or to be admitted: it stops waiting
         worker = self._worker
         if worker is not None and self._running:
             worker.process.request_stop()
