@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._backoff import Backoff
 from .._exceptions import TreadleError
 from .._lifecycle import ENDED, State
 from .._runnable import Runnable
@@ -44,6 +43,7 @@ from ._pool import Pool
 from ._presence import Presence
 from ._reports import Reports
 from ._runner import TaskRunner
+from ._running import Running
 from ._sdnotify import Notifier
 
 __all__ = ["Manager"]
@@ -133,10 +133,10 @@ class Manager:
         self.started_at = time.time()
         self.runners: dict[int, tuple[TaskRunner, int]] = {}  # tid → (runner, message ID)
         self.supervisor = Supervisor(name="manager", intensity=1_000_000, period=1.0)
+        self.running = Running()  # its tasks (the tree has its hosted project and services)
         self._ab: AsyncBroker | None = None
         self.stopping = asyncio.Event()
         self.stopped = asyncio.Event()  # the tree has stopped: the last heartbeat is due
-        self.ended: list[str] = []
         self.last_busy = time.monotonic()
         self._last_control = 0.0
         self._last_scan = 0.0
@@ -214,7 +214,8 @@ class Manager:
                 finally:
                     self.stopping.set()
                     self.notifier.stopping(f"manager {self.tid} stopping")
-                    await self.supervisor.stop()  # every task reports how it ended
+                    # every task reports how it ended
+                    await asyncio.gather(self.running.stop(), self.supervisor.stop())
                     await self.pool.aclose()
                     if not self.fenced:
                         await self.reports.drain(_DRAIN)
@@ -312,10 +313,12 @@ class Manager:
     def pause(self) -> None:
         self.paused = True
         self.supervisor.pause()
+        self.running.pause()
 
     def resume(self) -> None:
         self.paused = False
         self.supervisor.resume()
+        self.running.resume()
         if self._ab is not None:
             self._ab.poke()
 
@@ -357,7 +360,6 @@ class Manager:
             changed = await ab.changed(self._sleep(control_due))
             if self.stopping.is_set():
                 return
-            await self._forget_ended()
             now = time.monotonic()
             scan_due = bool(self.runners) and now - self._last_scan >= _CONTROL_SCAN
             control_due = control_due or changed or scan_due
@@ -425,19 +427,6 @@ class Manager:
         broker = self.ab.broker
         return broker.has_pending(q.ctrl_in(self.tid)) or self.claimer.behind(broker)
 
-    async def _forget_ended(self) -> None:
-        """Drop the children of ended tasks from the tree once they have returned."""
-        keep = []
-        for name in self.ended:
-            try:
-                if self.supervisor.child_state(name) in ENDED:
-                    await self.supervisor.remove(name)
-                else:
-                    keep.append(name)
-            except LookupError:
-                pass
-        self.ended = keep
-
     async def _take(self) -> int:
         free = self.max_tasks - len(self.runners) - self._accepting
         if free <= 0:
@@ -452,7 +441,7 @@ class Manager:
         return len(taken)
 
     def _launch(self, spec: TaskSpec, mid: int) -> None:
-        """Start a reserved request as a child of the tree."""
+        """Start a reserved request (see ``_running``)."""
         runner = TaskRunner(
             spec,
             self.reports,
@@ -463,16 +452,7 @@ class Manager:
             files=self.files,
         )
         self.runners[spec.tid] = (runner, mid)
-        self.supervisor.add(
-            ChildSpec(
-                runner,
-                name=runner.name,
-                restart=Restart.TEMPORARY,
-                backoff=Backoff.none(),
-                shutdown_timeout=spec.stop_timeout + 2.0,
-                log=False,  # the task log has its changes (a line each: a tenth of its cost)
-            )
-        )
+        self.running.start(runner, shutdown_timeout=spec.stop_timeout + 2.0)
 
     async def accept(self, fields: dict[str, Any], request: str) -> tuple[TaskSpec, bool]:
         """A task handed over locally as ``request`` (see :mod:`._receipts`): mint its

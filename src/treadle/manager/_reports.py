@@ -201,7 +201,6 @@ class Reports:
         runner.forget()  # its exits are no longer needed to tell how it ended
         if self._m.local is not None:  # after the outbox: a client that reads it finds it
             self._m.local.finished(result)
-        self._m.ended.append(runner.name)
         self._m.last_busy = time.monotonic()
         if runner.spec.notify:
             self._notify(runner.spec.notify)
