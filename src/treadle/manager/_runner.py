@@ -209,13 +209,16 @@ class TaskRunner:
             # sys.exit() on import must not stop the manager and every other task.
             return Result(tid=spec.tid, state="failed", error=f"cannot launch: {_why(exc)}")
         self._target = target
-        up = asyncio.Event()
-        job = asyncio.ensure_future(target.run(up.set))
-        waiter = asyncio.ensure_future(up.wait())
+        up: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def is_up() -> None:
+            if not up.done():
+                up.set_result(None)
+
+        job = asyncio.ensure_future(target.run(is_up))
         try:
-            await asyncio.wait([job, waiter], return_when="FIRST_COMPLETED")
-            waiter.cancel()
-            if up.is_set():
+            await asyncio.wait([job, up], return_when="FIRST_COMPLETED")
+            if up.done():
                 self.started_at = time.time()
                 pid = target.pid if isinstance(target, (Process, WorkerTask)) else None
                 await self.reporter.started(self, self.attempt, pid)
@@ -236,7 +239,6 @@ class TaskRunner:
                     target.request_stop()
             await asyncio.wait([job])
         finally:
-            waiter.cancel()
             if not job.done():  # cancelled while waiting: take the attempt down with us
                 job.cancel()
                 await asyncio.wait([job])
