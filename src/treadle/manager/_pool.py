@@ -82,27 +82,35 @@ class Pool:
         worker.connected.set_result(transport)
         return worker
 
-    async def acquire(self, key: Key) -> Worker:
-        """An idle worker for ``key``, a new one if there is room, else the next to free."""
-        worker = self.take(key)
-        if worker is None and self._room():
-            return await self._spawn(key)
-        if worker is not None:
-            return worker
+    def wait_for(self, key: Key) -> asyncio.Future[Worker | None]:
+        """A worker for ``key``, in turn: an idle one, None for room to start one (see
+        :meth:`grow`), else the next to be freed. A future to await, not a task of its
+        own: handed a worker, its waiter runs at once. A waiter that gives up calls
+        :meth:`abandon`."""
         fut: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((key, fut))
-        try:
-            got = await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                if (w := fut.result()) is not None:
-                    self.release(w)  # handed over as we were cancelled: pass it on
-                else:
-                    self._granted -= 1  # room made for us: somebody else's now
-                    self._dispatch()
-            raise
-        if got is not None:
-            return got
+        worker = self.take(key)
+        if worker is not None:
+            fut.set_result(worker)
+        elif self._room():
+            self._granted += 1
+            fut.set_result(None)
+        else:
+            self._waiters.append((key, fut))
+        return fut
+
+    def abandon(self, fut: asyncio.Future[Worker | None]) -> None:
+        """The waiter of ``fut`` gave up: what it was handed goes to the next one."""
+        if not fut.done():
+            fut.cancel()  # (dispatching skips it)
+        elif not fut.cancelled():
+            if (worker := fut.result()) is not None:
+                self.release(worker)  # handed over as it gave up: pass it on
+            else:
+                self._granted -= 1  # room made for it: somebody else's now
+                self._dispatch()
+
+    async def grow(self, key: Key) -> Worker:
+        """A new worker for ``key``, in the room :meth:`wait_for` granted."""
         self._granted -= 1
         return await self._spawn(key)
 

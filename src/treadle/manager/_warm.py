@@ -85,7 +85,7 @@ class WorkerTask:
         key: Key = (tuple(sorted(spec.env.items())), spec.cwd)
         worker = self._pool.take(key)  # an idle one, without waiting
         if worker is None:
-            worker = await self._until_stopped(self._pool.acquire(key))
+            worker = await self._acquire(key)
             if worker is None:
                 return
         self._worker = worker
@@ -128,6 +128,30 @@ class WorkerTask:
         cwd = self.spec.cwd  # as a Process checks its own, before a worker is spent on it
         if cwd is not None and not os.path.isdir(cwd):
             raise SpawnError(f"process {self.name!r}: cwd {cwd!r} is not a directory")
+
+    async def _acquire(self, key: Key) -> Worker | None:
+        """A worker of the pool's, when its turn comes; None if the task is stopped first
+        (:meth:`request_stop` cancels the wait)."""
+        if self._stop.is_set():
+            return None
+        turn = self._pool.wait_for(key)
+        self._waiting = turn
+        try:
+            got = await turn
+        except asyncio.CancelledError:
+            self._pool.abandon(turn)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # cancelled itself (its runner's patience ran out)
+            return None  # its wait was cancelled: stopped (or the pool is closing)
+        finally:
+            self._waiting = None
+        if got is None:  # room for a worker of its own
+            got = await self._pool.grow(key)  # (a stop waits until it has started)
+            if self._stop.is_set():
+                self._pool.release(got)
+                return None
+        return got
 
     async def _until_stopped(self, aw: Any) -> Any:
         """``aw``'s result, or None (``aw`` cancelled) if the task is stopped first
