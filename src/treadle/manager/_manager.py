@@ -1,8 +1,8 @@
-"""A manager: a long-running task that turns spawn requests into children of its tree.
+"""A manager: a long-running task that turns spawn requests into running tasks.
 
 Owns the manager's loop: claim requests (``treadle.spawn.requests`` → ``T{tid}.reserved``,
-see ``_claims``), start each as a :class:`TaskRunner` child of its Supervisor (its
-"started" event is the acknowledgement: see ``_reports``), take tasks handed over on this
+see ``_claims``), run each with a :class:`TaskRunner` (see ``_running``; its "started"
+event is the acknowledgement: see ``_reports``), take tasks handed over on this
 host (``_local``), answer control (``_control``), host a project's tree beside the tasks
 (``_hosted``), and leave when idle. Beside that loop: its registry record and heartbeat
 (``_presence``) and its leases (``_leasing``): while it cannot renew its own, it stops.

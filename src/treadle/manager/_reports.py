@@ -218,7 +218,7 @@ class Reports:
             poke(address)
 
     async def unlaunched(self, spec: TaskSpec, mid: int, why: str) -> None:
-        """A claimed task that could not even be added to the tree: it fails, alone."""
+        """A claimed task that could not even be started: it fails, alone."""
         result = Result(tid=spec.tid, state="failed", error=why)
         event = TaskEvent(
             tid=spec.tid, event="failed", name=spec.label, manager=self._m.tid, reason=why

@@ -1,4 +1,4 @@
-"""One task as a child of a manager's tree: :class:`TaskRunner`.
+"""One task of a manager's, as it runs it: :class:`TaskRunner`.
 
 Owns a task's attempts: it starts what the :class:`~treadle.broker.TaskSpec` names (a
 process, a ``module:function`` on one of its manager's warm workers (``_warm``) or in its
