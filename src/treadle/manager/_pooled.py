@@ -45,6 +45,7 @@ for n in names: del sys.modules[n]
 sys.exit(main())
 """
 _CLOSE_PATIENCE = 5.0  # seconds a retired worker has to exit before it is killed
+_HELLO_BYTES = 256  # longest hello line (``ID:TOKEN``) a connection may send
 
 
 class Worker:
@@ -196,11 +197,11 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
+        start, look = 0, len(buffer)  # what came before has no newline: not looked at again
         buffer += data
-        start = 0
-        while (end := buffer.find(b"\n", start)) >= 0:
+        while (end := buffer.find(b"\n", look)) >= 0:
             line = bytes(buffer[start : end + 1])
-            start = end + 1
+            start = look = end + 1
             if self._worker is not None:
                 self._worker.replied(line)
                 continue
@@ -211,6 +212,10 @@ class Connection(asyncio.Protocol):
                 buffer.clear()
                 return
         del buffer[:start]
+        if self._worker is None and len(buffer) > _HELLO_BYTES:  # no hello of ours is this long
+            assert self._transport is not None
+            self._transport.close()
+            buffer.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._worker is not None:
