@@ -129,7 +129,13 @@ class Client:
 
     def result(self, tid: int) -> Result | None:
         """The task's result if it has ended, else None (never blocks)."""
-        return next((m for m in self.outbox(tid) if isinstance(m, Result)), None)
+        after: int | None = None  # read up to the result, not once more past it
+        while batch := self.broker.peek(q.outbox(tid), OutboxAdapter.validate_json, after=after):
+            for message, _ in batch:
+                if isinstance(message, Result):
+                    return message
+            after = batch[-1][1]
+        return None
 
     def wait(self, tid: int, timeout: float | None = None) -> Result:
         """Block until the task ends; its result (``ok`` says whether it completed)."""

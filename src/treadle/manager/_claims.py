@@ -127,14 +127,17 @@ class Claimer:
         """Judge what came since the last pass (and the last ``lag`` of the queue)."""
         start = None if self.cursor is None else self.cursor - self._lag
         while not p.full():
-            page = p.broker.peek_raw(q.SPAWN, after=start, limit=SCAN)
+            # as many as it may take, and those it knows it cannot (a long queue is not
+            # read a page at a time for the few slots a busy manager frees at once)
+            limit = min(SCAN, p.free - len(p.taken) + len(self.unrunnable))
+            page = p.broker.peek_raw(q.SPAWN, after=start, limit=limit)
             self.read += len(page)
             if not page:
                 return
             last = self._judge(p, page)
             if last is not None:
                 self.cursor = last
-            if len(page) < SCAN and last == page[-1][1]:
+            if len(page) < limit and last == page[-1][1]:
                 return
             if last is None or (start is not None and last <= start):
                 return  # no way forward this pass

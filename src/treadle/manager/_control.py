@@ -102,8 +102,8 @@ def _manager_op(manager: Manager, base: dict[str, Any]) -> Reply:
 def _task_op(manager: Manager, tid: int, base: dict[str, Any]) -> tuple[Reply, TaskEvent | None]:
     op = base["op"]
     runner, _ = manager.runners[tid]
-    sup = manager.supervisor
-    state = sup.child_state(runner.name)
+    tasks = manager.running
+    state = tasks.state(runner.name)
     if op == "STATUS":
         status = {**runner.status(), "state": str(state), "manager": manager.tid}
         return Reply(**base, ok=True, reply=str(state), status=status), None
@@ -111,9 +111,9 @@ def _task_op(manager: Manager, tid: int, base: dict[str, Any]) -> tuple[Reply, T
         runner.request_stop()
         return Reply(**base, ok=True, reply="stopping"), None
     if op == "PAUSE":
-        sup.pause(runner.name, reason="PAUSE requested")
+        tasks.pause(runner.name)
         event = TaskEvent(tid=tid, event="paused", name=runner.spec.label, manager=manager.tid)
     else:
-        sup.resume(runner.name, reason="RESUME requested")
+        tasks.resume(runner.name)
         event = TaskEvent(tid=tid, event="resumed", name=runner.spec.label, manager=manager.tid)
-    return Reply(**base, ok=True, reply=str(sup.child_state(runner.name))), event
+    return Reply(**base, ok=True, reply=str(tasks.state(runner.name))), event

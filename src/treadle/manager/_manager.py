@@ -1,8 +1,8 @@
-"""A manager: a long-running task that turns spawn requests into children of its tree.
+"""A manager: a long-running task that turns spawn requests into running tasks.
 
 Owns the manager's loop: claim requests (``treadle.spawn.requests`` → ``T{tid}.reserved``,
-see ``_claims``), start each as a :class:`TaskRunner` child of its Supervisor (its
-"started" event is the acknowledgement: see ``_reports``), take tasks handed over on this
+see ``_claims``), run each with a :class:`TaskRunner` (see ``_running``; its "started"
+event is the acknowledgement: see ``_reports``), take tasks handed over on this
 host (``_local``), answer control (``_control``), host a project's tree beside the tasks
 (``_hosted``), and leave when idle. Beside that loop: its registry record and heartbeat
 (``_presence``) and its leases (``_leasing``): while it cannot renew its own, it stops.
@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._backoff import Backoff
 from .._exceptions import TreadleError
 from .._lifecycle import ENDED, State
 from .._runnable import Runnable
@@ -34,7 +33,7 @@ from ..broker import names as q
 from ..process import spawner as process_spawner
 from ..supervisor import ChildSpec, Restart, Supervisor
 from . import _claims, _control, _receipts, _registry
-from ._files import Files
+from ._files import Files, spare_dir
 from ._hosted import Hosted
 from ._leasing import Leasing
 from ._local import LocalSubmit
@@ -44,12 +43,14 @@ from ._pool import Pool
 from ._presence import Presence
 from ._reports import Reports
 from ._runner import TaskRunner
+from ._running import Running
 from ._sdnotify import Notifier
 
 __all__ = ["Manager"]
 
 _log = logging.getLogger("treadle.manager")
 _CONTROL_EVERY = 0.05  # the manager's control queue is read at most this often
+_CLAIM_WAIT = 0.02  # seconds a busy manager may wait to claim more slots at once
 _CONTROL_SCAN = 2.0  # every task's control queue is read at least this often (and on a nudge)
 _DRAIN = 10.0  # seconds a stopping manager waits for results the broker has not taken yet
 _HOSTED_EVERY = 1.0  # seconds: how late the loop may see its hosted tree end
@@ -127,18 +128,21 @@ class Manager:
         self.fenced_event = asyncio.Event()  # it lost its lease: it stops without the broker
         self._serving: asyncio.Task[None] | None = None
         self.state_dir = self.url.state_dir
+        self._results = self.state_dir / "results"  # function tasks' result files
         self.paused = False
         self.started_at = time.time()
         self.runners: dict[int, tuple[TaskRunner, int]] = {}  # tid → (runner, message ID)
         self.supervisor = Supervisor(name="manager", intensity=1_000_000, period=1.0)
+        self.running = Running()  # its tasks (the tree has its hosted project and services)
         self._ab: AsyncBroker | None = None
         self.stopping = asyncio.Event()
         self.stopped = asyncio.Event()  # the tree has stopped: the last heartbeat is due
-        self.ended: list[str] = []
         self.last_busy = time.monotonic()
         self._last_control = 0.0
         self._last_scan = 0.0
         self._control_nudged = False
+        self._claim_wanted = False  # a change came that no pass has claimed for yet
+        self._last_claim = 0.0
         self.nudge: Nudge | None = None
         self.local: LocalSubmit | None = None
         self._accepting = 0  # local submissions being written, counted as taken slots
@@ -165,6 +169,7 @@ class Manager:
             await ab.start(watch=(q.SPAWN, q.ctrl_in(self.tid)))  # natively, where notified
             for sub in ("procs", "results"):
                 (self.state_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.files.spares_in(spare_dir(self.state_dir / "results", self.tid))
             if self.url.local:
                 self.nudge = Nudge(f"@treadle-{self.tid}", self._nudged)
                 await self.nudge.start()
@@ -209,7 +214,8 @@ class Manager:
                 finally:
                     self.stopping.set()
                     self.notifier.stopping(f"manager {self.tid} stopping")
-                    await self.supervisor.stop()  # every task reports how it ended
+                    # every task reports how it ended
+                    await asyncio.gather(self.running.stop(), self.supervisor.stop())
                     await self.pool.aclose()
                     if not self.fenced:
                         await self.reports.drain(_DRAIN)
@@ -307,10 +313,12 @@ class Manager:
     def pause(self) -> None:
         self.paused = True
         self.supervisor.pause()
+        self.running.pause()
 
     def resume(self) -> None:
         self.paused = False
         self.supervisor.resume()
+        self.running.resume()
         if self._ab is not None:
             self._ab.poke()
 
@@ -352,7 +360,6 @@ class Manager:
             changed = await ab.changed(self._sleep(control_due))
             if self.stopping.is_set():
                 return
-            await self._forget_ended()
             now = time.monotonic()
             scan_due = bool(self.runners) and now - self._last_scan >= _CONTROL_SCAN
             control_due = control_due or changed or scan_due
@@ -365,8 +372,12 @@ class Manager:
                         self._control_nudged = False
                         self._last_scan = now
                     await _control.check(self, tasks=scan)
-                if (changed or self.claimer.due()) and not self.paused and await self._take():
-                    self.last_busy = now
+                self._claim_wanted = self._claim_wanted or changed
+                claim = self.claimer.due() or (self._claim_wanted and self._claim_now(now))
+                if claim and not self.paused:
+                    self._claim_wanted, self._last_claim = False, now
+                    if await self._take():
+                        self.last_busy = now
             except Exception as exc:  # noqa: BLE001 (the broker failed: its lease decides how long to try)
                 _log.warning("manager %s: the broker failed: %s", self.tid, exc)
                 with contextlib.suppress(TimeoutError):
@@ -395,28 +406,26 @@ class Manager:
             wait = min(wait, _CONTROL_SCAN - (now - self._last_scan))
         if not self.paused and len(self.runners) + self._accepting < self.max_tasks:
             wait = min(wait, max(self.claimer.next_due() - now, _CONTROL_EVERY))
+            if self._claim_wanted:  # a change it has not claimed for yet (see _claim_now)
+                wait = min(wait, self._last_claim + _CLAIM_WAIT - now)
         if self.idle_timeout is not None and not self.runners:
             wait = min(wait, self.last_busy + self.idle_timeout - now + 0.001)
         return max(0.0, wait)
+
+    def _claim_now(self, now: float) -> bool:
+        """Whether a change is claimed for now: when a quarter of its slots are free, when
+        it runs nothing, or ``_CLAIM_WAIT`` s after its last pass. A busy manager frees a
+        slot or two with each batch of results: a pass for each cost a transaction (and a
+        sync) per task or two, for work it had queued anyway."""
+        free = self.max_tasks - len(self.runners) - self._accepting
+        batch = max(1, self.max_tasks // 4)
+        return free >= batch or not self.runners or now - self._last_claim >= _CLAIM_WAIT
 
     def look_io(self) -> bool:
         """Broker thread: whether a writer that did not nudge left work or control here
         (a spawn request past what the claimer judged, a request on its control queue)."""
         broker = self.ab.broker
         return broker.has_pending(q.ctrl_in(self.tid)) or self.claimer.behind(broker)
-
-    async def _forget_ended(self) -> None:
-        """Drop the children of ended tasks from the tree once they have returned."""
-        keep = []
-        for name in self.ended:
-            try:
-                if self.supervisor.child_state(name) in ENDED:
-                    await self.supervisor.remove(name)
-                else:
-                    keep.append(name)
-            except LookupError:
-                pass
-        self.ended = keep
 
     async def _take(self) -> int:
         free = self.max_tasks - len(self.runners) - self._accepting
@@ -432,27 +441,18 @@ class Manager:
         return len(taken)
 
     def _launch(self, spec: TaskSpec, mid: int) -> None:
-        """Start a reserved request as a child of the tree."""
+        """Start a reserved request (see ``_running``)."""
         runner = TaskRunner(
             spec,
             self.reports,
-            self.state_dir / "results",
+            self._results,
             self._record_dir,
             self.output,
             self.pool,
             files=self.files,
         )
         self.runners[spec.tid] = (runner, mid)
-        self.supervisor.add(
-            ChildSpec(
-                runner,
-                name=runner.name,
-                restart=Restart.TEMPORARY,
-                backoff=Backoff.none(),
-                shutdown_timeout=spec.stop_timeout + 2.0,
-                log=False,  # the task log has its changes (a line each: a tenth of its cost)
-            )
-        )
+        self.running.start(runner, shutdown_timeout=spec.stop_timeout + 2.0)
 
     async def accept(self, fields: dict[str, Any], request: str) -> tuple[TaskSpec, bool]:
         """A task handed over locally as ``request`` (see :mod:`._receipts`): mint its
@@ -512,7 +512,7 @@ class Manager:
 
     @property
     def _record_dir(self) -> str:
-        return str(self.state_dir / "procs" / str(self.tid))
+        return f"{self.state_dir}/procs/{self.tid}"  # (made for each task: no pathlib)
 
     def _reserve(self, free: int) -> list[tuple[TaskSpec, int]]:
         """Broker thread: claim up to ``free`` requests this manager can run."""

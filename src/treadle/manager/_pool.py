@@ -25,7 +25,7 @@ from typing import Any
 
 from .._exceptions import ConfigError, SpawnError
 from ..process._output import LINE_LIMIT
-from ._pooled import Key, Worker
+from ._pooled import Connection, Key, Worker
 
 __all__ = ["Pool"]
 
@@ -66,38 +66,51 @@ class Pool:
 
     async def start(self, record_dir: str) -> None:
         self._record_dir = record_dir
-        self._server = await asyncio.start_unix_server(self._hello, "\0" + self.address[1:])
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(
+            lambda: Connection(self.hello), "\0" + self.address[1:]
+        )
 
-    async def _hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        ident, _, token = (await reader.readline()).decode().strip().partition(":")
+    def hello(self, line: bytes, transport: asyncio.Transport) -> Worker | None:
+        """A connection's first line (``ID:TOKEN``): the worker it is, if it is one."""
+        ident, _, token = line.decode(errors="replace").strip().partition(":")
         worker = self._workers.get(int(ident)) if ident.isdigit() else None
         if worker is None or not secrets.compare_digest(token, worker.token):
-            writer.close()
-            return
-        if not worker.connected.done():
-            worker.connected.set_result((reader, writer))
+            return None
+        if worker.connected.done():
+            return None  # it said hello once already
+        worker.connected.set_result(transport)
+        return worker
 
-    async def acquire(self, key: Key) -> Worker:
-        """An idle worker for ``key``, a new one if there is room, else the next to free."""
-        worker = self.take(key)
-        if worker is None and self._room():
-            return await self._spawn(key)
-        if worker is not None:
-            return worker
+    def wait_for(self, key: Key) -> asyncio.Future[Worker | None]:
+        """A worker for ``key``, in turn: an idle one, None for room to start one (see
+        :meth:`grow`), else the next to be freed. A future to await, not a task of its
+        own: handed a worker, its waiter runs at once. A waiter that gives up calls
+        :meth:`abandon`."""
         fut: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((key, fut))
-        try:
-            got = await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                if (w := fut.result()) is not None:
-                    self.release(w)  # handed over as we were cancelled: pass it on
-                else:
-                    self._granted -= 1  # room made for us: somebody else's now
-                    self._dispatch()
-            raise
-        if got is not None:
-            return got
+        worker = self.take(key)
+        if worker is not None:
+            fut.set_result(worker)
+        elif self._room():
+            self._granted += 1
+            fut.set_result(None)
+        else:
+            self._waiters.append((key, fut))
+        return fut
+
+    def abandon(self, fut: asyncio.Future[Worker | None]) -> None:
+        """The waiter of ``fut`` gave up: what it was handed goes to the next one."""
+        if not fut.done():
+            fut.cancel()  # (dispatching skips it)
+        elif not fut.cancelled():
+            if (worker := fut.result()) is not None:
+                self.release(worker)  # handed over as it gave up: pass it on
+            else:
+                self._granted -= 1  # room made for it: somebody else's now
+                self._dispatch()
+
+    async def grow(self, key: Key) -> Worker:
+        """A new worker for ``key``, in the room :meth:`wait_for` granted."""
         self._granted -= 1
         return await self._spawn(key)
 
@@ -127,6 +140,7 @@ class Pool:
         up = asyncio.Event()
         worker.job = job = asyncio.ensure_future(worker.process.run(up.set))
         job.add_done_callback(lambda _: self._gone(worker))
+        job.add_done_callback(lambda _: worker.replied(None))  # no reply is coming now
         try:
             both: list[asyncio.Future[Any]] = [worker.connected, job]
             await asyncio.wait(both, return_when="FIRST_COMPLETED")
@@ -154,7 +168,7 @@ class Pool:
         with contextlib.suppress(ValueError):
             self._idle.remove(worker)
         if worker.connected.done() and not worker.connected.cancelled():
-            worker.connected.result()[1].close()
+            worker.connected.result().close()
         elif not worker.connected.done():
             worker.connected.cancel()
         if not self.closed:

@@ -45,6 +45,7 @@ for n in names: del sys.modules[n]
 sys.exit(main())
 """
 _CLOSE_PATIENCE = 5.0  # seconds a retired worker has to exit before it is killed
+_HELLO_BYTES = 256  # longest hello line (``ID:TOKEN``) a connection may send
 
 
 class Worker:
@@ -83,13 +84,13 @@ class Worker:
         self.process.output.listener = self._line
         self.process.output.line_limit = line_limit
         self.job: asyncio.Task[None] | None = None
-        self.connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        loop = asyncio.get_running_loop()
+        self.connected: asyncio.Future[asyncio.Transport] = loop.create_future()
+        self._reply: asyncio.Future[bytes | None] | None = None  # the task's, while it runs
         self._sink: Sink | None = None
         self._held: dict[str, bool] = {}  # stream → an empty line waits (it may be ours)
         self._marks: dict[str, str] = {}
-        self._ended: asyncio.Event = asyncio.Event()  # both marks seen
+        self._ended: asyncio.Future[None] = loop.create_future()  # both marks seen
 
     @property
     def pid(self) -> int | None:
@@ -102,50 +103,47 @@ class Worker:
     async def execute(self, msg: dict[str, Any], sink: Sink) -> dict[str, Any] | None:
         """Run one task; its reply, or None if the worker ended first (see :attr:`job`)."""
         assert self.job is not None
-        reader, writer = self.connected.result()
+        if self.job.done():
+            return None  # it ended already: its Process says how
+        loop = asyncio.get_running_loop()
         seq = msg["seq"]
         self._sink, self._held = sink, {}
         self._marks = {s: mark(self.token, seq) for s in ("stdout", "stderr")}
-        self._ended.clear()
-        writer.write(json.dumps(msg).encode() + b"\n")
-        replied = asyncio.ensure_future(reader.readline())
+        self._ended = loop.create_future()
+        self._reply = replied = loop.create_future()
+        self.connected.result().write(json.dumps(msg).encode() + b"\n")
         try:
-            await asyncio.wait([replied, self.job], return_when="FIRST_COMPLETED")
-            if not replied.done() or replied.exception() is not None:
-                return None  # it ended, or its connection broke: its Process says how
-            raw = replied.result()
+            raw = await replied
             if not raw:
-                return None
+                return None  # it ended, or its connection broke: its Process says how
             reply: dict[str, Any] = json.loads(raw)
-            if not self._ended.is_set():  # its marks are often in before its reply
-                await self._marked()
-            if not self._ended.is_set():
+            if not self._ended.done():  # its marks are often in before its reply
+                # (a stream the task closed never marks: bounded)
+                both: list[asyncio.Future[Any]] = [self._ended, self.job]
+                await asyncio.wait(both, timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED")
+            if not self._ended.done():
                 reply["children"] = True  # not to be trusted again: retire it
             self.tasks += 1
             self.rss = int(reply.get("rss", 0))
             return reply
         finally:
-            replied.cancel()
+            self._reply = None
             self._flush_held()
             self._sink = None
 
-    async def _marked(self) -> None:
-        """Until both marks are in (a stream the task closed never marks: bounded)."""
-        assert self.job is not None
-        ended = asyncio.ensure_future(self._ended.wait())
-        try:
-            await asyncio.wait(
-                [ended, self.job], timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED"
-            )
-        finally:
-            ended.cancel()
+    def replied(self, line: bytes | None) -> None:
+        """Its connection's next line, the reply of the task it runs (None: it hung up,
+        or ended)."""
+        replied = self._reply
+        if replied is not None and not replied.done():
+            replied.set_result(line)
 
     def _line(self, stream: str, line: str) -> None:
         if line == self._marks.get(stream):
             self._held.pop(stream, None)  # the newline before the mark was the worker's
             del self._marks[stream]
-            if not self._marks:
-                self._ended.set()
+            if not self._marks and not self._ended.done():
+                self._ended.set_result(None)
             return
         sink = self._sink
         if sink is None:
@@ -168,7 +166,7 @@ class Worker:
         """No more tasks: EOF on its connection (it exits), killed if it lingers."""
         self.retired = True
         if self.connected.done() and not self.connected.cancelled():
-            self.connected.result()[1].close()
+            self.connected.result().close()
         else:
             self.process.request_stop()
         if self.alive:
@@ -181,3 +179,44 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"<Worker W{self.ident} pid={self.pid} tasks={self.tasks}>"
+
+
+class Connection(asyncio.Protocol):
+    """A worker's connection to its pool: its hello (``ID:TOKEN``, handed to ``hello``,
+    which says which worker it is), then the replies of its tasks, a line each."""
+
+    def __init__(self, hello: Callable[[bytes, asyncio.Transport], Worker | None]) -> None:
+        self._hello = hello
+        self._transport: asyncio.Transport | None = None
+        self._worker: Worker | None = None
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        start, look = 0, len(buffer)  # what came before has no newline: not looked at again
+        buffer += data
+        while (end := buffer.find(b"\n", look)) >= 0:
+            line = bytes(buffer[start : end + 1])
+            start = look = end + 1
+            if self._worker is not None:
+                self._worker.replied(line)
+                continue
+            assert self._transport is not None
+            self._worker = self._hello(line, self._transport)
+            if self._worker is None:  # not one of ours
+                self._transport.close()
+                buffer.clear()
+                return
+        del buffer[:start]
+        if self._worker is None and len(buffer) > _HELLO_BYTES:  # no hello of ours is this long
+            assert self._transport is not None
+            self._transport.close()
+            buffer.clear()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._worker is not None:
+            self._worker.replied(None)

@@ -26,6 +26,7 @@ from ..broker import TERMINAL, Broker, OutboxAdapter, Result, TaskEvent, TaskSpe
 from ..broker import names as q
 from ..process import clear_leftovers, reap_leftovers
 from . import _leases
+from ._files import clear_spares
 from ._runner import result_path, returned_value
 
 __all__ = [
@@ -169,6 +170,7 @@ def recover(broker: Broker, by: int, state_dir: str, held_for: float = 0.0) -> l
         out.append(take_back(broker, record.tid, by, reason, exits, f"{state_dir}/results"))
         if gone:
             clear_leftovers(records)  # those exits are durable now, as results
+            clear_spares(f"{state_dir}/results", record.tid)
         if broker.delete(q.REGISTRY, mid):
             broker.write(q.REGISTRY, record.model_copy(update={"status": "dead", "reason": reason}))
     return out

@@ -63,6 +63,7 @@ class Reports:
         self._queued: list[_Pending] = []  # writes for the next batch
         self._writer: asyncio.Future[None] | None = None  # writes batches while there are any
         self._due = asyncio.Event()  # lines or claims wait for the next flush
+        self._pokes: set[str] = set()  # clients to nudge once this turn of the loop ends
 
     async def starting(self, runner: TaskRunner) -> bool:
         """Mark the task as possibly started, durably, before its first attempt; False if
@@ -200,13 +201,24 @@ class Reports:
         runner.forget()  # its exits are no longer needed to tell how it ended
         if self._m.local is not None:  # after the outbox: a client that reads it finds it
             self._m.local.finished(result)
-        self._m.ended.append(runner.name)
         self._m.last_busy = time.monotonic()
         if runner.spec.notify:
-            poke(runner.spec.notify)
+            self._notify(runner.spec.notify)
+
+    def _notify(self, address: str) -> None:
+        """Nudge ``address`` (a waiting client) soon: once for all the tasks of one batch
+        of results (their writers all resume in this turn of the loop), not once each."""
+        if not self._pokes:
+            asyncio.get_running_loop().call_soon(self._poke_all)
+        self._pokes.add(address)
+
+    def _poke_all(self) -> None:
+        pokes, self._pokes = self._pokes, set()
+        for address in pokes:
+            poke(address)
 
     async def unlaunched(self, spec: TaskSpec, mid: int, why: str) -> None:
-        """A claimed task that could not even be added to the tree: it fails, alone."""
+        """A claimed task that could not even be started: it fails, alone."""
         result = Result(tid=spec.tid, state="failed", error=why)
         event = TaskEvent(
             tid=spec.tid, event="failed", name=spec.label, manager=self._m.tid, reason=why

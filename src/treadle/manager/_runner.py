@@ -1,4 +1,4 @@
-"""One task as a child of a manager's tree: :class:`TaskRunner`.
+"""One task of a manager's, as it runs it: :class:`TaskRunner`.
 
 Owns a task's attempts: it starts what the :class:`~treadle.broker.TaskSpec` names (a
 process, a ``module:function`` on one of its manager's warm workers (``_warm``) or in its
@@ -87,6 +87,7 @@ class TaskRunner:
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": Tail(), "stderr": Tail()}
         self.attempt = 0
+        self._result: tuple[int, Path] | None = None  # the last result file asked for
         self._processes: list[Process] = []  # its attempts', whose exits are journaled
         self.paused = False
         self.started_at: float | None = None
@@ -208,13 +209,16 @@ class TaskRunner:
             # sys.exit() on import must not stop the manager and every other task.
             return Result(tid=spec.tid, state="failed", error=f"cannot launch: {_why(exc)}")
         self._target = target
-        up = asyncio.Event()
-        job = asyncio.ensure_future(target.run(up.set))
-        waiter = asyncio.ensure_future(up.wait())
+        up: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def is_up() -> None:
+            if not up.done():
+                up.set_result(None)
+
+        job = asyncio.ensure_future(target.run(is_up))
         try:
-            await asyncio.wait([job, waiter], return_when="FIRST_COMPLETED")
-            waiter.cancel()
-            if up.is_set():
+            await asyncio.wait([job, up], return_when="FIRST_COMPLETED")
+            if up.done():
                 self.started_at = time.time()
                 pid = target.pid if isinstance(target, (Process, WorkerTask)) else None
                 await self.reporter.started(self, self.attempt, pid)
@@ -235,7 +239,6 @@ class TaskRunner:
                     target.request_stop()
             await asyncio.wait([job])
         finally:
-            waiter.cancel()
             if not job.done():  # cancelled while waiting: take the attempt down with us
                 job.cancel()
                 await asyncio.wait([job])
@@ -289,7 +292,10 @@ class TaskRunner:
         return None if returned is None else returned[0]
 
     def _result_path(self, attempt: int | None = None) -> Path:
-        return result_path(self._work_dir, self.spec.tid, attempt or self.attempt)
+        attempt = attempt or self.attempt
+        if self._result is None or self._result[0] != attempt:  # asked thrice an attempt
+            self._result = (attempt, result_path(self._work_dir, self.spec.tid, attempt))
+        return self._result[1]
 
     def _build(self) -> Process | WorkerTask | Loop:
         spec = self.spec
@@ -331,7 +337,7 @@ class TaskRunner:
 
     def _on_worker(self, pool: Pool) -> WorkerTask:
         output = Output(0, self.output_limits.line_bytes)
-        logs = self._log_file()
+        logs = self._log_file(make_dir=False)  # the Output makes it with its first line
         for stream in ("stdout", "stderr") if logs else ():
             output.to_file(stream, logs[stream], logs["log_max_bytes"], logs["log_backups"])
         tails, reporter = self._tails, self.reporter
@@ -343,12 +349,13 @@ class TaskRunner:
         output.listener = on_line
         return WorkerTask(pool, self.spec, self._result_path(), output)
 
-    def _log_file(self) -> dict[str, Any]:
+    def _log_file(self, make_dir: bool = True) -> dict[str, Any]:
         limits = self.output_limits
         path = limits.log_path(self.spec.tid)
         if path is None:
             return {}
-        if not os.path.isdir(path.parent):  # a stat: cheaper than mkdir failing each task
+        # a stat: cheaper than mkdir failing each task
+        if make_dir and not os.path.isdir(path.parent):
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return {
             "stdout": str(path),

@@ -58,6 +58,7 @@ class WorkerTask:
             # retried on failure waits for its "started" event (see admit()).
             self._admitted.set()
         self._stop = asyncio.Event()
+        self._waiting: asyncio.Future[Any] | None = None  # what it waits for (_until_stopped)
         self._paused = False
         self.returncode: int | None = None
         self.returned: tuple[Any] | None = None  # its value (also in its result file)
@@ -84,7 +85,7 @@ class WorkerTask:
         key: Key = (tuple(sorted(spec.env.items())), spec.cwd)
         worker = self._pool.take(key)  # an idle one, without waiting
         if worker is None:
-            worker = await self._until_stopped(self._pool.acquire(key))
+            worker = await self._acquire(key)
             if worker is None:
                 return
         self._worker = worker
@@ -128,14 +129,41 @@ class WorkerTask:
         if cwd is not None and not os.path.isdir(cwd):
             raise SpawnError(f"process {self.name!r}: cwd {cwd!r} is not a directory")
 
-    async def _until_stopped(self, aw: Any) -> Any:
-        """``aw``'s result, or None (``aw`` cancelled) if the task is stopped first."""
-        job = asyncio.ensure_future(aw)
-        stop = asyncio.ensure_future(self._stop.wait())
+    async def _acquire(self, key: Key) -> Worker | None:
+        """A worker of the pool's, when its turn comes; None if the task is stopped first
+        (:meth:`request_stop` cancels the wait)."""
+        if self._stop.is_set():
+            return None
+        turn = self._pool.wait_for(key)
+        self._waiting = turn
         try:
-            await asyncio.wait([job, stop], return_when="FIRST_COMPLETED")
+            got = await turn
+        except asyncio.CancelledError:
+            self._pool.abandon(turn)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # cancelled itself (its runner's patience ran out)
+            return None  # its wait was cancelled: stopped (or the pool is closing)
         finally:
-            stop.cancel()
+            self._waiting = None
+        if got is None:  # room for a worker of its own
+            got = await self._pool.grow(key)  # (a stop waits until it has started)
+            if self._stop.is_set():
+                self._pool.release(got)
+                return None
+        return got
+
+    async def _until_stopped(self, aw: Any) -> Any:
+        """``aw``'s result, or None (``aw`` cancelled) if the task is stopped first
+        (:meth:`request_stop` cancels it)."""
+        job = asyncio.ensure_future(aw)
+        self._waiting = job
+        try:
+            if self._stop.is_set():
+                job.cancel()
+            await asyncio.wait([job])
+        finally:
+            self._waiting = None
             if not job.done():
                 job.cancel()
                 await asyncio.wait([job])
@@ -160,6 +188,8 @@ class WorkerTask:
 
     def request_stop(self) -> None:
         self._stop.set()
+        if self._waiting is not None:
+            self._waiting.cancel()  # for a worker, or to be admitted: it stops waiting
         worker = self._worker
         if worker is not None and self._running:
             worker.process.request_stop()
