@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .._exceptions import LoopFailed, RunTimedOut
 from .._lifecycle import FAILED, PAUSED, RUNNING, STARTING, STOPPED, STOPPING, UP
+from ._options import DEFAULT_OPTIONS
 
 if TYPE_CHECKING:
     from ._loop import Loop
@@ -34,11 +35,22 @@ _clock: Final = time.perf_counter
 
 
 def begin(loop: Loop) -> None:
-    """``on_start`` has returned: running (or paused, if asked already)."""
+    """``on_start`` has returned: running (or paused, if asked already). The first run
+    comes at once, without a look at pacing, unless something may ask for one: a pause
+    or stop, a gate, being disabled, a wait, any option that is not the default (an
+    initial delay, CPU timing) or the rare record (a run timeout)."""
     loop._set_state(PAUSED if loop._paused else RUNNING)
     if loop._opts.initial_delay > 0:
         loop._since, loop._after = _clock(), loop._opts.initial_delay
-    loop._attention = True
+    loop._attention = (
+        loop._paused
+        or loop._stop_requested
+        or not loop._enabled
+        or loop._since is not None
+        or "should_run" in loop._written
+        or loop._opts is not DEFAULT_OPTIONS
+        or loop._extra is not None
+    )
 
 
 async def failed(loop: Loop, exc: Exception, start: float) -> None:
