@@ -9,6 +9,7 @@ import pytest
 
 from treadle import Backoff, ConfigError, Jitter, LoopFailed, State
 from treadle.loop import FunctionLoop, Loop, loop
+from treadle.supervisor import ChildSpec, Supervisor
 
 FAST = Backoff(initial=0.001, max=0.002, jitter=Jitter.NONE)
 
@@ -343,6 +344,29 @@ async def test_failed_runs_keep_their_place_in_the_duration_window() -> None:
     assert len(window) == 4
     slow = [d for d in window if d >= 0.015]
     assert len(slow) == 2  # half the last four runs failed slowly; none overwritten
+
+
+async def test_a_loop_run_again_in_place_keeps_its_window_of_durations() -> None:
+    # A supervisor restarts a Loop instance in place: its second run() continues the
+    # first's counters and duration window (the first tick of a run must pick it up, not
+    # start a ring whose first entry would be all the time spent so far).
+    class Short(Counter):
+        async def run_once(self) -> None:
+            await asyncio.sleep(0.005)
+            await super().run_once()
+
+    lp = Short(target=10, interval=0)  # default options: the first tick's fast path
+    async with Supervisor([ChildSpec(lp, name="short")]) as sup:
+        await lp.reached.wait()
+        runs = lp.metrics.runs
+        lp.target, lp.reached = lp.calls + 2, asyncio.Event()
+        await sup.restart("short")
+        await lp.reached.wait()
+        await sup.terminate("short")
+    assert lp.metrics.runs >= runs + 2
+    window = lp.metrics.durations()
+    assert len(window) == lp.metrics.runs  # one window (of 128), continued
+    assert max(window) < 0.04, window  # runs of ~5 ms; 10 of them together are >= 50 ms
 
 
 async def test_name_and_backoff_can_be_changed() -> None:

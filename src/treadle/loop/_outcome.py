@@ -38,7 +38,8 @@ def begin(loop: Loop) -> None:
     """``on_start`` has returned: running (or paused, if asked already). The first run
     comes at once, without a look at pacing, unless something may ask for one: a pause
     or stop, a gate, being disabled, a wait, any option that is not the default (an
-    initial delay, CPU timing) or the rare record (a run timeout)."""
+    initial delay, CPU timing), the rare record (a run timeout), or runs of before (a
+    loop run again in place: the tick must pick up its window of durations)."""
     loop._set_state(PAUSED if loop._paused else RUNNING)
     if loop._opts.initial_delay > 0:
         loop._since, loop._after = _clock(), loop._opts.initial_delay
@@ -50,6 +51,7 @@ def begin(loop: Loop) -> None:
         or "should_run" in loop._written
         or loop._opts is not DEFAULT_OPTIONS
         or loop._extra is not None
+        or loop._runs > 0
     )
 
 
