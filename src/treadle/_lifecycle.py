@@ -14,8 +14,10 @@ moves (loops and supervisors do) nor where transitions go (the bus).
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -130,9 +132,11 @@ class Transition:
 _log = logging.getLogger("treadle.lifecycle")
 
 
-def lifecycle_logging_enabled() -> bool:
-    """Whether the ``treadle.lifecycle`` log takes a transition's line (INFO) now."""
-    return _log.isEnabledFor(logging.INFO)
+# Whether the ``treadle.lifecycle`` log takes a transition's line (INFO) now: asked on
+# every transition, so the logger's own method, bound to its level (no frame of ours).
+lifecycle_logging_enabled: Final[Callable[[], bool]] = functools.partial(
+    _log.isEnabledFor, logging.INFO
+)
 
 
 def log_transition(t: Transition) -> None:

@@ -32,8 +32,6 @@ __all__ = ["ErrorText", "Events"]
 _log = logging.getLogger("treadle.supervisor")
 
 _logging: Final = lifecycle_logging_enabled
-_lifecycle_log: Final = logging.getLogger("treadle.lifecycle").isEnabledFor  # one call less
-_INFO: Final = logging.INFO
 _ALWAYS_LOGGED: Final = frozenset({State.FAILED, State.GIVEN_UP})  # ChildSpec(log=False) too
 
 ErrorText = str | Callable[[], str | None] | None
@@ -110,7 +108,7 @@ class Events:
         quiet = not spec.log and new not in _ALWAYS_LOGGED
         bus = self._bus
         unheard = bus is None or not bus.has_subscribers
-        if unheard and observer is None and (quiet or not _lifecycle_log(_INFO)):
+        if unheard and observer is None and (quiet or not _logging()):
             return  # nobody listens (emit would say so too: this is the common case, faster)
         self.emit(child.name, old, new, reason, child.attempt, backoff_s, error, quiet, observer)
 
