@@ -188,6 +188,76 @@ async def test_a_spawner_that_died_is_started_again(mode: str) -> None:
     assert sp.pid not in (None, first)
 
 
+async def test_many_spawns_at_once_each_get_their_own_pid_start_and_exit(
+    tmp_path: Path, mode: str
+) -> None:
+    # The spawner does not wait for one exec before the next spawn: replies come in any
+    # order, some processes exit before their exec report is read, some fail before exec.
+    sp = await spawner()
+    script = tmp_path / "no-interpreter"  # found, but its exec fails in the launcher
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    quick = [Process(ProcessSpec(argv=["sh", "-c", f"exit {k}"], name=f"q{k}")) for k in range(30)]
+    broken = [Process(ProcessSpec(argv=[str(script)], name=f"b{k}")) for k in range(5)]
+    sleepers = [Process(ProcessSpec(argv=["sleep", "1000"], name=f"s{k}")) for k in range(5)]
+    runs = [asyncio.ensure_future(p.run(lambda: None)) for p in [*quick, *broken, *sleepers]]
+    try:
+        async with asyncio.timeout(30):
+            await _until(lambda: all(p.pid is not None for p in sleepers))
+            for p in sleepers:  # the start told is the process's own (a pid-reuse check)
+                assert p.pid is not None
+                assert p._child is not None
+                assert p._child.created == psutil.Process(p.pid).create_time()
+                p.request_stop()
+            outcomes = await asyncio.gather(*runs, return_exceptions=True)
+    finally:
+        for run in runs:
+            run.cancel()
+    for k, (p, outcome) in enumerate(zip(quick, outcomes, strict=False)):
+        assert p.returncode == k
+        assert (outcome is None) if k == 0 else isinstance(outcome, ProcessExited)
+    for outcome in outcomes[len(quick) : len(quick) + len(broken)]:
+        assert isinstance(outcome, SpawnError)
+        assert "cannot start" in str(outcome)
+    assert outcomes[len(quick) + len(broken) :] == [None] * len(sleepers)
+    pid = sp.pid
+    assert pid is not None
+    await _until(lambda: all(c.status() != psutil.STATUS_ZOMBIE for c in _kids(pid)))
+
+
+def _kids(pid: int) -> list[psutil.Process]:
+    kids: list[psutil.Process] = psutil.Process(pid).children()
+    return kids
+
+
+async def test_a_launch_held_before_exec_does_not_hold_up_the_next(mode: str) -> None:
+    # After an exit the spawner forks a launcher ahead, for the next spawn. Frozen there,
+    # that spawn's exec cannot happen: the one after it must start and end meanwhile.
+    sp = await spawner()
+    for _ in range(10):  # until the frozen launcher is the one a spawn got
+        await Process(ProcessSpec(argv=["true"])).run(lambda: None)
+        pid = sp.pid
+        assert pid is not None
+        await _until(lambda pid=pid: len(_kids(pid)) == 1)  # type: ignore[misc]
+        (launcher,) = _kids(pid)
+        launcher.suspend()
+        procs = [Process(ProcessSpec(argv=["sh", "-c", f"exit {k}"], name=f"p{k}")) for k in (3, 4)]
+        runs = [asyncio.ensure_future(p.run(lambda: None)) for p in procs]
+        try:
+            async with asyncio.timeout(10):
+                _, pending = await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+            frozen = len(pending) == 1 and procs[runs.index(pending.pop())].pid is None
+        finally:
+            launcher.resume()
+        async with asyncio.timeout(10):
+            outcomes = await asyncio.gather(*runs, return_exceptions=True)
+        assert [type(o) for o in outcomes] == [ProcessExited, ProcessExited]
+        assert [p.returncode for p in procs] == [3, 4]
+        if frozen:
+            return
+    raise AssertionError("no spawn ever got the frozen launcher")
+
+
 async def test_kept_exits_stay_in_the_journal_until_forgotten(tmp_path: Path, mode: str) -> None:
     records = tmp_path / "records"
     proc = Process(ProcessSpec(argv=["true"], name="kept", record_dir=str(records), keep_exit=True))

@@ -8,9 +8,12 @@ machine that is most of a start. So the spawner forks a launcher *before* it is 
 what exec would not and sets the parent-death signal, then waits for its request: a
 ``marshal``-ed ``(request, cgroup)`` on a pipe, read to EOF. Told it, the launcher joins
 its cgroup, sets limits, cwd, umask and user, takes its output pipes as 1 and 2, and
-execs; a failure before exec is written to its close-on-exec report pipe as ``stage\\0errno\\0
-text`` (EOF with nothing: it exec'd). Only raw C calls run in the child where it can be
-helped: each page it writes is one more copy.
+execs. Its close-on-exec report pipe says how that went, in one write just before exec:
+its start time (``/proc/self/stat``'s clock ticks, read while it waited, so the spawner
+reads no ``/proc`` file per spawn) and a newline, then, if it failed before exec, ``stage\\0
+errno\\0text``; EOF after the start time alone: it exec'd. The spawner does not wait for
+that report: it reads it when it comes (:meth:`Launcher.read`). Only raw C calls run in
+the child where it can be helped: each page it writes is one more copy.
 
 It does not own what happens after exec (reaping, journals, killing: ``_spawnerd``).
 """
@@ -69,32 +72,54 @@ def created(pid: int) -> float:
 class Launcher:
     """A forked child waiting for its request; the spawner's ends of its pipes."""
 
-    __slots__ = ("created", "err_r", "out_r", "pid", "report_r", "req_w")
+    __slots__ = ("created", "err_r", "out_r", "pid", "report", "report_r", "req_w")
 
     def __init__(self, pid: int, req_w: int, out_r: int, err_r: int, report_r: int) -> None:
         self.pid, self.req_w, self.report_r = pid, req_w, report_r
         self.out_r, self.err_r = out_r, err_r  # handed to the host, or closed
-        self.created = created(pid)  # the process's start: exec does not change it
+        self.report = b""  # what its report pipe said so far
+        self.created = 0.0  # its start as psutil's create_time(), once its report is in
 
-    def launch(self, req: dict[str, Any], cgroup: str | None) -> bytes | None:
-        """Send the request and wait until it exec'd (b"") or failed (its report); None
-        if it was dead already (it never read the request)."""
+    def send(self, req: dict[str, Any], cgroup: str | None) -> bool:
+        """Send the request (the report comes later: :meth:`read`); False if the
+        launcher was dead already (it never read the request)."""
         data = marshal.dumps((req, cgroup))
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(self.req_w, view) :]
         except BrokenPipeError:
-            return None
+            return False
         finally:
             os.close(self.req_w)
             self.req_w = -1
-        report = b""
-        while chunk := os.read(self.report_r, 4096):
-            report += chunk
-        os.close(self.report_r)
-        self.report_r = -1
-        return report
+        os.set_blocking(self.report_r, False)
+        return True
+
+    def read(self) -> bytes | None:
+        """Read what its report pipe holds: None while it has not exec'd or failed yet;
+        at EOF, the report: b"" if it exec'd, else ``stage\\0errno\\0text`` (the pipe is
+        left open: the caller unregisters it first). Read once it is dead, it never
+        waits."""
+        while True:
+            try:
+                chunk = os.read(self.report_r, 4096)
+            except BlockingIOError:
+                return None
+            if not chunk:
+                break
+            self.report += chunk
+        born, newline, failure = self.report.partition(b"\n")
+        if newline and born.isdigit():
+            self.created = int(born) / _TICK + _BOOT
+            return failure
+        # Killed before it could say (as a launcher waiting, or between its request and
+        # exec): its exit tells the rest. Its start is still in /proc until it is reaped.
+        try:
+            self.created = created(self.pid)
+        except OSError:
+            self.created = 0.0
+        return self.report
 
     def close(self) -> None:
         """Close the spawner's ends (the output pipes' read ends too, if still held)."""
@@ -120,12 +145,7 @@ def fork_launcher(devnull: int, spawner: int) -> Launcher:
         _launch(req_r, out_w, err_w, report_w, devnull, spawner)
     for fd in (req_r, out_w, err_w, report_w):
         os.close(fd)
-    try:
-        return Launcher(pid, req_w, out_r, err_r, report_r)
-    except OSError:  # gone already: killed
-        for fd in (req_w, out_r, err_r, report_r):
-            os.close(fd)
-        raise
+    return Launcher(pid, req_w, out_r, err_r, report_r)
 
 
 def _launch(
@@ -133,6 +153,7 @@ def _launch(
 ) -> NoReturn:
     """In the forked child: get ready, wait for the request, set it up and exec."""
     stage = "setup"
+    born = b""
     try:
         # Only what exec would not undo (ignored signals) or a signal before exec could
         # break (a SIGTERM told to the spawner through its wakeup fd, or lost in its
@@ -150,6 +171,10 @@ def _launch(
         for low, high in zip([2, *keep], [*keep, _MAX_FD], strict=True):
             if high - low > 1:
                 os.closerange(low + 1, high)
+        fd = os.open("/proc/self/stat", os.O_RDONLY)
+        stat = os.read(fd, 1024)
+        os.close(fd)
+        born = stat[stat.rindex(b")") + 2 :].split()[19] + b"\n"  # told at exec
         data = b""
         while chunk := os.read(req_r, 1 << 16):
             data += chunk
@@ -193,10 +218,12 @@ def _launch(
         env = req["env"]
         env[TAG] = f"{req['tag']}|{os.getpid()}"
         stage = "exec"
+        os.write(report_w, born)
+        born = b""
         os.execve(req["exe"], req["argv"], env)
     except BaseException as exc:  # noqa: BLE001 (reported to the spawner, then _exit)
         err = getattr(exc, "errno", None) or 0
         text = str(exc) or type(exc).__name__
-        os.write(report_w, f"{stage}\0{err}\0{text}".encode("utf-8", "replace"))
+        os.write(report_w, born + f"{stage}\0{err}\0{text}".encode("utf-8", "replace"))
     finally:
         os._exit(255)

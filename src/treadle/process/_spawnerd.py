@@ -6,7 +6,10 @@ started by the client with its end of a Unix socketpair (``_channel``), sets a p
 signal (SIGTERM) and makes itself a child subreaper, so every orphaned descendant of a task
 becomes its child. Being single-threaded, it forks and execs itself (``_launcher``: setsid,
 cgroup, limits, user, pipes, pdeathsig in the child; a close-on-exec pipe reports a failure
-before exec), the fork done ahead of the request after an exit, reaps on SIGCHLD, and:
+before exec), the fork done ahead of the request after an exit. It never waits for an
+exec: a launch's report is read when its pipe says so (or at once, when the launched
+process is found dead first), so many spawns are in flight while each child execs on
+another core. It reaps on SIGCHLD, and:
 
 - when a spawned process ends, kills what is left of it (its process group, its cgroup,
   adopted orphans that carry its tag) while the zombie still holds its pid, journals
@@ -84,6 +87,23 @@ class _Child:
         self.killed = False  # by the spawner itself: its host died, or its deadline passed
 
 
+class _Launch:
+    """A spawn sent to its launcher, its exec not yet reported."""
+
+    __slots__ = ("cgroup", "journal", "launcher", "req", "seq")
+
+    def __init__(
+        self,
+        seq: int,
+        req: dict[str, Any],
+        launcher: Launcher,
+        journal: Journal | None,
+        cgroup: str | None,
+    ) -> None:
+        self.seq, self.req, self.launcher = seq, req, launcher
+        self.journal, self.cgroup = journal, cgroup
+
+
 class Spawner:
     def __init__(self, fd: int, cgroups: bool) -> None:
         self.me = os.getpid()
@@ -98,6 +118,8 @@ class Spawner:
         self.channel = Channel(fd, self.poll)
         self.send = self.channel.send
         self.children: dict[int, _Child] = {}
+        self.launches: dict[int, _Launch] = {}  # by report fd: exec not reported yet
+        self.launching: dict[int, _Launch] = {}  # the same, by pid
         self.journals: dict[str, Journal] = {}
         self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
         # A task's cgroup is used again once empty (a mkdir and an rmdir less per spawn).
@@ -134,6 +156,8 @@ class Spawner:
                         self._receive()
                     if events & select.EPOLLOUT:
                         self.channel.flush()
+                elif (launch := self.launches.get(fd)) is not None:
+                    self._reported(launch)
             if self.deadline is not None and _boottime() >= self.deadline:
                 self.fence()
             if self.sweeps and self.sweeps[0] <= time.monotonic():
@@ -197,19 +221,34 @@ class Spawner:
                     return
         cgroup = self._cgroup()
         try:
-            launcher, failure = self._launch(req, cgroup)
+            launcher = self._launch(req, cgroup)
         except OSError as exc:
             if cgroup is not None:
                 self.free_cgroups.append(cgroup)
             self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
             return
+        launch = _Launch(seq, req, launcher, journal, cgroup)
+        self.launches[launcher.report_r] = self.launching[launcher.pid] = launch
+        self.poll.register(launcher.report_r, select.EPOLLIN)
+
+    def _reported(self, launch: _Launch) -> None:
+        """Its report pipe is readable (or its process is dead): done if it said all."""
+        launcher, report_r = launch.launcher, launch.launcher.report_r
+        failure = launcher.read()
+        if failure is None:
+            return  # more to come: its exec is under way
+        self.poll.unregister(report_r)
+        os.close(report_r)
+        launcher.report_r = -1
+        del self.launches[report_r], self.launching[launcher.pid]
+        req, seq, journal, cgroup = launch.req, launch.seq, launch.journal, launch.cgroup
         pid, start = launcher.pid, launcher.created
         fds = [launcher.out_r, launcher.err_r]
         launcher.out_r = launcher.err_r = -1
         if req["merge"]:
             os.close(fds.pop())  # its stderr is its stdout's pipe
         if failure:
-            os.waitpid(pid, 0)
+            os.waitpid(pid, 0)  # it exits as it reports
             if cgroup is not None:
                 self.free_cgroups.append(cgroup)
             for fd in fds:
@@ -228,16 +267,21 @@ class Spawner:
         self.children[pid] = _Child(pid, tag, req["kill_group"], journal, cgroup, req["leased"])
         self.send(("spawned", seq, pid, start), fds)
 
-    def _launch(self, req: dict[str, Any], cgroup: str | None) -> tuple[Launcher, bytes]:
-        """Start it through the warm launcher, or one forked now (and again if that one
-        died waiting); the launcher and its report (empty: exec'd). OSError: no fork."""
+    def _settle(self) -> None:
+        """Wait for every launch's report (closing or fenced: what runs must be known)."""
+        for launch in list(self.launches.values()):
+            os.set_blocking(launch.launcher.report_r, True)
+            self._reported(launch)
+
+    def _launch(self, req: dict[str, Any], cgroup: str | None) -> Launcher:
+        """The request sent to the warm launcher, or to one forked now (and again if that
+        one died waiting). OSError: no fork."""
         launcher, self.launcher = self.launcher, None
         for _ in range(2):
             if launcher is None:
                 launcher = fork_launcher(self.devnull, self.me)
-            failure = launcher.launch(req, cgroup)
-            if failure is not None:
-                return launcher, failure
+            if launcher.send(req, cgroup):
+                return launcher
             launcher.close()  # it died before it read the request: reap it, fork anew
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(launcher.pid, 0)
@@ -281,6 +325,11 @@ class Spawner:
             if self.launcher is not None and pid == self.launcher.pid:  # died waiting
                 self.launcher.close()
                 self.launcher = None
+            launch = self.launching.get(pid)
+            if launch is not None:  # ended before its report was read: read it now
+                self._reported(launch)
+                if pid not in self.children:  # it failed before exec: reaped, told
+                    continue
             child = self.children.pop(pid, None)
             if child is not None and (child.kill_group or self.closing):
                 self._kill_remains(child)  # before the reap: the zombie holds pid and group
@@ -350,6 +399,8 @@ class Spawner:
         for pid in children_of(self.me):
             if pid in self.children or (pid == launcher and not self.closing):
                 continue
+            if pid in self.launching:  # its exec not reported yet: surely not an orphan
+                continue
             tag = tag_of(pid)
             if not self.closing:
                 if tag is None:
@@ -364,6 +415,7 @@ class Spawner:
         self.loose &= seen
 
     def _kill_everything(self) -> None:
+        self._settle()
         self.reap()  # what ended already is journaled with its own status, not as killed
         for child in self.children.values():
             self._kill_child(child)
@@ -385,6 +437,7 @@ class Spawner:
         its reap), say so, start none until renewed. Others (a project's) run on."""
         self.deadline = None
         self.fenced = True
+        self._settle()
         self.reap()  # what ended already is journaled with its own status, not as killed
         for child in self.children.values():
             if child.leased:
@@ -400,6 +453,7 @@ class Spawner:
         journals' locks; one elsewhere for the host's lease), so the grace costs time,
         never a duplicate."""
         give_up = time.monotonic() + _GRACE
+        self._settle()
         self.reap()
         while self.children and (left := give_up - time.monotonic()) > 0:
             select.select([self.wake_r], [], [], left)
