@@ -6,14 +6,17 @@ started by the client with its end of a Unix socketpair (``_channel``), sets a p
 signal (SIGTERM) and makes itself a child subreaper, so every orphaned descendant of a task
 becomes its child. Being single-threaded, it forks and execs itself (``_launcher``: setsid,
 cgroup, limits, user, pipes, pdeathsig in the child; a close-on-exec pipe reports a failure
-before exec), the fork done ahead of the request after an exit. It never waits for an
+before exec), the fork done ahead of the request (after a spawn or an exit: a restart,
+or the next of many, is likely). It never waits for an
 exec: a launch's report is read when its pipe says so (or at once, when the launched
 process is found dead first), so many spawns are in flight while each child execs on
 another core. It reaps on SIGCHLD, and:
 
-- when a spawned process ends, kills what is left of it (its process group, its cgroup,
-  adopted orphans that carry its tag) while the zombie still holds its pid, journals
-  ``= pid returncode`` and only then tells the client; adopted orphans are reaped silently;
+- when a spawned process ends, kills what is left of it (its process group, its cgroup)
+  while the zombie still holds its pid, journals ``= pid returncode`` and only then tells
+  the client; adopted orphans that carry its tag are looked for (a scan of ``/proc``) in
+  sweeps 10 ms, 100 ms and 1 s later, off the path of a restart; adopted orphans are
+  reaped silently;
 - signals a pid only while it is its own unreaped child (never a reused pid);
 - on its parent's death (SIGTERM) or EOF: lets what runs end on its own for half a second,
   reaps what already ended (an exit 0 stays 0),
@@ -55,7 +58,7 @@ _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
 _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
 _SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
 _FREE_CGROUPS = 64  # empty cgroups kept for reuse
-_WARM = 1.0  # seconds a launcher forked after an exit waits for a restart to use it
+_WARM = 1.0  # seconds a launcher forked ahead waits for a spawn to use it
 
 
 def _boottime() -> float:
@@ -134,7 +137,7 @@ class Spawner:
         self.closing = False  # everything still running is to die
         self.running = True
         self.launcher: Launcher | None = None  # forked ahead of the next spawn
-        self.want_launcher = False  # a task ended: fork one once the exit is told
+        self.want_launcher = False  # one was used, or a task ended: fork one once told
         self.warm_until: float | None = None  # monotonic: retire the launcher then
 
     # -- the loop ----------------------------------------------------------------------------
@@ -266,6 +269,7 @@ class Spawner:
             journal.started(pid, record.encode())
         self.children[pid] = _Child(pid, tag, req["kill_group"], journal, cgroup, req["leased"])
         self.send(("spawned", seq, pid, start), fds)
+        self.want_launcher = True  # the next spawn's (or its restart's), forked as it runs
 
     def _settle(self) -> None:
         """Wait for every launch's report (closing or fenced: what runs must be known)."""
@@ -289,8 +293,8 @@ class Spawner:
         raise OSError(0, "every launcher died before its request")
 
     def _warm(self) -> None:
-        """Fork a launcher now (a task ended: it is likely restarted), or retire the warm
-        one if it waited past ``_WARM``."""
+        """Fork a launcher now (one was used, or a task ended: another spawn or a restart
+        is likely), or retire the warm one if it waited past ``_WARM``."""
         if not self.running:
             return
         now = time.monotonic()
@@ -350,8 +354,8 @@ class Spawner:
                 self.loose.add(child.tag)
             self.send(("exit", pid, rc))
             self.want_launcher = True
-        if ended:
-            self._orphans()
+        if ended:  # what it left is looked for off the restart's path (a /proc scan)
+            self._sweep_later()
         for path in list(self.stale_cgroups):
             is_populated = populated(path)
             if is_populated:  # a spared or a dying process: later
