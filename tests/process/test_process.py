@@ -460,3 +460,21 @@ async def test_a_stop_asked_before_the_process_ran_spawns_nothing() -> None:
     assert started == []
     assert proc.pid is None
     assert psutil.Process().children() == []
+
+
+async def test_each_start_sees_the_environment_as_it_is_then(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The environment is copied once and reused while it is unchanged: a change between
+    # two starts must still reach the second one.
+    seen = []
+    for value in ("one", "two", None):
+        if value is None:
+            monkeypatch.delenv("TREADLE_TEST_VALUE")
+        else:
+            monkeypatch.setenv("TREADLE_TEST_VALUE", value)
+        proc = Process(ProcessSpec(argv=["sh", "-c", 'echo "[${TREADLE_TEST_VALUE-unset}]"']))
+        async with asyncio.timeout(10):
+            await proc.run(lambda: None)
+        seen.append(proc.output.tail()[-1].rpartition(" ")[2])
+    assert seen == ["[one]", "[two]", "[unset]"]
