@@ -10,12 +10,15 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
+from pydantic import BaseModel
 
-from treadle.broker import Result, TaskEvent, TaskSpec, WorkerRecord, names
+from treadle.broker import Broker, Result, TaskEvent, TaskSpec, WorkerRecord, names
 from treadle.client import Client
+from treadle.manager import _registry
 
 from ._support import manager, until
 
@@ -152,3 +155,49 @@ def test_eight_clients_submitting_at_once_lose_and_duplicate_nothing(client: Cli
         assert len(results(client, tid)) == 1
     assert client.broker.peek(names.SPAWN, TaskSpec.model_validate_json) == []
     assert all(isinstance(e, TaskEvent) for e in client.events())
+
+
+class _Died(Exception):
+    """The recoverer's process ending at this very step."""
+
+
+class _DyingBroker(Broker):
+    """A broker whose first ``step`` ("write" of a result, "take" of a claim) is the
+    recoverer's last act."""
+
+    def __init__(self, path: str, step: str) -> None:
+        super().__init__(path)
+        self.step = step
+
+    def write(self, queue: str, message: BaseModel | str) -> int:
+        if self.step == "write" and queue.endswith(".outbox"):
+            raise _Died(queue)
+        return super().write(queue, message)
+
+    def take(self, queue: str, message_id: int | None = None) -> tuple[str, int] | None:
+        if self.step == "take" and queue.endswith(".reserved"):
+            raise _Died(queue)
+        return super().take(queue, message_id)
+
+
+@pytest.mark.parametrize("step", ["write", "take"])
+def test_a_recoverer_that_dies_mid_way_leaves_every_task_to_the_next(
+    client: Client, broker_path: str, tmp_path: Path, step: str
+) -> None:
+    dead = client.broker.timestamp()
+    never = client.spec(argv=("true",), restart="never")  # it may have run: failed
+    exited = client.spec(argv=("true",), restart="on-failure")  # its spawner saw exit 0
+    client.broker.insert(names.reserved(dead), [(s, s.tid) for s in (never, exited)])
+    for spec in (never, exited):
+        client.broker.write(
+            names.TASK_LOG, TaskEvent(tid=spec.tid, event="started", manager=dead, pid=1)
+        )
+    exits = {f"T{exited.tid}": 0}
+    with _DyingBroker(broker_path, step) as dying, pytest.raises(_Died):
+        _registry.take_back(dying, dead, 1, "gone", exits, str(tmp_path))
+    _registry.take_back(client.broker, dead, 2, "gone", exits, str(tmp_path))  # the next
+    assert [r.state for r in results(client, never.tid)] == ["failed"]
+    assert [r.state for r in results(client, exited.tid)] == ["completed"]
+    assert not client.broker.has_pending(names.reserved(dead))
+    for spec, last in ((never, "failed"), (exited, "completed")):
+        assert [e.event for e in client.events(spec.tid)] == ["started", last]

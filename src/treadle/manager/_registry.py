@@ -194,7 +194,8 @@ def take_back(
     normally, as its manager's spawner recorded (``exits``, by child name), or a
     function task whose return value its process wrote, completed: its result is
     written; the others are re-run or failed by their restart policy.
-    Every step is an atomic move or take by message ID.
+    Every step is an atomic move or take by message ID, and a result is written before its
+    claim is taken (:func:`_settle`): a recoverer may die anywhere, the next one finishes.
     """
     done = Recovered(manager)
     claimed = q.reserved(manager)
@@ -221,30 +222,38 @@ def take_back(
         why = f"manager {manager} died while it ran ({reason})"
         returned = _returned(results_dir, tid, attempt) if spec.kind == "function" else None
         if (code == 0 or returned is not None) and spec.restart != "always":
-            if broker.take(claimed, mid) is not None:
-                value = returned[0] if returned is not None else None
-                broker.write(
-                    q.outbox(tid),
-                    Result(tid=tid, state="completed", exit_code=0, value=value, attempts=attempt),
-                )
+            value = returned[0] if returned is not None else None
+            ok = Result(tid=tid, state="completed", exit_code=0, value=value, attempts=attempt)
+            if _settle(broker, claimed, mid, ok):
                 _log(broker, spec, "completed", by, f"{why}, after it exited normally", 0)
                 done.completed += 1
+            if returned is not None:  # durable as its result now
+                result_path(Path(results_dir), tid, attempt).unlink(missing_ok=True)
         elif spec.restart == "always" or (
             spec.restart == "on-failure" and (code is None or attempt <= spec.retries)
         ):
             if broker.move(claimed, q.SPAWN, mid) is not None:
                 _log(broker, spec, "requeued", by, why)
                 done.rerun += 1
-        elif broker.take(claimed, mid) is not None:
+        else:
             if code is not None:
                 why = f"{why}; its last attempt had ended: {describe_exit(code)}"
             else:
                 why = f"{why}: it may have started, and is not run again (restart: never)"
             failed = Result(tid=tid, state="failed", exit_code=code, error=why, attempts=attempt)
-            broker.write(q.outbox(tid), failed)
-            _log(broker, spec, "failed", by, why, code)
-            done.failed += 1
+            if _settle(broker, claimed, mid, failed):
+                _log(broker, spec, "failed", by, why, code)
+                done.failed += 1
     return done
+
+
+def _settle(broker: Broker, claimed: str, mid: int, result: Result) -> bool:
+    """Write a task's ``result``, then take its claim; whether this call took it. In that
+    order, a recoverer that dies between the two leaves a claim whose result is in, which
+    the next one drops (the other way round it left neither claim nor result: the task was
+    lost). One recoverer at a time holds a dead manager's lease."""
+    broker.write(q.outbox(result.tid), result)
+    return broker.take(claimed, mid) is not None
 
 
 @dataclass
@@ -283,12 +292,9 @@ def _result(broker: Broker, tid: int) -> Result | None:
 
 
 def _returned(results_dir: str, tid: int, attempt: int) -> tuple[JsonValue] | None:
-    """A function task's return value (see :func:`returned_value`), its file removed."""
-    path = result_path(Path(results_dir), tid, attempt)
-    returned = returned_value(path)
-    if returned is not None:
-        path.unlink(missing_ok=True)
-    return returned
+    """A function task's return value (see :func:`returned_value`); its file stays until
+    the value is durable as the task's result."""
+    return returned_value(result_path(Path(results_dir), tid, attempt))
 
 
 def _log(
