@@ -22,7 +22,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ..process import Process, ProcessSpec
 from ._worker import mark
@@ -192,8 +192,8 @@ class Connection(asyncio.Protocol):
         self._buffer = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream server's transport: uvloop's is not an asyncio.Transport subclass.
+        self._transport = cast("asyncio.Transport", transport)
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
