@@ -10,7 +10,7 @@ before exec), the fork done ahead of the request (after a spawn or an exit: a re
 or the next of many, is likely). It never waits for an
 exec: a launch's report is read when its pipe says so (or at once, when the launched
 process is found dead first), so many spawns are in flight while each child execs on
-another core. It reaps on SIGCHLD, and:
+another core (``_launches``). It reaps on SIGCHLD, and:
 
 - when a spawned process ends, kills what is left of it (its process group, its cgroup)
   while the zombie still holds its pid, journals ``= pid returncode`` and only then tells
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 from ._cgroups import kill_cgroup, make_base, populated, rmdir
 from ._channel import Channel
 from ._journal import Journal
-from ._launcher import Launcher, fork_launcher, prctl
+from ._launcher import prctl
+from ._launches import Launch, Launches
 from ._procfs import children_of, kill, pgid, tag_of, tag_pid
 
 _PR_SET_PDEATHSIG = 1
@@ -58,7 +59,6 @@ _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
 _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
 _SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
 _FREE_CGROUPS = 64  # empty cgroups kept for reuse
-_WARM = 1.0  # seconds a launcher forked ahead waits for a spawn to use it
 
 
 def _boottime() -> float:
@@ -90,23 +90,6 @@ class _Child:
         self.killed = False  # by the spawner itself: its host died, or its deadline passed
 
 
-class _Launch:
-    """A spawn sent to its launcher, its exec not yet reported."""
-
-    __slots__ = ("cgroup", "journal", "launcher", "req", "seq")
-
-    def __init__(
-        self,
-        seq: int,
-        req: dict[str, Any],
-        launcher: Launcher,
-        journal: Journal | None,
-        cgroup: str | None,
-    ) -> None:
-        self.seq, self.req, self.launcher = seq, req, launcher
-        self.journal, self.cgroup = journal, cgroup
-
-
 class Spawner:
     def __init__(self, fd: int, cgroups: bool) -> None:
         self.me = os.getpid()
@@ -121,8 +104,7 @@ class Spawner:
         self.channel = Channel(fd, self.poll)
         self.send = self.channel.send
         self.children: dict[int, _Child] = {}
-        self.launches: dict[int, _Launch] = {}  # by report fd: exec not reported yet
-        self.launching: dict[int, _Launch] = {}  # the same, by pid
+        self.launches = Launches(self.poll, self.devnull, self.me)
         self.journals: dict[str, Journal] = {}
         self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
         # A task's cgroup is used again once empty (a mkdir and an rmdir less per spawn).
@@ -136,9 +118,6 @@ class Spawner:
         self.fenced = False
         self.closing = False  # everything still running is to die
         self.running = True
-        self.launcher: Launcher | None = None  # forked ahead of the next spawn
-        self.want_launcher = False  # one was used, or a task ended: fork one once told
-        self.warm_until: float | None = None  # monotonic: retire the launcher then
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -148,8 +127,8 @@ class Spawner:
             waits = [] if self.deadline is None else [self.deadline - _boottime()]
             if self.sweeps:
                 waits.append(self.sweeps[0] - time.monotonic())
-            if self.warm_until is not None:
-                waits.append(self.warm_until - time.monotonic())
+            if self.launches.retire_at is not None:
+                waits.append(self.launches.retire_at - time.monotonic())
             timeout = max(0.0, min(waits)) if waits else -1.0
             for fd, events in self.poll.poll(timeout):
                 if fd == self.wake_r:
@@ -159,14 +138,15 @@ class Spawner:
                         self._receive()
                     if events & select.EPOLLOUT:
                         self.channel.flush()
-                elif (launch := self.launches.get(fd)) is not None:
+                elif (launch := self.launches.by_fd.get(fd)) is not None:
                     self._reported(launch)
             if self.deadline is not None and _boottime() >= self.deadline:
                 self.fence()
             if self.sweeps and self.sweeps[0] <= time.monotonic():
                 del self.sweeps[0]
                 self._orphans()
-            self._warm()
+            if self.running:  # none forked ahead once closing
+                self.launches.warm()
         self.shutdown()
 
     def _signals(self) -> None:
@@ -224,26 +204,19 @@ class Spawner:
                     return
         cgroup = self._cgroup()
         try:
-            launcher = self._launch(req, cgroup)
+            self.launches.send(seq, req, journal, cgroup)
         except OSError as exc:
             if cgroup is not None:
                 self.free_cgroups.append(cgroup)
             self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
-            return
-        launch = _Launch(seq, req, launcher, journal, cgroup)
-        self.launches[launcher.report_r] = self.launching[launcher.pid] = launch
-        self.poll.register(launcher.report_r, select.EPOLLIN)
 
-    def _reported(self, launch: _Launch) -> None:
-        """Its report pipe is readable (or its process is dead): done if it said all."""
-        launcher, report_r = launch.launcher, launch.launcher.report_r
-        failure = launcher.read()
+    def _reported(self, launch: Launch, wait: bool = False) -> None:
+        """Its report pipe is readable (or its process is dead, or ``wait``): a child, or
+        a failure told, once its report is whole."""
+        failure = self.launches.report(launch, wait)
         if failure is None:
             return  # more to come: its exec is under way
-        self.poll.unregister(report_r)
-        os.close(report_r)
-        launcher.report_r = -1
-        del self.launches[report_r], self.launching[launcher.pid]
+        launcher = launch.launcher
         req, seq, journal, cgroup = launch.req, launch.seq, launch.journal, launch.cgroup
         pid, start = launcher.pid, launcher.created
         fds = [launcher.out_r, launcher.err_r]
@@ -269,50 +242,12 @@ class Spawner:
             journal.started(pid, record.encode())
         self.children[pid] = _Child(pid, tag, req["kill_group"], journal, cgroup, req["leased"])
         self.send(("spawned", seq, pid, start), fds)
-        self.want_launcher = True  # the next spawn's (or its restart's), forked as it runs
+        self.launches.wanted = True  # the next spawn's (or its restart's), forked as it runs
 
     def _settle(self) -> None:
         """Wait for every launch's report (closing or fenced: what runs must be known)."""
-        for launch in list(self.launches.values()):
-            os.set_blocking(launch.launcher.report_r, True)
-            self._reported(launch)
-
-    def _launch(self, req: dict[str, Any], cgroup: str | None) -> Launcher:
-        """The request sent to the warm launcher, or to one forked now (and again if that
-        one died waiting). OSError: no fork."""
-        launcher, self.launcher = self.launcher, None
-        for _ in range(2):
-            if launcher is None:
-                launcher = fork_launcher(self.devnull, self.me)
-            if launcher.send(req, cgroup):
-                return launcher
-            launcher.close()  # it died before it read the request: reap it, fork anew
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(launcher.pid, 0)
-            launcher = None
-        raise OSError(0, "every launcher died before its request")
-
-    def _warm(self) -> None:
-        """Fork a launcher now (one was used, or a task ended: another spawn or a restart
-        is likely), or retire the warm one if it waited past ``_WARM``."""
-        if not self.running:
-            return
-        now = time.monotonic()
-        if self.warm_until is not None and now >= self.warm_until:
-            self.warm_until = None
-            self._retire()
-        if self.want_launcher:
-            self.want_launcher = False
-            self.warm_until = now + _WARM
-            if self.launcher is None:
-                with contextlib.suppress(OSError):  # the next spawn forks, and says why not
-                    self.launcher = fork_launcher(self.devnull, self.me)
-
-    def _retire(self) -> None:
-        """Close the warm launcher's pipes: it reads EOF and exits 0 (reaped as it does)."""
-        launcher, self.launcher = self.launcher, None
-        if launcher is not None:
-            launcher.close()
+        for launch in list(self.launches.by_fd.values()):
+            self._reported(launch, wait=True)
 
     # -- reaping and killing -----------------------------------------------------------------
 
@@ -326,10 +261,8 @@ class Spawner:
             if info is None:
                 break
             pid = info.si_pid
-            if self.launcher is not None and pid == self.launcher.pid:  # died waiting
-                self.launcher.close()
-                self.launcher = None
-            launch = self.launching.get(pid)
+            self.launches.died(pid)  # the launcher ahead, if it died waiting
+            launch = self.launches.by_pid.get(pid)
             if launch is not None:  # ended before its report was read: read it now
                 self._reported(launch)
                 if pid not in self.children:  # it failed before exec: reaped, told
@@ -353,7 +286,7 @@ class Spawner:
             if not child.kill_group:
                 self.loose.add(child.tag)
             self.send(("exit", pid, rc))
-            self.want_launcher = True
+            self.launches.wanted = True
         if ended:  # what it left is looked for off the restart's path (a /proc scan)
             self._sweep_later()
         for path in list(self.stale_cgroups):
@@ -399,11 +332,12 @@ class Spawner:
     def _orphans(self) -> None:
         """Kill adopted orphans whose task has ended (all of them when closing or fenced)."""
         seen: set[str] = set()
-        launcher = self.launcher.pid if self.launcher is not None else None
+        ahead = self.launches.ahead
+        launcher = ahead.pid if ahead is not None else None
         for pid in children_of(self.me):
             if pid in self.children or (pid == launcher and not self.closing):
                 continue
-            if pid in self.launching:  # its exec not reported yet: surely not an orphan
+            if pid in self.launches.by_pid:  # its exec not reported yet: not an orphan
                 continue
             tag = tag_of(pid)
             if not self.closing:
@@ -471,7 +405,7 @@ class Spawner:
         # thread it was reparented to exits) must not cut this short, nor the exit after it.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.running = False  # no launcher is forked from here on
-        self._retire()
+        self.launches.retire()
         self._let_finish()
         self._kill_everything()
         self.closing = True
