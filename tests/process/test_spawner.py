@@ -8,6 +8,7 @@ child and the suite's guard sees it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import random
@@ -255,6 +256,43 @@ async def test_a_launch_held_before_exec_does_not_hold_up_the_next(mode: str) ->
         assert [p.returncode for p in procs] == [3, 4]
         if frozen:
             return
+    raise AssertionError("no spawn ever got the frozen launcher")
+
+
+async def test_a_spawner_closing_with_a_launch_frozen_before_exec_still_ends(mode: str) -> None:
+    # Closing, the spawner waits for every launch's exec (what runs must be known), but
+    # not for ever: one whose launcher is frozen is killed, and the spawner ends.
+    sp = await spawner()
+    for _ in range(10):  # until the frozen launcher is the one a spawn got
+        await Process(ProcessSpec(argv=["true"])).run(lambda: None)
+        pid = sp.pid
+        assert pid is not None
+        await _until(lambda pid=pid: len(_kids(pid)) == 1)  # type: ignore[misc]
+        (launcher,) = _kids(pid)
+        launcher.suspend()
+        procs = [Process(ProcessSpec(argv=["sleep", "1000"], name=f"p{k}")) for k in (1, 2)]
+        runs = [asyncio.ensure_future(p.run(lambda: None)) for p in procs]
+        try:
+            async with asyncio.timeout(10):
+                await _until(lambda procs=procs: any(p.pid is not None for p in procs))  # type: ignore[misc]
+            frozen = [p for p in procs if p.pid is None]
+            if not frozen:  # the launcher ahead was retired meanwhile: again
+                for p in procs:
+                    p.request_stop()
+                await asyncio.gather(*runs, return_exceptions=True)
+                launcher.resume()
+                continue
+            async with asyncio.timeout(15):
+                await sp.aclose()
+            await _gone(launcher.pid)
+            ends = await asyncio.gather(*runs, return_exceptions=True)
+            assert all(isinstance(e, (ProcessExited, SpawnError)) for e in ends), ends
+            return
+        finally:
+            with contextlib.suppress(psutil.Error):
+                launcher.resume()
+            for run in runs:
+                run.cancel()
     raise AssertionError("no spawn ever got the frozen launcher")
 
 

@@ -57,6 +57,7 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
 _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
+_SETTLE = 2.0  # seconds a launch has to exec once the spawner closes or is fenced
 _SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
 _FREE_CGROUPS = 64  # empty cgroups kept for reuse
 
@@ -245,9 +246,17 @@ class Spawner:
         self.launches.wanted = True  # the next spawn's (or its restart's), forked as it runs
 
     def _settle(self) -> None:
-        """Wait for every launch's report (closing or fenced: what runs must be known)."""
+        """Every launch's report (closing or fenced: what runs must be known); one not
+        exec'd within ``_SETTLE`` seconds (its launcher frozen, say) is killed first."""
+        give_up = time.monotonic() + _SETTLE
         for launch in list(self.launches.by_fd.values()):
-            self._reported(launch, wait=True)
+            fd = launch.launcher.report_r
+            while fd in self.launches.by_fd and (left := give_up - time.monotonic()) > 0:
+                select.select([fd], [], [], left)
+                self._reported(launch)
+            if fd in self.launches.by_fd:  # our unreaped child: the pid is no one else's
+                kill(launch.launcher.pid, signal.SIGKILL)
+                self._reported(launch, wait=True)
 
     # -- reaping and killing -----------------------------------------------------------------
 
