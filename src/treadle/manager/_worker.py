@@ -91,10 +91,14 @@ class _Worker:
         return self._loop.run_until_complete(coro)
 
     def flush(self) -> None:
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        out, err = sys.stdout, sys.stderr
+        for stream in (out, err, sys.__stdout__, sys.__stderr__):
+            if stream is None or (stream is sys.__stdout__ and out is stream):
+                continue  # (the same stream: flushed once)
+            if stream is sys.__stderr__ and err is stream:
+                continue
             with contextlib.suppress(Exception):  # a task may have closed or replaced them
-                if stream is not None:
-                    stream.flush()
+                stream.flush()
         if self._fflush is not None:
             self._fflush(None)  # C code's stdio buffers, as exit() would flush them
 
@@ -105,19 +109,25 @@ class _Worker:
                 os.write(fd, line)  # one write below PIPE_BUF: whole
 
 
-def _has_children() -> bool:
-    pid = os.getpid()
+def _read(path: str) -> bytes:
+    """A small /proc file's text (plain system calls: no file object per task)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with open(f"/proc/self/task/{pid}/children") as f:
-            return bool(f.read().strip())
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
+def _has_children() -> bool:
+    try:
+        return bool(_read(f"/proc/self/task/{os.getpid()}/children").strip())
     except OSError:
         return False
 
 
 def _rss() -> int:
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE
+        return int(_read("/proc/self/statm").split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
 
