@@ -105,7 +105,7 @@ class TaskRunner:
     async def run(self, started: Callable[[], None]) -> None:
         spec = self.spec
         begin = time.monotonic()
-        backoff = Backoff(initial=spec.retry_delay, max=MAX_RETRY_DELAY, jitter=Jitter.EQUAL)
+        backoff: Backoff | None = None  # made for a first retry (most tasks have none)
         result: Result | None = None
         try:
             while True:
@@ -119,6 +119,10 @@ class TaskRunner:
                 )
                 if not again:
                     break
+                if backoff is None:
+                    backoff = Backoff(
+                        initial=spec.retry_delay, max=MAX_RETRY_DELAY, jitter=Jitter.EQUAL
+                    )
                 delay = backoff.delay(self.attempt)
                 reason = result.error or describe_exit(result.exit_code or 0)
                 await self.reporter.event(
@@ -209,16 +213,28 @@ class TaskRunner:
             # sys.exit() on import must not stop the manager and every other task.
             return Result(tid=spec.tid, state="failed", error=f"cannot launch: {_why(exc)}")
         self._target = target
-        up: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        # One future says the attempt came up (True) or ended first (False), one task runs
+        # it, and a timer (not a wait with a timeout) bounds it: the fewest turns of the
+        # loop per attempt, which is what a busy manager's loop spends its time on.
+        up: asyncio.Future[bool] = loop.create_future()
 
         def is_up() -> None:
             if not up.done():
-                up.set_result(None)
+                up.set_result(True)
 
-        job = asyncio.ensure_future(target.run(is_up))
+        job = loop.create_task(_drive(target, is_up, up))
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not job.done():
+                timed_out = True
+                target.request_stop()
+
+        timer: asyncio.TimerHandle | None = None
         try:
-            await asyncio.wait([job, up], return_when="FIRST_COMPLETED")
-            if up.done():
+            if await up:
                 self.started_at = time.time()
                 pid = target.pid if isinstance(target, (Process, WorkerTask)) else None
                 await self.reporter.started(self, self.attempt, pid)
@@ -230,15 +246,14 @@ class TaskRunner:
                     target.pause()
                 if self._stopping:
                     target.request_stop()
-            timed_out = False
             timeout = spec.limits.timeout
             if timeout is not None and not job.done():
-                done, _ = await asyncio.wait([job], timeout=timeout)
-                if not done:
-                    timed_out = True
-                    target.request_stop()
-            await asyncio.wait([job])
+                timer = loop.call_later(timeout, expire)
+            if not job.done():
+                await _ended(job)
         finally:
+            if timer is not None:
+                timer.cancel()
             if not job.done():  # cancelled while waiting: take the attempt down with us
                 job.cancel()
                 await asyncio.wait([job])
@@ -351,21 +366,52 @@ class TaskRunner:
 
     def _log_file(self, make_dir: bool = True) -> dict[str, Any]:
         limits = self.output_limits
-        path = limits.log_path(self.spec.tid)
-        if path is None:
+        log_dir = limits.log_dir_text
+        if log_dir is None:
             return {}
         # a stat: cheaper than mkdir failing each task
-        if make_dir and not os.path.isdir(path.parent):
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if make_dir and not os.path.isdir(log_dir):
+            os.makedirs(log_dir, mode=0o700, exist_ok=True)
+        path = f"{log_dir}/T{self.spec.tid}.log"  # log_path's, as text (no Path a task)
         return {
-            "stdout": str(path),
-            "stderr": str(path),
+            "stdout": path,
+            "stderr": path,
             "log_max_bytes": limits.log_bytes,
             "log_backups": limits.log_backups,
         }
 
     def __repr__(self) -> str:
         return f"<TaskRunner {self.name} {self.spec.label!r} attempt={self.attempt}>"
+
+
+async def _drive(
+    target: Process | WorkerTask | Loop, is_up: Callable[[], None], up: asyncio.Future[bool]
+) -> None:
+    """Run ``target``; ``up`` says False if it ended before it came up."""
+    try:
+        await target.run(is_up)
+    finally:
+        if not up.done():
+            up.set_result(False)
+
+
+async def _ended(job: asyncio.Task[None]) -> None:
+    """Wait for ``job`` to end, whatever it ends with (its outcome is read from it). A
+    cancellation of the waiter is the waiter's (and ``job``, awaited, is cancelled too)."""
+    try:
+        await job
+    except asyncio.CancelledError:
+        if _cancelling():
+            raise
+    except Exception:  # noqa: BLE001 (the attempt's outcome: read from the job)
+        pass
+    if _cancelling():  # cancelled, and the target ended on it without saying so
+        raise asyncio.CancelledError
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _warm(spec: TaskSpec) -> bool:
