@@ -140,12 +140,16 @@ class Files:
 
     async def reserve(self, path: Path) -> bool:
         """:func:`_reserve`, waited for on the thread."""
+        return await self.reserve_soon(path)
+
+    def reserve_soon(self, path: Path) -> asyncio.Future[bool]:
+        """:func:`_reserve` on the thread, asked now: its answer, to wait for later."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool] = loop.create_future()
         if not self._reserving:
             loop.call_soon(self._send_reserves)
         self._reserving.append((path, done))
-        return await done
+        return done
 
     def _send_reserves(self) -> None:
         asked, self._reserving = self._reserving, []

@@ -60,6 +60,7 @@ class Reports:
         self._over: dict[int, _Over] = {}  # tasks past their budget: what was not kept
         self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
         self._finishing: set[asyncio.Future[Any]] = set()  # results not yet in the broker
+        self._starting: set[asyncio.Future[Any]] = set()  # "started" events, likewise
         self._queued: list[_Pending] = []  # writes for the next batch
         self._writer: asyncio.Future[None] | None = None  # writes batches while there are any
         self._due = asyncio.Event()  # lines or claims wait for the next flush
@@ -185,11 +186,8 @@ class Reports:
             await asyncio.wait(set(self._finishing), timeout=timeout)
 
     def _finish(self, runner: TaskRunner, result: Result) -> asyncio.Future[None]:
-        """Join the task's result to the next batch of writes; a future of the runner's
-        own, done once it is written and the task freed (or at once, once fenced).
-
-        No task of its own: the batch's future says when the write is made, and only a
-        refused write goes on in a task that tries again (:meth:`_write`)."""
+        """Join the task's result to the next batch of writes (see :meth:`_soon`); done
+        once it is written and the task freed."""
         tid = runner.spec.tid
         _, mid = self._m.runners.pop(tid)
         self._m.ab.poke()  # its slot is free: the next claim goes with its result
@@ -211,16 +209,41 @@ class Reports:
             reason=result.error or "",
         )
         records = [*_line_records(tid, lines), (q.outbox(tid), result), (q.TASK_LOG, event)]
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._m.fenced:
-            written.set_result(None)  # the task is another manager's to finish
-            return written
 
         def then() -> None:
             self._done.append(mid)
 
+        return self._soon(records, then, lambda: self._freed(runner, result), self._finishing)
+
+    def started_soon(
+        self, runner: TaskRunner, attempt: int, pid: int | None
+    ) -> asyncio.Future[None]:
+        """:meth:`started`, joined to the next batch now, without a coroutine to wait in:
+        a future done once the event is written (or the manager is fenced)."""
+        event = self._event(runner, "started", attempt=attempt, pid=pid)
+        return self._soon([(q.TASK_LOG, event)], None, None, self._starting)
+
+    def _soon(
+        self,
+        records: list[_Record],
+        then: Callable[[], None] | None,
+        after: Callable[[], None] | None,
+        pending: set[asyncio.Future[Any]],
+    ) -> asyncio.Future[None]:
+        """Join ``records`` to the next batch of writes (``then``: see :meth:`_write`); a
+        future of the caller's own, done once they are written and ``after`` has run
+        (at once, without ``after``, once fenced). Cancelling it does not stop the write.
+
+        No task of its own: the batch's future says when the write is made, and only a
+        refused write goes on in a task that tries again (:meth:`_write`). What is still
+        to be written is in ``pending`` meanwhile."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._m.fenced:
+            written.set_result(None)  # fenced: its tasks are another manager's now
+            return written
+
         def end(job: asyncio.Future[Any]) -> None:
-            self._finishing.discard(job)
+            pending.discard(job)
             if job.cancelled():
                 if not written.done():
                     written.cancel()
@@ -229,18 +252,18 @@ class Reports:
             if exc is not None and not isinstance(job, asyncio.Task):
                 # refused: tried again (a task: the retries) until taken, or fenced
                 retry = asyncio.ensure_future(self._write(records, then, exc))
-                self._finishing.add(retry)
+                pending.add(retry)
                 retry.add_done_callback(end)
                 return
             try:
-                if exc is None and job.result() is not False:  # (False: fenced)
-                    self._freed(runner, result)
+                if exc is None and job.result() is not False and after is not None:
+                    after()  # (False: fenced)
             finally:
-                if not written.done():  # (cancelled: its runner stopped waiting)
+                if not written.done():  # (cancelled: its waiter stopped waiting)
                     written.set_result(None)
 
         batch = self._batch(records, then)
-        self._finishing.add(batch)
+        pending.add(batch)
         batch.add_done_callback(end)
         return written
 

@@ -54,6 +54,10 @@ class Reporter(Protocol):
 
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None: ...
 
+    def started_soon(
+        self, runner: TaskRunner, attempt: int, pid: int | None
+    ) -> asyncio.Future[None]: ...
+
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None: ...
 
     def output(self, runner: TaskRunner, stream: str, line: str) -> None: ...
@@ -200,9 +204,17 @@ class TaskRunner:
 
     async def _attempt(self, started: Callable[[], None]) -> Result:
         spec = self.spec
+        # A function's result file is reserved while its "starting" mark is written (on
+        # another thread, at the same time: the reservation is most often there once the
+        # mark is, and the attempt goes on without waiting for it)
+        reserving = (
+            self._files.reserve_soon(self._result_path()) if spec.kind == "function" else None
+        )
         if self.attempt == 1 and spec.restart == "never" and not await self.reporter.starting(self):
+            if reserving is not None:
+                self._files.remove([self._result_path()])  # (after the reservation: in order)
             return Result(tid=spec.tid, state="stopped", error="its manager lost its lease")
-        if spec.kind == "function" and not await self._room_for_its_value():
+        if reserving is not None and not await self._room_for_its_value(reserving):
             return Result(tid=spec.tid, state="stopped", error="stopped before it started")
         try:
             target = self._build()
@@ -213,6 +225,11 @@ class TaskRunner:
             # sys.exit() on import must not stop the manager and every other task.
             return Result(tid=spec.tid, state="failed", error=f"cannot launch: {_why(exc)}")
         self._target = target
+        if isinstance(target, WorkerTask):
+            try:
+                return await self._on_worker_run(target, started)
+            finally:
+                self._target = None
         loop = asyncio.get_running_loop()
         # One future says the attempt came up (True) or ended first (False), one task runs
         # it, and a timer (not a wait with a timeout) bounds it: the fewest turns of the
@@ -258,14 +275,69 @@ class TaskRunner:
                 job.cancel()
                 await asyncio.wait([job])
             self._target = None
-        return self._outcome(target, job, timed_out)
+        return self._outcome(target, job.exception(), timed_out)
 
-    async def _room_for_its_value(self) -> bool:
-        """Reserve the disk space of the function's return value before it starts, waiting
-        (while the disk is full) rather than running work whose result could not be
-        kept; False if stopped meanwhile."""
+    async def _on_worker_run(self, target: WorkerTask, started: Callable[[], None]) -> Result:
+        """An attempt on a warm worker, run in the runner's own task (the lean path of most
+        function tasks: no task of the attempt's own, no future to say it came up). Its
+        "started" event is joined to the next batch once it has a worker, and what follows
+        its being written (its admission, its timeout's start, a pause or stop asked
+        meanwhile) is a callback of that write; the worker runs meanwhile unless the task
+        must be admitted first (see :class:`WorkerTask`)."""
+        loop = asyncio.get_running_loop()
+        timeout = self.spec.limits.timeout
+        attempt = self.attempt
+        written: asyncio.Future[None] | None = None
+        timer: asyncio.TimerHandle | None = None
+        ended = timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not ended:
+                timed_out = True
+                target.request_stop()
+
+        def durable(fut: asyncio.Future[None]) -> None:
+            nonlocal timer
+            if fut.cancelled():
+                return  # its runner was cancelled meanwhile: the attempt is over
+            target.admit()  # it may have run from now on, as recovery will assume
+            if attempt == 1:
+                started()
+            if self.paused:
+                target.pause()
+            if self._stopping:
+                target.request_stop()
+            if timeout is not None and not ended:
+                timer = loop.call_later(timeout, expire)
+
+        def is_up() -> None:
+            nonlocal written
+            self.started_at = time.time()
+            written = self.reporter.started_soon(self, attempt, target.pid)
+            written.add_done_callback(durable)
+
+        exc: BaseException | None = None
+        try:
+            await target.run(is_up)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 (the attempt's outcome)
+            exc = e
+        finally:
+            ended = True
+            if timer is not None:
+                timer.cancel()
+        if written is not None and not written.done():
+            await written  # its result follows its "started" event
+        return self._outcome(target, exc, timed_out)
+
+    async def _room_for_its_value(self, reserving: asyncio.Future[bool]) -> bool:
+        """Reserve the disk space of the function's return value before it starts (the
+        first try: ``reserving``), waiting (while the disk is full) rather than running
+        work whose result could not be kept; False if stopped meanwhile."""
         delay = 0.25
-        while not await self._files.reserve(self._result_path()):
+        while not await reserving:
             if delay == 0.25:
                 _log.warning("task %s waits for disk space for its result", self.spec.tid)
             with contextlib.suppress(TimeoutError):
@@ -274,14 +346,14 @@ class TaskRunner:
             if self._stopping:
                 return False
             delay = min(delay * 2, 5.0)
+            reserving = self._files.reserve_soon(self._result_path())
         return True
 
     def _outcome(
-        self, target: Process | WorkerTask | Loop, job: asyncio.Future[None], timed_out: bool
+        self, target: Process | WorkerTask | Loop, exc: BaseException | None, timed_out: bool
     ) -> Result:
         tid = self.spec.tid
         code = target.returncode if isinstance(target, (Process, WorkerTask)) else None
-        exc = job.exception()
         if timed_out:
             limit = self.spec.limits.timeout
             return Result(
