@@ -91,7 +91,8 @@ class TaskRunner:
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": Tail(), "stderr": Tail()}
         self.attempt = 0
-        self._result: tuple[int, Path] | None = None  # the last result file asked for
+        self._work_text = str(work_dir)
+        self._result: tuple[int, str] | None = None  # the last result file asked for
         self._processes: list[Process] = []  # its attempts', whose exits are journaled
         self.paused = False
         self.started_at: float | None = None
@@ -378,10 +379,11 @@ class TaskRunner:
             returned = returned_value(self._result_path())  # removed once durable (forget)
         return None if returned is None else returned[0]
 
-    def _result_path(self, attempt: int | None = None) -> Path:
+    def _result_path(self, attempt: int | None = None) -> str:
         attempt = attempt or self.attempt
         if self._result is None or self._result[0] != attempt:  # asked thrice an attempt
-            self._result = (attempt, result_path(self._work_dir, self.spec.tid, attempt))
+            # result_path's, as text (a Path per task costs more than the rest of this)
+            self._result = (attempt, f"{self._work_text}/{self.spec.tid}.{attempt}.json")
         return self._result[1]
 
     def _build(self) -> Process | WorkerTask | Loop:
@@ -504,12 +506,12 @@ def result_path(work_dir: Path, tid: int, attempt: int) -> Path:
     return work_dir / f"{tid}.{attempt}.json"
 
 
-def returned_value(path: Path) -> tuple[JsonValue] | None:
+def returned_value(path: str | os.PathLike[str]) -> tuple[JsonValue] | None:
     """The return value a function task's process wrote at ``path`` (whole, by a rename,
     once the function had returned: its work is done, whatever killed the process
     after), as a 1-tuple; None without the file."""
     try:
-        with path.open(encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             value: JsonValue = json.load(f)
     except (OSError, ValueError):
         return None
