@@ -135,7 +135,14 @@ class Pool:
         if self.closed:
             raise SpawnError("no worker: the manager is stopping")
         self._next += 1
-        worker = Worker(self.address, self._next, key, self._record_dir, self.line_limit)
+        worker = Worker(
+            self.address,
+            self._next,
+            key,
+            self._record_dir,
+            self.line_limit,
+            rss=self.max_memory is not None,  # measured after each task only to be held to it
+        )
         self._workers[worker.ident] = worker
         up = asyncio.Event()
         worker.job = job = asyncio.ensure_future(worker.process.run(up.set))

@@ -58,10 +58,18 @@ class Worker:
         key: the env and cwd it is started with.
         record_dir: the manager's journal (the spawner's records of its processes).
         line_limit: bytes of an output line kept.
+        rss: its replies say its RSS (a pool with a memory limit needs it).
     """
 
     def __init__(
-        self, address: str, ident: int, key: Key, record_dir: str | None, line_limit: int
+        self,
+        address: str,
+        ident: int,
+        key: Key,
+        record_dir: str | None,
+        line_limit: int,
+        *,
+        rss: bool = True,
     ) -> None:
         self.ident = ident
         self.key = key
@@ -71,6 +79,8 @@ class Worker:
         self.retired = False
         env, cwd = dict(key[0]), key[1]
         env.update(TREADLE_POOL=address, TREADLE_WORKER=f"{ident}:{self.token}")
+        if rss:
+            env["TREADLE_WORKER_RSS"] = "1"
         self.process = Process(
             ProcessSpec(
                 argv=(sys.executable, "-c", _BOOT),

@@ -3,7 +3,8 @@
 A manager's :class:`~treadle.manager._pool.Pool` starts it (through the spawner, like any
 task's process) with ``TREADLE_POOL`` (the pool's socket, ``@name``) and
 ``TREADLE_WORKER`` (``ID:TOKEN``) in its environment; it connects, says who it is, and
-then reads tasks, one JSON line each, until EOF (retired: it exits 0)::
+then reads tasks, one JSON line each, until EOF (retired: it exits 0). Its replies say
+its RSS when ``TREADLE_WORKER_RSS`` is ``1`` (its pool has a memory limit)::
 
     → {"seq": 1, "fn": "mod:fn", "args": [2, 3], "result": "/…/T9.1.json"}
     ← {"seq": 1, "ok": true, "rss": 31457280, "children": false, "streams": true, "value": 5}
@@ -141,6 +142,7 @@ def _rss() -> int:
 def main() -> int:
     address = os.environ.pop("TREADLE_POOL")
     ident = os.environ.pop("TREADLE_WORKER")
+    rss = os.environ.pop("TREADLE_WORKER_RSS", "") == "1"  # its pool holds it to a limit
     worker = _Worker()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect("\0" + address[1:] if address.startswith("@") else address)
@@ -149,7 +151,8 @@ def main() -> int:
     for raw in tasks:
         msg = json.loads(raw)
         reply, value = worker.run(msg)
-        reply["rss"] = _rss()
+        if rss:
+            reply["rss"] = _rss()
         reply["children"] = _has_children()
         reply["streams"] = worker.streams_intact()
         line = json.dumps(reply).encode()
