@@ -25,13 +25,15 @@ def run_scenario(
     past another 60 its process group is killed."""
     argv = [sys.executable, "-m", "tests.chaos._harness", scenario, "--backend", backend]
     argv += ["--seed", str(seed), "--size", str(size), "--budget", str(budget)]
+    path = os.environ.get("PYTHONPATH", "")
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # the repository first (tests.chaos), then what was there (the treadle under test)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), path]))},
     )
     try:
         out, err = proc.communicate(timeout=budget + 60)

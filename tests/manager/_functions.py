@@ -43,6 +43,15 @@ def talk(name: str) -> int:
     return os.getpid()
 
 
+def close_stream(fd: int) -> int:
+    """Close stdout or stderr (``fd``), or put another file in its place (``-fd``)."""
+    if fd > 0:
+        os.close(fd)
+    else:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), -fd)
+    return os.getpid()
+
+
 def leave_child() -> int:
     """Start a process and leave it running (a fresh interpreter's group would be killed)."""
     return subprocess.Popen(["sleep", "60"]).pid

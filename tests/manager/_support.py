@@ -11,12 +11,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import treadle
 from treadle.broker import WorkerRecord
 from treadle.broker._changes import Changes
 from treadle.client import Client
 
 ROOT = str(Path(__file__).resolve().parents[2])
-ENV = {"PYTHONPATH": ROOT}  # so that tasks can run tests.manager._tasks functions
+SRC = str(Path(treadle.__file__).resolve().parents[1])  # the treadle under test
+# so that tasks can run tests.manager._tasks functions, and import the treadle under test
+# (not another one installed: a worker holds some of its modules already)
+ENV = {"PYTHONPATH": os.pathsep.join([ROOT, SRC])}
 
 
 @contextlib.contextmanager

@@ -131,6 +131,16 @@ def test_a_worker_is_replaced_above_its_memory_limit(client: Client) -> None:
     assert pids[0] != pids[1]
 
 
+@pytest.mark.parametrize("fd", [1, 2, -1, -2])
+def test_a_task_that_closes_or_replaces_a_stream_takes_its_worker_with_it(
+    client: Client, fd: int
+) -> None:
+    with manager(client, workers=1):
+        first = run(client, "close_stream", [fd])
+        again = run(client, "talk", ["b"])
+    assert first != again  # a worker whose output is not its pipes is not used again
+
+
 def test_a_task_that_leaves_a_process_takes_its_worker_with_it(client: Client) -> None:
     with manager(client, workers=1):
         spec = client.submit(function=f"{TASKS}:leave_child", env=ENV)

@@ -102,14 +102,15 @@ def _transaction(c: Any, records: Sequence[tuple[str, Text]]) -> list[int]:
 
 
 _ROW = "VALUES (?, ?, ?)"
-_CHUNKS = (64, 16, 4, 1)  # rows per statement: few round trips, few distinct statements
+_CHUNKS = (64, 32, 16, 8, 4, 2, 1)  # rows per statement: at most one of each below 64
 
 
 def _insert(runner: Any, insert: str, rows: list[tuple[str, str, int]]) -> None:
     """Insert ``rows`` with simplebroker's own statement made multi-row: on PostgreSQL a
     statement is a round trip, and one per message made a batch cost a round trip per
-    message. Chunks of fixed sizes (64, 16, 4, 1 rows) keep the statements few (each is
-    prepared once). Where the statement is not the shape this expects, one per row."""
+    message. Chunks of fixed sizes (powers of two up to 64 rows) keep the statements few
+    (a batch of 7 rows is three, not four; each statement is prepared once). Where the
+    statement is not the shape this expects, one per row."""
     if _ROW not in insert:
         for row in rows:
             runner.run(insert, row)

@@ -36,7 +36,8 @@ __all__ = ["RESERVE", "SPARES", "Files", "clear_spares", "spare_dir"]
 
 RESERVE = 64 * 1024  # bytes of disk held for a function task's return value
 SPARES = 64  # spare files kept at most (about the tasks a manager has in flight)
-_Asked = list[tuple[Path, "asyncio.Future[bool]"]]  # reservations asked, and their answers
+StrPath = str | os.PathLike[str]  # a result file's path (text, on the hot path)
+_Asked = list[tuple[StrPath, "asyncio.Future[bool]"]]  # reservations asked, and their answers
 
 
 def spare_dir(results: str | os.PathLike[str], manager: int) -> Path:
@@ -87,7 +88,7 @@ class _Spares:
         return True
 
 
-def _reserve(path: Path, spares: _Spares | None) -> bool:
+def _reserve(path: StrPath, spares: _Spares | None) -> bool:
     """Reserve the space of ``path.part``, where a function task's process writes its
     return value (over the reserved bytes, then cut to size: up to ``RESERVE`` bytes
     are written whatever the disk's state by then); False on a disk already full."""
@@ -107,7 +108,7 @@ def _reserve(path: Path, spares: _Spares | None) -> bool:
         os.close(fd)
 
 
-def _remove(paths: Iterable[Path], spares: _Spares | None) -> None:
+def _remove(paths: Iterable[StrPath], spares: _Spares | None) -> None:
     for path in paths:
         for name in (str(path), f"{path}.part"):  # its value, or its reservation unused
             with contextlib.suppress(OSError):
@@ -126,7 +127,7 @@ class Files:
         self._thread: ThreadPoolExecutor | None = None
         self._spares: _Spares | None = None
         self._reserving: _Asked = []
-        self._removing: list[Path] = []
+        self._removing: list[StrPath] = []
 
     def spares_in(self, where: Path) -> None:
         """Recycle result files through ``where`` (see the module docstring); call it
@@ -138,14 +139,18 @@ class Files:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="treadle-files")
         return self._thread
 
-    async def reserve(self, path: Path) -> bool:
+    async def reserve(self, path: StrPath) -> bool:
         """:func:`_reserve`, waited for on the thread."""
+        return await self.reserve_soon(path)
+
+    def reserve_soon(self, path: StrPath) -> asyncio.Future[bool]:
+        """:func:`_reserve` on the thread, asked now: its answer, to wait for later."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool] = loop.create_future()
         if not self._reserving:
             loop.call_soon(self._send_reserves)
         self._reserving.append((path, done))
-        return await done
+        return done
 
     def _send_reserves(self) -> None:
         asked, self._reserving = self._reserving, []
@@ -154,7 +159,7 @@ class Files:
         job = self._executor().submit(lambda: [_reserve(path, spares) for path in paths])
         asyncio.wrap_future(job).add_done_callback(lambda got: _settle(asked, got))
 
-    def remove(self, paths: list[Path]) -> None:
+    def remove(self, paths: list[StrPath]) -> None:
         """Take away each of ``paths`` (or, if absent, its ``.part`` reservation), soon:
         the caller does not wait. Done before :meth:`close` returns."""
         if paths:

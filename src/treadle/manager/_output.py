@@ -50,6 +50,15 @@ class OutputLimits:
     def log_path(self, tid: int) -> Path | None:
         return None if self.log_dir is None else self.log_dir / f"T{tid}.log"
 
+    @property
+    def log_dir_text(self) -> str | None:
+        """``log_dir`` as text (made once: a task's log file is named for each task)."""
+        text: str | None = self.__dict__.get("_log_dir_text")
+        if text is None and self.log_dir is not None:
+            text = str(self.log_dir)
+            object.__setattr__(self, "_log_dir_text", text)
+        return text
+
 
 class Tail:
     """The last ``_TAIL_BYTES`` of a stream (of a longer line, its end and a mark)."""

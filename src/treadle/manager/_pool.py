@@ -135,15 +135,31 @@ class Pool:
         if self.closed:
             raise SpawnError("no worker: the manager is stopping")
         self._next += 1
-        worker = Worker(self.address, self._next, key, self._record_dir, self.line_limit)
+        worker = Worker(
+            self.address,
+            self._next,
+            key,
+            self._record_dir,
+            self.line_limit,
+            rss=self.max_memory is not None,  # measured after each task only to be held to it
+        )
         self._workers[worker.ident] = worker
-        up = asyncio.Event()
-        worker.job = job = asyncio.ensure_future(worker.process.run(up.set))
+        up: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def is_up() -> None:
+            if not up.done():
+                up.set_result(None)
+
+        worker.job = job = asyncio.ensure_future(worker.process.run(is_up))
         job.add_done_callback(lambda _: self._gone(worker))
         job.add_done_callback(lambda _: worker.replied(None))  # no reply is coming now
         try:
             both: list[asyncio.Future[Any]] = [worker.connected, job]
             await asyncio.wait(both, return_when="FIRST_COMPLETED")
+            if worker.connected.done() and not up.done() and not job.done():
+                # its hello came before the spawner's word that it started: its pipes are
+                # read from then on, and a task's output is read out of them (_pooled)
+                await asyncio.wait([up, job], return_when="FIRST_COMPLETED")
         except asyncio.CancelledError:
             worker.retire()
             raise

@@ -5,11 +5,13 @@ Owns one worker process (a :class:`~treadle.process.Process` started with a task
 subreaping, as for a task's process), its connection, the exchange of one task
 (:meth:`Worker.execute`) and where its output lines go meanwhile, and its retirement.
 
-A worker's output lines go to the task it runs up to the task's marks (see ``_worker``):
-every line the task's process wrote before it returned, C output included. What a thread
-the task left running writes afterwards goes to the next task, or nowhere between tasks;
-a line longer than the manager's line limit reaches the task's log file cut, as in the
-broker (a process task's log file has all of it).
+A worker's output lines go to the task it runs: what its pipes give while the task runs,
+and what they hold when its reply comes (the worker flushes every stdio buffer, C's
+included, before it replies: all the task wrote is in the pipes then, and is read out at
+once; a last line without a newline ends there). What a thread the task left running
+writes afterwards goes to the next task, or nowhere between tasks; a line longer than the
+manager's line limit reaches the task's log file cut, as in the broker (a process task's
+log file has all of it).
 
 Which task gets which worker, and when one is retired, is the pool's (``_pool``).
 """
@@ -25,7 +27,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..process import Process, ProcessSpec
-from ._worker import mark
 
 __all__ = ["Key", "Sink", "Worker"]
 
@@ -57,10 +58,18 @@ class Worker:
         key: the env and cwd it is started with.
         record_dir: the manager's journal (the spawner's records of its processes).
         line_limit: bytes of an output line kept.
+        rss: its replies say its RSS (a pool with a memory limit needs it).
     """
 
     def __init__(
-        self, address: str, ident: int, key: Key, record_dir: str | None, line_limit: int
+        self,
+        address: str,
+        ident: int,
+        key: Key,
+        record_dir: str | None,
+        line_limit: int,
+        *,
+        rss: bool = True,
     ) -> None:
         self.ident = ident
         self.key = key
@@ -70,6 +79,8 @@ class Worker:
         self.retired = False
         env, cwd = dict(key[0]), key[1]
         env.update(TREADLE_POOL=address, TREADLE_WORKER=f"{ident}:{self.token}")
+        if rss:
+            env["TREADLE_WORKER_RSS"] = "1"
         self.process = Process(
             ProcessSpec(
                 argv=(sys.executable, "-c", _BOOT),
@@ -88,9 +99,6 @@ class Worker:
         self.connected: asyncio.Future[asyncio.Transport] = loop.create_future()
         self._reply: asyncio.Future[bytes | None] | None = None  # the task's, while it runs
         self._sink: Sink | None = None
-        self._held: dict[str, bool] = {}  # stream → an empty line waits (it may be ours)
-        self._marks: dict[str, str] = {}
-        self._ended: asyncio.Future[None] = loop.create_future()  # both marks seen
 
     @property
     def pid(self) -> int | None:
@@ -105,30 +113,23 @@ class Worker:
         assert self.job is not None
         if self.job.done():
             return None  # it ended already: its Process says how
-        loop = asyncio.get_running_loop()
-        seq = msg["seq"]
-        self._sink, self._held = sink, {}
-        self._marks = {s: mark(self.token, seq) for s in ("stdout", "stderr")}
-        self._ended = loop.create_future()
-        self._reply = replied = loop.create_future()
+        self._sink = sink
+        self._reply = replied = asyncio.get_running_loop().create_future()
         self.connected.result().write(json.dumps(msg).encode() + b"\n")
         try:
             raw = await replied
             if not raw:
                 return None  # it ended, or its connection broke: its Process says how
             reply: dict[str, Any] = json.loads(raw)
-            if not self._ended.done():  # its marks are often in before its reply
-                # (a stream the task closed never marks: bounded)
-                both: list[asyncio.Future[Any]] = [self._ended, self.job]
-                await asyncio.wait(both, timeout=_CLOSE_PATIENCE, return_when="FIRST_COMPLETED")
-            if not self._ended.done():
-                reply["children"] = True  # not to be trusted again: retire it
+            # what the task wrote is in its pipes now (flushed before the reply): its own
+            pumps = self.process.output.pumps.values()
+            if not all([pump.drain() for pump in pumps]) or not reply.get("streams", True):
+                reply["children"] = True  # it closed or replaced a stream: retire it
             self.tasks += 1
             self.rss = int(reply.get("rss", 0))
             return reply
         finally:
             self._reply = None
-            self._flush_held()
             self._sink = None
 
     def replied(self, line: bytes | None) -> None:
@@ -139,28 +140,9 @@ class Worker:
             replied.set_result(line)
 
     def _line(self, stream: str, line: str) -> None:
-        if line == self._marks.get(stream):
-            self._held.pop(stream, None)  # the newline before the mark was the worker's
-            del self._marks[stream]
-            if not self._marks and not self._ended.done():
-                self._ended.set_result(None)
-            return
         sink = self._sink
-        if sink is None:
-            return  # between tasks: nothing of a task's (a stray thread's, at most)
-        if self._held.pop(stream, False):
-            sink(stream, "")
-        if line:
+        if sink is not None:  # (between tasks: nothing of a task's, a stray thread's at most)
             sink(stream, line)
-        else:
-            self._held[stream] = True
-
-    def _flush_held(self) -> None:
-        sink = self._sink
-        for stream in [s for s, held in self._held.items() if held]:
-            if sink is not None:
-                sink(stream, "")
-        self._held = {}
 
     def retire(self) -> None:
         """No more tasks: EOF on its connection (it exits), killed if it lingers."""

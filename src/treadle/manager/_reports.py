@@ -59,7 +59,8 @@ class Reports:
         self._kept: dict[int, int] = defaultdict(int)  # bytes of output sent to the outbox
         self._over: dict[int, _Over] = {}  # tasks past their budget: what was not kept
         self._done: list[int] = []  # claims of ended tasks, to drop (broker thread only)
-        self._finishing: set[asyncio.Task[None]] = set()  # results not yet in the broker
+        self._finishing: set[asyncio.Future[Any]] = set()  # results not yet in the broker
+        self._starting: set[asyncio.Future[Any]] = set()  # "started" events, likewise
         self._queued: list[_Pending] = []  # writes for the next batch
         self._writer: asyncio.Future[None] | None = None  # writes batches while there are any
         self._due = asyncio.Event()  # lines or claims wait for the next flush
@@ -79,13 +80,22 @@ class Reports:
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None:
         await self._write([(q.TASK_LOG, self._event(runner, kind, **fields))])
 
-    async def _write(self, records: list[_Record], then: Callable[[], None] | None = None) -> bool:
+    async def _write(
+        self,
+        records: list[_Record],
+        then: Callable[[], None] | None = None,
+        failed: BaseException | None = None,
+    ) -> bool:
         """Messages of the task protocol, written together (in the next group commit, with
         every other write that came meanwhile: see :meth:`_batch`) after a check of the
         lease on the broker thread; ``then`` runs on the broker thread once they are.
-        Tried again while the broker refuses them. False once the manager is fenced."""
-        delay, longest = _BACKOFF
-        failing = False
+        Tried again while the broker refuses them (``failed``: a first try already was,
+        with that error). False once the manager is fenced."""
+        delay = _BACKOFF[0]
+        failing = failed is not None
+        if failed is not None:
+            _log.warning("manager %s: a broker write failed: %s", self._m.tid, failed)
+            delay = await self._backoff(delay)
         while not self._m.fenced:
             try:
                 await self._batch(records, then)
@@ -96,11 +106,15 @@ class Reports:
                 if not failing:
                     _log.warning("manager %s: a broker write failed: %s", self._m.tid, exc)
                 failing = True
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._m.fenced_event.wait()
-            delay = min(delay * 2, longest)
+            delay = await self._backoff(delay)
         return False
+
+    async def _backoff(self, delay: float) -> float:
+        """Wait ``delay`` s (less if the manager is fenced meanwhile); the next delay."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._m.fenced_event.wait()
+        return min(delay * 2, _BACKOFF[1])
 
     def _batch(
         self, records: list[_Record], then: Callable[[], None] | None
@@ -161,11 +175,9 @@ class Reports:
             self._m.local.output(runner.spec.tid, stream, line)
 
     async def finished(self, runner: TaskRunner, result: Result) -> None:
-        """Write the task's result (however long the broker takes), then free it."""
-        task = asyncio.ensure_future(self._finished(runner, result))
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
-        await asyncio.shield(task)  # a runner cancelled now leaves its result to be written
+        """Write the task's result (however long the broker takes), then free it. A runner
+        cancelled while it waits leaves its result to be written (see :meth:`drain`)."""
+        await self._finish(runner, result)
 
     async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 (the manager's last wait)
         """Wait (at most ``timeout`` s) for the results not yet in the broker; those left
@@ -173,7 +185,9 @@ class Reports:
         if self._finishing:
             await asyncio.wait(set(self._finishing), timeout=timeout)
 
-    async def _finished(self, runner: TaskRunner, result: Result) -> None:
+    def _finish(self, runner: TaskRunner, result: Result) -> asyncio.Future[None]:
+        """Join the task's result to the next batch of writes (see :meth:`_soon`); done
+        once it is written and the task freed."""
         tid = runner.spec.tid
         _, mid = self._m.runners.pop(tid)
         self._m.ab.poke()  # its slot is free: the next claim goes with its result
@@ -195,8 +209,66 @@ class Reports:
             reason=result.error or "",
         )
         records = [*_line_records(tid, lines), (q.outbox(tid), result), (q.TASK_LOG, event)]
-        if not await self._write(records, lambda: self._done.append(mid)):
-            return  # fenced: the task is another manager's to finish
+
+        def then() -> None:
+            self._done.append(mid)
+
+        return self._soon(records, then, lambda: self._freed(runner, result), self._finishing)
+
+    def started_soon(
+        self, runner: TaskRunner, attempt: int, pid: int | None
+    ) -> asyncio.Future[None]:
+        """:meth:`started`, joined to the next batch now, without a coroutine to wait in:
+        a future done once the event is written (or the manager is fenced)."""
+        event = self._event(runner, "started", attempt=attempt, pid=pid)
+        return self._soon([(q.TASK_LOG, event)], None, None, self._starting)
+
+    def _soon(
+        self,
+        records: list[_Record],
+        then: Callable[[], None] | None,
+        after: Callable[[], None] | None,
+        pending: set[asyncio.Future[Any]],
+    ) -> asyncio.Future[None]:
+        """Join ``records`` to the next batch of writes (``then``: see :meth:`_write`); a
+        future of the caller's own, done once they are written and ``after`` has run
+        (at once, without ``after``, once fenced). Cancelling it does not stop the write.
+
+        No task of its own: the batch's future says when the write is made, and only a
+        refused write goes on in a task that tries again (:meth:`_write`). What is still
+        to be written is in ``pending`` meanwhile."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._m.fenced:
+            written.set_result(None)  # fenced: its tasks are another manager's now
+            return written
+
+        def end(job: asyncio.Future[Any]) -> None:
+            pending.discard(job)
+            if job.cancelled():
+                if not written.done():
+                    written.cancel()
+                return
+            exc = job.exception()
+            if exc is not None and not isinstance(job, asyncio.Task):
+                # refused: tried again (a task: the retries) until taken, or fenced
+                retry = asyncio.ensure_future(self._write(records, then, exc))
+                pending.add(retry)
+                retry.add_done_callback(end)
+                return
+            try:
+                if exc is None and job.result() is not False and after is not None:
+                    after()  # (False: fenced)
+            finally:
+                if not written.done():  # (cancelled: its waiter stopped waiting)
+                    written.set_result(None)
+
+        batch = self._batch(records, then)
+        pending.add(batch)
+        batch.add_done_callback(end)
+        return written
+
+    def _freed(self, runner: TaskRunner, result: Result) -> None:
+        """The task's result is durable: its claim, its files and its waiters are done."""
         self._due.set()  # its claim is dropped with the next flush
         runner.forget()  # its exits are no longer needed to tell how it ended
         if self._m.local is not None:  # after the outbox: a client that reads it finds it

@@ -54,6 +54,10 @@ class Reporter(Protocol):
 
     async def started(self, runner: TaskRunner, attempt: int, pid: int | None) -> None: ...
 
+    def started_soon(
+        self, runner: TaskRunner, attempt: int, pid: int | None
+    ) -> asyncio.Future[None]: ...
+
     async def event(self, runner: TaskRunner, kind: EventKind, **fields: Any) -> None: ...
 
     def output(self, runner: TaskRunner, stream: str, line: str) -> None: ...
@@ -87,7 +91,8 @@ class TaskRunner:
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": Tail(), "stderr": Tail()}
         self.attempt = 0
-        self._result: tuple[int, Path] | None = None  # the last result file asked for
+        self._work_text = str(work_dir)
+        self._result: tuple[int, str] | None = None  # the last result file asked for
         self._processes: list[Process] = []  # its attempts', whose exits are journaled
         self.paused = False
         self.started_at: float | None = None
@@ -105,7 +110,7 @@ class TaskRunner:
     async def run(self, started: Callable[[], None]) -> None:
         spec = self.spec
         begin = time.monotonic()
-        backoff = Backoff(initial=spec.retry_delay, max=MAX_RETRY_DELAY, jitter=Jitter.EQUAL)
+        backoff: Backoff | None = None  # made for a first retry (most tasks have none)
         result: Result | None = None
         try:
             while True:
@@ -119,6 +124,10 @@ class TaskRunner:
                 )
                 if not again:
                     break
+                if backoff is None:
+                    backoff = Backoff(
+                        initial=spec.retry_delay, max=MAX_RETRY_DELAY, jitter=Jitter.EQUAL
+                    )
                 delay = backoff.delay(self.attempt)
                 reason = result.error or describe_exit(result.exit_code or 0)
                 await self.reporter.event(
@@ -196,9 +205,17 @@ class TaskRunner:
 
     async def _attempt(self, started: Callable[[], None]) -> Result:
         spec = self.spec
+        # A function's result file is reserved while its "starting" mark is written (on
+        # another thread, at the same time: the reservation is most often there once the
+        # mark is, and the attempt goes on without waiting for it)
+        reserving = (
+            self._files.reserve_soon(self._result_path()) if spec.kind == "function" else None
+        )
         if self.attempt == 1 and spec.restart == "never" and not await self.reporter.starting(self):
+            if reserving is not None:
+                self._files.remove([self._result_path()])  # (after the reservation: in order)
             return Result(tid=spec.tid, state="stopped", error="its manager lost its lease")
-        if spec.kind == "function" and not await self._room_for_its_value():
+        if reserving is not None and not await self._room_for_its_value(reserving):
             return Result(tid=spec.tid, state="stopped", error="stopped before it started")
         try:
             target = self._build()
@@ -209,16 +226,33 @@ class TaskRunner:
             # sys.exit() on import must not stop the manager and every other task.
             return Result(tid=spec.tid, state="failed", error=f"cannot launch: {_why(exc)}")
         self._target = target
-        up: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if isinstance(target, WorkerTask):
+            try:
+                return await self._on_worker_run(target, started)
+            finally:
+                self._target = None
+        loop = asyncio.get_running_loop()
+        # One future says the attempt came up (True) or ended first (False), one task runs
+        # it, and a timer (not a wait with a timeout) bounds it: the fewest turns of the
+        # loop per attempt, which is what a busy manager's loop spends its time on.
+        up: asyncio.Future[bool] = loop.create_future()
 
         def is_up() -> None:
             if not up.done():
-                up.set_result(None)
+                up.set_result(True)
 
-        job = asyncio.ensure_future(target.run(is_up))
+        job = loop.create_task(_drive(target, is_up, up))
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not job.done():
+                timed_out = True
+                target.request_stop()
+
+        timer: asyncio.TimerHandle | None = None
         try:
-            await asyncio.wait([job, up], return_when="FIRST_COMPLETED")
-            if up.done():
+            if await up:
                 self.started_at = time.time()
                 pid = target.pid if isinstance(target, (Process, WorkerTask)) else None
                 await self.reporter.started(self, self.attempt, pid)
@@ -230,27 +264,81 @@ class TaskRunner:
                     target.pause()
                 if self._stopping:
                     target.request_stop()
-            timed_out = False
             timeout = spec.limits.timeout
             if timeout is not None and not job.done():
-                done, _ = await asyncio.wait([job], timeout=timeout)
-                if not done:
-                    timed_out = True
-                    target.request_stop()
-            await asyncio.wait([job])
+                timer = loop.call_later(timeout, expire)
+            if not job.done():
+                await _ended(job)
         finally:
+            if timer is not None:
+                timer.cancel()
             if not job.done():  # cancelled while waiting: take the attempt down with us
                 job.cancel()
                 await asyncio.wait([job])
             self._target = None
-        return self._outcome(target, job, timed_out)
+        return self._outcome(target, job.exception(), timed_out)
 
-    async def _room_for_its_value(self) -> bool:
-        """Reserve the disk space of the function's return value before it starts, waiting
-        (while the disk is full) rather than running work whose result could not be
-        kept; False if stopped meanwhile."""
+    async def _on_worker_run(self, target: WorkerTask, started: Callable[[], None]) -> Result:
+        """An attempt on a warm worker, run in the runner's own task (the lean path of most
+        function tasks: no task of the attempt's own, no future to say it came up). Its
+        "started" event is joined to the next batch once it has a worker, and what follows
+        its being written (its admission, its timeout's start, a pause or stop asked
+        meanwhile) is a callback of that write; the worker runs meanwhile unless the task
+        must be admitted first (see :class:`WorkerTask`)."""
+        loop = asyncio.get_running_loop()
+        timeout = self.spec.limits.timeout
+        attempt = self.attempt
+        written: asyncio.Future[None] | None = None
+        timer: asyncio.TimerHandle | None = None
+        ended = timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not ended:
+                timed_out = True
+                target.request_stop()
+
+        def durable(fut: asyncio.Future[None]) -> None:
+            nonlocal timer
+            if fut.cancelled():
+                return  # its runner was cancelled meanwhile: the attempt is over
+            target.admit()  # it may have run from now on, as recovery will assume
+            if attempt == 1:
+                started()
+            if self.paused:
+                target.pause()
+            if self._stopping:
+                target.request_stop()
+            if timeout is not None and not ended:
+                timer = loop.call_later(timeout, expire)
+
+        def is_up() -> None:
+            nonlocal written
+            self.started_at = time.time()
+            written = self.reporter.started_soon(self, attempt, target.pid)
+            written.add_done_callback(durable)
+
+        exc: BaseException | None = None
+        try:
+            await target.run(is_up)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 (the attempt's outcome)
+            exc = e
+        finally:
+            ended = True
+            if timer is not None:
+                timer.cancel()
+        if written is not None and not written.done():
+            await written  # its result follows its "started" event
+        return self._outcome(target, exc, timed_out)
+
+    async def _room_for_its_value(self, reserving: asyncio.Future[bool]) -> bool:
+        """Reserve the disk space of the function's return value before it starts (the
+        first try: ``reserving``), waiting (while the disk is full) rather than running
+        work whose result could not be kept; False if stopped meanwhile."""
         delay = 0.25
-        while not await self._files.reserve(self._result_path()):
+        while not await reserving:
             if delay == 0.25:
                 _log.warning("task %s waits for disk space for its result", self.spec.tid)
             with contextlib.suppress(TimeoutError):
@@ -259,14 +347,14 @@ class TaskRunner:
             if self._stopping:
                 return False
             delay = min(delay * 2, 5.0)
+            reserving = self._files.reserve_soon(self._result_path())
         return True
 
     def _outcome(
-        self, target: Process | WorkerTask | Loop, job: asyncio.Future[None], timed_out: bool
+        self, target: Process | WorkerTask | Loop, exc: BaseException | None, timed_out: bool
     ) -> Result:
         tid = self.spec.tid
         code = target.returncode if isinstance(target, (Process, WorkerTask)) else None
-        exc = job.exception()
         if timed_out:
             limit = self.spec.limits.timeout
             return Result(
@@ -291,10 +379,11 @@ class TaskRunner:
             returned = returned_value(self._result_path())  # removed once durable (forget)
         return None if returned is None else returned[0]
 
-    def _result_path(self, attempt: int | None = None) -> Path:
+    def _result_path(self, attempt: int | None = None) -> str:
         attempt = attempt or self.attempt
         if self._result is None or self._result[0] != attempt:  # asked thrice an attempt
-            self._result = (attempt, result_path(self._work_dir, self.spec.tid, attempt))
+            # result_path's, as text (a Path per task costs more than the rest of this)
+            self._result = (attempt, f"{self._work_text}/{self.spec.tid}.{attempt}.json")
         return self._result[1]
 
     def _build(self) -> Process | WorkerTask | Loop:
@@ -351,21 +440,52 @@ class TaskRunner:
 
     def _log_file(self, make_dir: bool = True) -> dict[str, Any]:
         limits = self.output_limits
-        path = limits.log_path(self.spec.tid)
-        if path is None:
+        log_dir = limits.log_dir_text
+        if log_dir is None:
             return {}
         # a stat: cheaper than mkdir failing each task
-        if make_dir and not os.path.isdir(path.parent):
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if make_dir and not os.path.isdir(log_dir):
+            os.makedirs(log_dir, mode=0o700, exist_ok=True)
+        path = f"{log_dir}/T{self.spec.tid}.log"  # log_path's, as text (no Path a task)
         return {
-            "stdout": str(path),
-            "stderr": str(path),
+            "stdout": path,
+            "stderr": path,
             "log_max_bytes": limits.log_bytes,
             "log_backups": limits.log_backups,
         }
 
     def __repr__(self) -> str:
         return f"<TaskRunner {self.name} {self.spec.label!r} attempt={self.attempt}>"
+
+
+async def _drive(
+    target: Process | WorkerTask | Loop, is_up: Callable[[], None], up: asyncio.Future[bool]
+) -> None:
+    """Run ``target``; ``up`` says False if it ended before it came up."""
+    try:
+        await target.run(is_up)
+    finally:
+        if not up.done():
+            up.set_result(False)
+
+
+async def _ended(job: asyncio.Task[None]) -> None:
+    """Wait for ``job`` to end, whatever it ends with (its outcome is read from it). A
+    cancellation of the waiter is the waiter's (and ``job``, awaited, is cancelled too)."""
+    try:
+        await job
+    except asyncio.CancelledError:
+        if _cancelling():
+            raise
+    except Exception:  # noqa: BLE001 (the attempt's outcome: read from the job)
+        pass
+    if _cancelling():  # cancelled, and the target ended on it without saying so
+        raise asyncio.CancelledError
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _warm(spec: TaskSpec) -> bool:
@@ -386,12 +506,12 @@ def result_path(work_dir: Path, tid: int, attempt: int) -> Path:
     return work_dir / f"{tid}.{attempt}.json"
 
 
-def returned_value(path: Path) -> tuple[JsonValue] | None:
+def returned_value(path: str | os.PathLike[str]) -> tuple[JsonValue] | None:
     """The return value a function task's process wrote at ``path`` (whole, by a rename,
     once the function had returned: its work is done, whatever killed the process
     after), as a 1-tuple; None without the file."""
     try:
-        with path.open(encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             value: JsonValue = json.load(f)
     except (OSError, ValueError):
         return None

@@ -20,7 +20,6 @@ import asyncio
 import dataclasses
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from .._exceptions import SpawnError, TreadleError
@@ -44,7 +43,7 @@ class FunctionRaised(TreadleError):
 class WorkerTask:
     """Runs ``spec`` (a function task) once on one of ``pool``'s workers."""
 
-    def __init__(self, pool: Pool, spec: TaskSpec, result: Path, output: Output) -> None:
+    def __init__(self, pool: Pool, spec: TaskSpec, result: str, output: Output) -> None:
         self.spec = spec
         self.output = output  # the task's lines: its listener, its log file
         self._pool = pool
@@ -104,7 +103,7 @@ class WorkerTask:
                 process.pause()
             self._running = True
             msg = {"seq": worker.tasks + 1, "fn": spec.function, "args": spec.args}
-            msg["result"] = str(self._result)
+            msg["result"] = self._result
             try:
                 reply = await worker.execute(msg, self.output.line)
             except asyncio.CancelledError:

@@ -3,11 +3,12 @@
 A manager's :class:`~treadle.manager._pool.Pool` starts it (through the spawner, like any
 task's process) with ``TREADLE_POOL`` (the pool's socket, ``@name``) and
 ``TREADLE_WORKER`` (``ID:TOKEN``) in its environment; it connects, says who it is, and
-then reads tasks, one JSON line each, until EOF (retired: it exits 0)::
+then reads tasks, one JSON line each, until EOF (retired: it exits 0). Its replies say
+its RSS when ``TREADLE_WORKER_RSS`` is ``1`` (its pool has a memory limit)::
 
     → {"seq": 1, "fn": "mod:fn", "args": [2, 3], "result": "/…/T9.1.json"}
-    ← {"seq": 1, "ok": true, "rss": 31457280, "children": false, "value": 5}
-    ← {"seq": 2, "ok": false, "error": "RuntimeError: boom", "rss": …, "children": false}
+    ← {"seq": 1, "ok": true, "rss": 31457280, "children": false, "streams": true, "value": 5}
+    ← {"seq": 2, "ok": false, "error": "RuntimeError: boom", "rss": …, "children": false, …}
 
 A task is the fresh interpreter's ``_entry`` in all but the interpreter: the return value
 goes to the task's result file, whole or absent (:func:`~treadle.process._entry.write_result`);
@@ -15,13 +16,13 @@ an exception prints its traceback on stderr and fails the task with its type and
 (a target that does not import: one line, no traceback);
 ``sys.exit`` ends the worker with that code, as it would end the fresh interpreter. A
 coroutine runs on an event loop the worker keeps. After each task the worker flushes
-Python's and C's stdio buffers and writes a mark line, ``ESC[TOKEN:SEQ]``, on a line of
-its own to stdout and to stderr (after a newline, so that a last line without one ends
-there): the pool attributes every line before the mark to the task, and waits for both
-marks before it ends the task. Its reply says whether the task left child processes: a
-worker with any is not used again (it is stopped, and its process group with it).
+Python's and C's stdio buffers before it replies: every byte the task wrote is in its
+pipes by then, and the pool reads them out (to the task) when the reply comes. Its reply
+says whether the task left child processes, and whether its stdout and stderr are still
+the pipes it was started with (``streams``: a task may close or replace them): a worker
+that fails either is not used again (it is stopped, and its process group with it).
 
-It owns nothing of the manager's side (dispatch, marks, recycling: ``_pool``), and uses
+It owns nothing of the manager's side (dispatch, output, recycling: ``_pool``), and uses
 the standard library only: it is started without importing treadle (see ``_pool._BOOT``).
 """
 
@@ -39,19 +40,14 @@ from typing import Any
 
 from ..process._entry import TargetNotFound, call, write_result
 
-__all__ = ["main", "mark"]
+__all__ = ["main"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def mark(token: str, seq: int) -> str:
-    """The line that ends task ``seq``'s output on each stream."""
-    return f"\x1b[{token}:{seq}]"
-
-
 class _Worker:
-    def __init__(self, token: str) -> None:
-        self.token = token
+    def __init__(self) -> None:
+        self._streams = _streams()  # what a task must leave them as
         self._loop: Any = None  # asyncio's, made on the first coroutine
         try:
             self._fflush: Any = ctypes.CDLL(None).fflush
@@ -91,33 +87,54 @@ class _Worker:
         return self._loop.run_until_complete(coro)
 
     def flush(self) -> None:
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        out, err = sys.stdout, sys.stderr
+        for stream in (out, err, sys.__stdout__, sys.__stderr__):
+            if stream is None or (stream is sys.__stdout__ and out is stream):
+                continue  # (the same stream: flushed once)
+            if stream is sys.__stderr__ and err is stream:
+                continue
             with contextlib.suppress(Exception):  # a task may have closed or replaced them
-                if stream is not None:
-                    stream.flush()
+                stream.flush()
         if self._fflush is not None:
             self._fflush(None)  # C code's stdio buffers, as exit() would flush them
 
-    def end(self, seq: int) -> None:
-        line = f"\n{mark(self.token, seq)}\n".encode()
-        for fd in (1, 2):
-            with contextlib.suppress(OSError):  # a task closed it: the pool stops waiting
-                os.write(fd, line)  # one write below PIPE_BUF: whole
+    def streams_intact(self) -> bool:
+        """Whether fds 1 and 2 are still the pipes the worker started with."""
+        return _streams() == self._streams
+
+
+def _streams() -> tuple[tuple[int, int] | None, ...]:
+    """What fds 1 and 2 are (device and inode; None: closed)."""
+    found: list[tuple[int, int] | None] = []
+    for fd in (1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((st.st_dev, st.st_ino))
+    return tuple(found)
+
+
+def _read(path: str) -> bytes:
+    """A small /proc file's text (plain system calls: no file object per task)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
 
 
 def _has_children() -> bool:
-    pid = os.getpid()
     try:
-        with open(f"/proc/self/task/{pid}/children") as f:
-            return bool(f.read().strip())
+        return bool(_read(f"/proc/self/task/{os.getpid()}/children").strip())
     except OSError:
         return False
 
 
 def _rss() -> int:
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE
+        return int(_read("/proc/self/statm").split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -125,7 +142,8 @@ def _rss() -> int:
 def main() -> int:
     address = os.environ.pop("TREADLE_POOL")
     ident = os.environ.pop("TREADLE_WORKER")
-    worker = _Worker(ident.partition(":")[2])
+    rss = os.environ.pop("TREADLE_WORKER_RSS", "") == "1"  # its pool holds it to a limit
+    worker = _Worker()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect("\0" + address[1:] if address.startswith("@") else address)
     sock.sendall(f"{ident}\n".encode())
@@ -133,9 +151,10 @@ def main() -> int:
     for raw in tasks:
         msg = json.loads(raw)
         reply, value = worker.run(msg)
-        worker.end(msg["seq"])
-        reply["rss"] = _rss()
+        if rss:
+            reply["rss"] = _rss()
         reply["children"] = _has_children()
+        reply["streams"] = worker.streams_intact()
         line = json.dumps(reply).encode()
         if value is not None:  # the value's JSON as it is, not encoded again
             line = line[:-1] + b', "value": ' + value + b"}"

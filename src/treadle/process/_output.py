@@ -23,6 +23,7 @@ __all__ = ["LINE_LIMIT", "Output", "Pump", "human_size"]
 _FORMAT = logging.Formatter("%(asctime)s %(stream)s %(message)s")
 LINE_LIMIT = 64 * 1024  # bytes of one line kept in the ring and handed to the listener
 _CHUNK = 64 * 1024  # bytes read from a pipe at a time
+_DRAIN = 16  # chunks a drain reads at most (a pipe holds one)
 
 
 def human_size(n: float) -> str:
@@ -64,6 +65,7 @@ class Output:
         self._wanted: dict[str, tuple[str, int, int]] = {}  # stream → its file, not yet open
         self._waiters: list[asyncio.Future[None]] = []
         self.listener: Callable[[str, str], None] | None = None  # (stream, line), per line
+        self.pumps: dict[str, Pump] = {}  # the pipes read now, by stream
 
     def to_file(self, stream: str, path: str, max_bytes: int, backups: int) -> None:
         """Write ``stream``'s lines to ``path``; streams given the same path share one
@@ -109,7 +111,8 @@ class Output:
 
     def pump(self, stream: str, fd: int) -> Pump:
         """Read the pipe ``fd`` (ours to close) line by line until EOF."""
-        return Pump(self, stream, fd)
+        pump = self.pumps[stream] = Pump(self, stream, fd)
+        return pump
 
     async def wait_line(self, predicate: Callable[[str], bool]) -> str:
         """Wait for an output line (already seen in the ring, or to come) matching ``predicate``."""
@@ -156,18 +159,34 @@ class Pump:
         os.set_blocking(fd, False)
         self._loop.add_reader(fd, self._readable)
 
-    def _readable(self) -> None:
+    def _readable(self) -> bool:
+        """Read once; whether there was anything (False: nothing now, or EOF)."""
         try:
             chunk = os.read(self._fd, _CHUNK)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             chunk = b""
         if not chunk:
             if not self._long.empty:  # the last line had no newline
                 self._long.finish()
             self.close()
-            return
+            return False
+        self._lines(chunk)
+        return True
+
+    def drain(self) -> bool:
+        """Read what the pipe holds now (at most ``_DRAIN`` chunks: a writer that goes on
+        writing is read as it comes), and end a last line that has no newline: what
+        was written before this call is out, line by line. False once at EOF."""
+        for _ in range(_DRAIN):
+            if self._fd < 0 or not self._readable():
+                break
+        if self._fd >= 0 and not self._long.empty:
+            self._long.finish()
+        return self._fd >= 0
+
+    def _lines(self, chunk: bytes) -> None:
         output, stream, long = self._output, self._stream, self._long
         start = 0
         while (end := chunk.find(b"\n", start)) >= 0:
