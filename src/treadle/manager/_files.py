@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -159,7 +159,7 @@ class Files:
         job = self._executor().submit(lambda: [_reserve(path, spares) for path in paths])
         asyncio.wrap_future(job).add_done_callback(lambda got: _settle(asked, got))
 
-    def remove(self, paths: list[StrPath]) -> None:
+    def remove(self, paths: Sequence[StrPath]) -> None:
         """Take away each of ``paths`` (or, if absent, its ``.part`` reservation), soon:
         the caller does not wait. Done before :meth:`close` returns."""
         if paths:
