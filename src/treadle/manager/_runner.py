@@ -1,8 +1,9 @@
 """One task of a manager's, as it runs it: :class:`TaskRunner`.
 
-Owns a task's attempts: it starts what the :class:`~treadle.broker.TaskSpec` names (a
+Owns a task's attempts: it builds what the :class:`~treadle.broker.TaskSpec` names (a
 process, a ``module:function`` on one of its manager's warm workers (``_warm``) or in its
-own interpreter, or a Loop in-process), applies the per-attempt timeout, retries by the
+own interpreter, or a Loop in-process), has each attempt driven (``_attempt``: its start,
+its "started" event, its timeout), turns how it ended into a result, retries by the
 spec's restart policy with backoff, and hands every change to its :class:`Reporter`,
 which turns them into broker writes. It never touches the broker itself.
 """
@@ -36,6 +37,7 @@ from ..broker._taskspec import MAX_RETRY_DELAY
 from ..loop import Loop
 from ..process import Process, ProcessSpec
 from ..process._output import Output
+from ._attempt import attempt, on_worker
 from ._files import Files
 from ._output import OutputLimits, Tail
 from ._pool import Pool
@@ -87,7 +89,7 @@ class TaskRunner:
         self._work_dir = work_dir
         self._record_dir = record_dir
         self._target: Process | WorkerTask | Loop | None = None
-        self._stopping = False
+        self.stopping = False
         self._stop_event = asyncio.Event()
         self._tails = {"stdout": Tail(), "stderr": Tail()}
         self.attempt = 0
@@ -116,7 +118,7 @@ class TaskRunner:
             while True:
                 self.attempt += 1
                 result = await self._attempt(started)
-                if self._stopping:
+                if self.stopping:
                     result = result.model_copy(update={"state": "stopped"})
                     break
                 again = spec.restart == "always" or (
@@ -136,14 +138,14 @@ class TaskRunner:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._stop_event.wait()
-                if self._stopping:
+                if self.stopping:
                     break
         except asyncio.CancelledError:
             # the supervisor's patience ran out: still say how the task ended, then go
             result = Result(tid=spec.tid, state="stopped", error="cancelled")
             await self._finish(result, begin)
             raise
-        if result is None or self._stopping:
+        if result is None or self.stopping:
             result = (result or Result(tid=spec.tid, state="stopped")).model_copy(
                 update={"state": "stopped"}
             )
@@ -171,7 +173,7 @@ class TaskRunner:
             self._files.remove([self._result_path(a) for a in range(1, self.attempt + 1)])
 
     def request_stop(self) -> None:
-        self._stopping = True
+        self.stopping = True
         self._stop_event.set()
         if self._target is not None:
             self._target.request_stop()
@@ -226,112 +228,12 @@ class TaskRunner:
             # sys.exit() on import must not stop the manager and every other task.
             return Result(tid=spec.tid, state="failed", error=f"cannot launch: {_why(exc)}")
         self._target = target
-        if isinstance(target, WorkerTask):
-            try:
-                return await self._on_worker_run(target, started)
-            finally:
-                self._target = None
-        loop = asyncio.get_running_loop()
-        # One future says the attempt came up (True) or ended first (False), one task runs
-        # it, and a timer (not a wait with a timeout) bounds it: the fewest turns of the
-        # loop per attempt, which is what a busy manager's loop spends its time on.
-        up: asyncio.Future[bool] = loop.create_future()
-
-        def is_up() -> None:
-            if not up.done():
-                up.set_result(True)
-
-        job = loop.create_task(_drive(target, is_up, up))
-        timed_out = False
-
-        def expire() -> None:
-            nonlocal timed_out
-            if not job.done():
-                timed_out = True
-                target.request_stop()
-
-        timer: asyncio.TimerHandle | None = None
         try:
-            if await up:
-                self.started_at = time.time()
-                pid = target.pid if isinstance(target, (Process, WorkerTask)) else None
-                await self.reporter.started(self, self.attempt, pid)
-                if isinstance(target, WorkerTask):
-                    target.admit()  # it may have run from now on, as recovery will assume
-                if self.attempt == 1:
-                    started()
-                if self.paused:
-                    target.pause()
-                if self._stopping:
-                    target.request_stop()
-            timeout = spec.limits.timeout
-            if timeout is not None and not job.done():
-                timer = loop.call_later(timeout, expire)
-            if not job.done():
-                await _ended(job)
+            if isinstance(target, WorkerTask):
+                return await on_worker(self, target, started)
+            return await attempt(self, target, started)
         finally:
-            if timer is not None:
-                timer.cancel()
-            if not job.done():  # cancelled while waiting: take the attempt down with us
-                job.cancel()
-                await asyncio.wait([job])
             self._target = None
-        return self._outcome(target, job.exception(), timed_out)
-
-    async def _on_worker_run(self, target: WorkerTask, started: Callable[[], None]) -> Result:
-        """An attempt on a warm worker, run in the runner's own task (the lean path of most
-        function tasks: no task of the attempt's own, no future to say it came up). Its
-        "started" event is joined to the next batch once it has a worker, and what follows
-        its being written (its admission, its timeout's start, a pause or stop asked
-        meanwhile) is a callback of that write; the worker runs meanwhile unless the task
-        must be admitted first (see :class:`WorkerTask`)."""
-        loop = asyncio.get_running_loop()
-        timeout = self.spec.limits.timeout
-        attempt = self.attempt
-        written: asyncio.Future[None] | None = None
-        timer: asyncio.TimerHandle | None = None
-        ended = timed_out = False
-
-        def expire() -> None:
-            nonlocal timed_out
-            if not ended:
-                timed_out = True
-                target.request_stop()
-
-        def durable(fut: asyncio.Future[None]) -> None:
-            nonlocal timer
-            if fut.cancelled():
-                return  # its runner was cancelled meanwhile: the attempt is over
-            target.admit()  # it may have run from now on, as recovery will assume
-            if attempt == 1:
-                started()
-            if self.paused:
-                target.pause()
-            if self._stopping:
-                target.request_stop()
-            if timeout is not None and not ended:
-                timer = loop.call_later(timeout, expire)
-
-        def is_up() -> None:
-            nonlocal written
-            self.started_at = time.time()
-            written = self.reporter.started_soon(self, attempt, target.pid)
-            written.add_done_callback(durable)
-
-        exc: BaseException | None = None
-        try:
-            await target.run(is_up)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noqa: BLE001 (the attempt's outcome)
-            exc = e
-        finally:
-            ended = True
-            if timer is not None:
-                timer.cancel()
-        if written is not None and not written.done():
-            await written  # its result follows its "started" event
-        return self._outcome(target, exc, timed_out)
 
     async def _room_for_its_value(self, reserving: asyncio.Future[bool]) -> bool:
         """Reserve the disk space of the function's return value before it starts (the
@@ -344,13 +246,13 @@ class TaskRunner:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._stop_event.wait()
-            if self._stopping:
+            if self.stopping:
                 return False
             delay = min(delay * 2, 5.0)
             reserving = self._files.reserve_soon(self._result_path())
         return True
 
-    def _outcome(
+    def outcome(
         self, target: Process | WorkerTask | Loop, exc: BaseException | None, timed_out: bool
     ) -> Result:
         tid = self.spec.tid
@@ -456,36 +358,6 @@ class TaskRunner:
 
     def __repr__(self) -> str:
         return f"<TaskRunner {self.name} {self.spec.label!r} attempt={self.attempt}>"
-
-
-async def _drive(
-    target: Process | WorkerTask | Loop, is_up: Callable[[], None], up: asyncio.Future[bool]
-) -> None:
-    """Run ``target``; ``up`` says False if it ended before it came up."""
-    try:
-        await target.run(is_up)
-    finally:
-        if not up.done():
-            up.set_result(False)
-
-
-async def _ended(job: asyncio.Task[None]) -> None:
-    """Wait for ``job`` to end, whatever it ends with (its outcome is read from it). A
-    cancellation of the waiter is the waiter's (and ``job``, awaited, is cancelled too)."""
-    try:
-        await job
-    except asyncio.CancelledError:
-        if _cancelling():
-            raise
-    except Exception:  # noqa: BLE001 (the attempt's outcome: read from the job)
-        pass
-    if _cancelling():  # cancelled, and the target ended on it without saying so
-        raise asyncio.CancelledError
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def _warm(spec: TaskSpec) -> bool:
