@@ -23,6 +23,7 @@ import pytest
 
 from treadle import ProcessExited, SpawnError
 from treadle.process import Leftovers, Process, ProcessSpec, reap_leftovers, spawner
+from treadle.process._spawner import Spawner
 
 from .test_process import _until
 
@@ -231,17 +232,24 @@ def _kids(pid: int) -> list[psutil.Process]:
     return kids
 
 
+async def _frozen_launcher_ahead(sp: Spawner) -> psutil.Process:
+    """The launcher the spawner forks ahead after a start, frozen (SIGSTOP) before its
+    request: the next spawn may get it (unless it is retired first, unused for 1 s)."""
+    await Process(ProcessSpec(argv=["true"])).run(lambda: None)
+    pid = sp.pid
+    assert pid is not None
+    await _until(lambda: len(_kids(pid)) == 1)
+    (launcher,) = _kids(pid)
+    launcher.suspend()
+    return launcher
+
+
 async def test_a_launch_held_before_exec_does_not_hold_up_the_next(mode: str) -> None:
     # After an exit the spawner forks a launcher ahead, for the next spawn. Frozen there,
     # that spawn's exec cannot happen: the one after it must start and end meanwhile.
     sp = await spawner()
     for _ in range(10):  # until the frozen launcher is the one a spawn got
-        await Process(ProcessSpec(argv=["true"])).run(lambda: None)
-        pid = sp.pid
-        assert pid is not None
-        await _until(lambda pid=pid: len(_kids(pid)) == 1)  # type: ignore[misc]
-        (launcher,) = _kids(pid)
-        launcher.suspend()
+        launcher = await _frozen_launcher_ahead(sp)
         procs = [Process(ProcessSpec(argv=["sh", "-c", f"exit {k}"], name=f"p{k}")) for k in (3, 4)]
         runs = [asyncio.ensure_future(p.run(lambda: None)) for p in procs]
         try:
@@ -264,12 +272,7 @@ async def test_a_spawner_closing_with_a_launch_frozen_before_exec_still_ends(mod
     # not for ever: one whose launcher is frozen is killed, and the spawner ends.
     sp = await spawner()
     for _ in range(10):  # until the frozen launcher is the one a spawn got
-        await Process(ProcessSpec(argv=["true"])).run(lambda: None)
-        pid = sp.pid
-        assert pid is not None
-        await _until(lambda pid=pid: len(_kids(pid)) == 1)  # type: ignore[misc]
-        (launcher,) = _kids(pid)
-        launcher.suspend()
+        launcher = await _frozen_launcher_ahead(sp)
         procs = [Process(ProcessSpec(argv=["sleep", "1000"], name=f"p{k}")) for k in (1, 2)]
         runs = [asyncio.ensure_future(p.run(lambda: None)) for p in procs]
         try:
