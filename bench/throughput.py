@@ -73,16 +73,15 @@ PARTS = ("client", "service", "helpers", "ran")
 Run = tuple[float, dict[str, float]]  # tasks per second, and CPU seconds per task by part
 
 
-def _tree_cpu(root: int) -> dict[int, tuple[float, float, float]]:
-    """CPU seconds of ``root`` and each live descendant: (own, reaped children's, is root)."""
-    found: dict[int, tuple[float, float, float]] = {}
+def _tree_cpu(root: int) -> dict[int, tuple[float, float]]:
+    """CPU seconds of ``root`` and each live descendant: (its own, its reaped children's)."""
+    found: dict[int, tuple[float, float]] = {}
     procs = [psutil.Process(root)]
     procs += procs[0].children(recursive=True)
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             t = proc.cpu_times()
-            own, reaped = t.user + t.system, t.children_user + t.children_system
-            found[proc.pid] = (own, reaped, float(proc.pid == root))
+            found[proc.pid] = (t.user + t.system, t.children_user + t.children_system)
     return found
 
 
@@ -98,9 +97,9 @@ class _Cpu:
         after = _tree_cpu(self.root)
         parts = dict.fromkeys(PARTS, 0.0)
         parts["client"] = time.process_time() - self.client
-        for pid, (own, reaped, is_root) in after.items():
-            own0, reaped0, _ = self.before.get(pid, (0.0, 0.0, 0.0))
-            parts["service" if is_root else "helpers"] += own - own0
+        for pid, (own, reaped) in after.items():
+            own0, reaped0 = self.before.get(pid, (0.0, 0.0))
+            parts["service" if pid == self.root else "helpers"] += own - own0
             parts["ran"] += reaped - reaped0
         return {k: v / n for k, v in parts.items()}
 

@@ -93,13 +93,11 @@ class Launches:
         del self.by_fd[report_r], self.by_pid[launcher.pid]
         return failure
 
-    def died(self, pid: int) -> bool:
-        """Whether ``pid`` was the launcher ahead (it died waiting: forgotten)."""
-        if self.ahead is None or self.ahead.pid != pid:
-            return False
-        self.ahead.close()
-        self.ahead = None
-        return True
+    def died(self, pid: int) -> None:
+        """``pid`` ended: if it was the launcher ahead (it died waiting), forget it."""
+        if self.ahead is not None and self.ahead.pid == pid:
+            self.ahead.close()
+            self.ahead = None
 
     def warm(self) -> None:
         """Fork a launcher ahead if one is wanted, or retire the one ahead if it waited
