@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -135,15 +136,23 @@ def test_eight_clients_submitting_at_once_lose_and_duplicate_nothing(client: Cli
         "    tids = [c.submit(['true'], name=f'c{sys.argv[1]}-{i}').tid for i in range(25)]\n"
         "print(json.dumps(tids))\n"
     )
-    with manager(client, max_tasks=16):
+    with manager(client, max_tasks=16), contextlib.ExitStack() as procs_stack:
         procs = [
-            subprocess.Popen([sys.executable, "-c", script, str(n)], stdout=subprocess.PIPE)
+            procs_stack.enter_context(
+                subprocess.Popen(
+                    [sys.executable, "-c", script, str(n)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
             for n in range(8)
         ]
+        procs_stack.callback(_kill_all, procs)
         tids: list[int] = []
         for proc in procs:
-            out, _ = proc.communicate(timeout=60)
-            assert proc.returncode == 0
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
             tids += json.loads(out)
         assert len(set(tids)) == 200
         for tid in tids:
@@ -155,6 +164,12 @@ def test_eight_clients_submitting_at_once_lose_and_duplicate_nothing(client: Cli
         assert len(results(client, tid)) == 1
     assert client.broker.peek(names.SPAWN, TaskSpec.model_validate_json) == []
     assert all(isinstance(e, TaskEvent) for e in client.events())
+
+
+def _kill_all(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
 
 
 class _Died(Exception):
