@@ -17,15 +17,17 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from treadle import ProcessExited, SpawnError
 from treadle.process import Leftovers, Process, ProcessSpec, reap_leftovers, spawner
+from treadle.process._guardian import NAME
 from treadle.process._spawner import Spawner
 
-from .test_process import _until
+from .test_process import _alive, _until
 
 PY = sys.executable
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -97,8 +99,46 @@ async def test_a_setsid_grandchild_dies_when_its_task_ends_normally(mode: str) -
     child, grandchild = map(int, proc.output.tail()[-1].split()[-2:])
     await _gone(child, grandchild)
     sp = await spawner()
-    assert sp.pid is not None
-    await _until(lambda: psutil.Process(sp.pid).children() == [])  # every orphan reaped
+    pid = sp.pid
+    assert pid is not None
+    await _until(lambda: _kids(pid) == [])  # every orphan reaped
+
+
+async def test_a_spawner_killed_outright_takes_its_processes_and_theirs_with_it(
+    mode: str,
+) -> None:
+    # posix_spawn sets no parent-death signal: the spawner's guardian kills what carries
+    # its tag (setsid'd grandchildren too), and the host kills its own children itself
+    # before it hears of their end. One that asked for no parent-death signal lives on,
+    # unless it has a cgroup (the host kills the dead spawner's cgroups).
+    sp = await spawner()
+    family = Process(ProcessSpec(argv=[PY, "-c", FAMILY, "stay"], name="family"))
+    launched = Process(ProcessSpec(argv=["sleep", "1000"], name="launched", **LAUNCHED))
+    stays = Process(ProcessSpec(argv=["sleep", "1000"], name="stays", parent_death_signal=None))
+    runs = [asyncio.ensure_future(p.run(lambda: None)) for p in (family, launched, stays)]
+    survivor = None
+    try:
+        async with asyncio.timeout(30):
+            await _until(lambda: len(family.output.tail()) > 0 and stays.pid is not None)
+            await _until(lambda: launched.pid is not None)
+            child, grandchild = map(int, family.output.tail()[-1].split()[-2:])
+            pids = [p for p in (family.pid, launched.pid) if p is not None]
+            assert len(pids) == 2
+            survivor = stays.pid
+            assert sp.pid is not None
+            os.kill(sp.pid, signal.SIGKILL)
+            ends = await asyncio.gather(*runs, return_exceptions=True)
+            assert [type(e) for e in ends] == [ProcessExited] * 3
+            await _gone(*pids, child, grandchild)
+            assert survivor is not None
+            assert _alive(survivor) == (mode == "tag")  # its cgroup goes with the spawner
+    finally:
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        if survivor is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(survivor, signal.SIGKILL)
 
 
 async def test_each_task_gets_a_cgroup_of_its_own_and_a_tag(mode: str) -> None:
@@ -110,7 +150,8 @@ async def test_each_task_gets_a_cgroup_of_its_own_and_a_tag(mode: str) -> None:
         assert proc.pid is not None
         cgroup = _cgroup_of(proc.pid)
         env = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
-        assert f"TREADLE_OWNER=|sleeper|{proc.pid}".encode() in env
+        tag = f"TREADLE_OWNER=|sleeper|{sp.pid}.".encode()
+        assert any(v.startswith(tag) and v[len(tag) :].isdigit() for v in env)
         proc.request_stop()
         async with asyncio.timeout(10):
             await run
@@ -134,7 +175,7 @@ async def test_cpu_limit_out_of_range_fails_the_spawn_and_leaves_nothing(mode: s
         await proc.run(lambda: None)
     sp = await spawner()
     assert sp.pid is not None
-    assert psutil.Process(sp.pid).children() == []  # reaped before the error was sent
+    assert _kids(sp.pid) == []  # reaped before the error was sent
 
 
 async def test_exec_failure_is_a_clean_spawn_error(tmp_path: Path, mode: str) -> None:
@@ -199,9 +240,18 @@ async def test_many_spawns_at_once_each_get_their_own_pid_start_and_exit(
     script = tmp_path / "no-interpreter"  # found, but its exec fails in the launcher
     script.write_text("#!/no/such/interpreter\n")
     script.chmod(0o755)
-    quick = [Process(ProcessSpec(argv=["sh", "-c", f"exit {k}"], name=f"q{k}")) for k in range(30)]
-    broken = [Process(ProcessSpec(argv=[str(script)], name=f"b{k}")) for k in range(5)]
-    sleepers = [Process(ProcessSpec(argv=["sleep", "1000"], name=f"s{k}")) for k in range(5)]
+    # Every other one forked by a launcher, the rest posix_spawn'd: both at once.
+    how: list[dict[str, Any]] = [{}, LAUNCHED]
+    quick = [
+        Process(ProcessSpec(argv=["sh", "-c", f"exit {k}"], name=f"q{k}", **how[k % 2]))
+        for k in range(30)
+    ]
+    broken = [
+        Process(ProcessSpec(argv=[str(script)], name=f"b{k}", **how[k % 2])) for k in range(6)
+    ]
+    sleepers = [
+        Process(ProcessSpec(argv=["sleep", "1000"], name=f"s{k}", **how[k % 2])) for k in range(6)
+    ]
     runs = [asyncio.ensure_future(p.run(lambda: None)) for p in [*quick, *broken, *sleepers]]
     try:
         async with asyncio.timeout(30):
@@ -228,14 +278,20 @@ async def test_many_spawns_at_once_each_get_their_own_pid_start_and_exit(
 
 
 def _kids(pid: int) -> list[psutil.Process]:
+    """The spawner's children but its guardian."""
     kids: list[psutil.Process] = psutil.Process(pid).children()
-    return kids
+    return [k for k in kids if k.name() != NAME]
+
+
+# A parent-death signal but SIGKILL is set by a launcher (forked, not posix_spawn'd).
+LAUNCHED: dict[str, Any] = {"parent_death_signal": signal.SIGTERM}
 
 
 async def _frozen_launcher_ahead(sp: Spawner) -> psutil.Process:
-    """The launcher the spawner forks ahead after a start, frozen (SIGSTOP) before its
-    request: the next spawn may get it (unless it is retired first, unused for 1 s)."""
-    await Process(ProcessSpec(argv=["true"])).run(lambda: None)
+    """The launcher the spawner forks ahead after a launched start, frozen (SIGSTOP)
+    before its request: the next launched spawn may get it (unless it is retired first,
+    unused for 1 s)."""
+    await Process(ProcessSpec(argv=["true"], **LAUNCHED)).run(lambda: None)
     pid = sp.pid
     assert pid is not None
     await _until(lambda: len(_kids(pid)) == 1)
@@ -250,7 +306,10 @@ async def test_a_launch_held_before_exec_does_not_hold_up_the_next(mode: str) ->
     sp = await spawner()
     for _ in range(10):  # until the frozen launcher is the one a spawn got
         launcher = await _frozen_launcher_ahead(sp)
-        procs = [Process(ProcessSpec(argv=["sh", "-c", f"exit {k}"], name=f"p{k}")) for k in (3, 4)]
+        procs = [
+            Process(ProcessSpec(argv=["sh", "-c", f"exit {k}"], name=f"p{k}", **LAUNCHED))
+            for k in (3, 4)
+        ]
         runs = [asyncio.ensure_future(p.run(lambda: None)) for p in procs]
         try:
             async with asyncio.timeout(10):
@@ -273,7 +332,9 @@ async def test_a_spawner_closing_with_a_launch_frozen_before_exec_still_ends(mod
     sp = await spawner()
     for _ in range(10):  # until the frozen launcher is the one a spawn got
         launcher = await _frozen_launcher_ahead(sp)
-        procs = [Process(ProcessSpec(argv=["sleep", "1000"], name=f"p{k}")) for k in (1, 2)]
+        procs = [
+            Process(ProcessSpec(argv=["sleep", "1000"], name=f"p{k}", **LAUNCHED)) for k in (1, 2)
+        ]
         runs = [asyncio.ensure_future(p.run(lambda: None)) for p in procs]
         try:
             async with asyncio.timeout(10):
@@ -451,6 +512,50 @@ async def test_a_killed_host_leaves_no_descendant_and_its_kill_is_journaled(
     await _gone(int(main), int(child), int(grandchild))
     # killed by its spawner as its host died: how it would have ended is nobody's to say
     assert reap_leftovers(records) == Leftovers(killed=[], exits={})
+
+
+async def test_a_spawner_killed_while_its_host_is_frozen_leaves_no_descendant(
+    host: StartHost, tmp_path: Path, mode: str
+) -> None:
+    # Nobody to act but the spawner's guardian: it kills whatever carries the spawner's
+    # tag, setsid'd grandchildren included. What it kills is adopted here (a subreaper).
+    h = await host("family", str(tmp_path / "records"), FAMILY)
+    _, main = await h.line("started")
+    _, child, grandchild = await h.line("out")
+    spawner_pid = h.spawner()
+    kids = psutil.Process(spawner_pid).children()  # a launcher forked ahead, say
+    (guardian,) = [p for p in kids if p.name() == NAME]
+    h.proc.send_signal(signal.SIGSTOP)
+    os.kill(spawner_pid, signal.SIGKILL)
+    family = [int(main), int(child), int(grandchild)]
+    for pid in family:
+        await _exited(pid)
+    await _reaped(guardian.pid, expect=0)
+    for pid in {*family, *(k.pid for k in kids)}:  # adopted here (or reaped by a parent)
+        await _exited(pid)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 (it has exited)
+    h.proc.kill()  # frozen still: it cannot reap its spawner first
+    await h.proc.wait()
+    await _reaped(spawner_pid, expect=-signal.SIGKILL)
+
+
+async def test_a_killed_guardian_is_replaced_by_the_next_spawn(mode: str) -> None:
+    sp = await spawner()
+    await Process(ProcessSpec(argv=["true"])).run(lambda: None)
+    pid = sp.pid
+    assert pid is not None
+
+    def guardians() -> list[psutil.Process]:
+        return [p for p in psutil.Process(pid).children() if p.name() == NAME]
+
+    (first,) = guardians()
+    first.kill()
+    await _exited(first.pid)
+    await _until(lambda: guardians() == [])  # reaped by the spawner
+    await Process(ProcessSpec(argv=["true"])).run(lambda: None)
+    (second,) = guardians()
+    assert second.pid != first.pid
 
 
 @pytest.mark.parametrize("spawner_frozen", [False, True])

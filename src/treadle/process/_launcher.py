@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 __all__ = ["TAG", "Launcher", "created", "fork_launcher", "prctl"]
 
-TAG = "TREADLE_OWNER"  # in every spawned process's environment: "record_dir|name|pid"
+TAG = "TREADLE_OWNER"  # in every spawned process's environment (its form: _procfs)
 _PR_SET_PDEATHSIG = 1
 _MAX_FD = 2**31 - 1
 _RESET = (signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ)  # to SIG_DFL in the child
@@ -216,7 +216,7 @@ def _launch(
         os.closerange(3, report_w)
         os.closerange(report_w + 1, _MAX_FD)
         env = req["env"]
-        env[TAG] = f"{req['tag']}|{os.getpid()}"
+        env[TAG] = req["tag"]
         stage = "exec"
         os.write(report_w, born)
         born = b""

@@ -1,4 +1,5 @@
-"""The spawner's launches: its warm launcher, and the spawns whose exec is not reported yet.
+"""The spawner's launches (the spawns ``posix_spawn`` cannot do: ``_spawnerd``): its warm
+launcher, and the spawns whose exec is not reported yet.
 
 Owns :class:`Launches`. A spawn is sent to a launcher (the one forked ahead, or one forked
 now) and becomes a :class:`Launch`, its report pipe in the spawner's poll; the spawner

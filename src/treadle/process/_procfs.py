@@ -1,18 +1,35 @@
 """What the kernel says of the spawner's processes, and signalling them: a process's
 children, its tag (``TREADLE_OWNER`` in its environment), its process group.
 
-Owns the ``/proc`` reads and the signal calls of the spawner (and ``tag_of`` for
-``reap_leftovers``); none of them is on a spawn's path. Whom to kill is ``_spawnerd``'s.
+Owns the ``/proc`` reads and the signal calls of the spawner, its guardian and
+``reap_leftovers``, and the tag's form: ``record_dir|name|spawner.n`` for a process that
+dies with its spawner, ``record_dir|name|spawner.n.stays`` for one that outlives it (no
+parent-death signal asked for); ``n`` counts the spawner's spawns. Every descendant
+inherits it. None of this is on a spawn's path; whom to kill is ``_spawnerd``'s.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 from ._launcher import TAG
 
-__all__ = ["children_of", "kill", "pgid", "tag_of", "tag_pid"]
+__all__ = ["children_of", "dies_with", "kill", "kill_tagged", "pgid", "tag", "tag_of"]
+
+_STAYS = ".stays"
+
+
+def tag(base: str, spawner: int, n: int, dies: bool) -> str:
+    """The tag of the spawner's ``n``-th process (``base``: ``record_dir|name``)."""
+    return f"{base}|{spawner}.{n}{'' if dies else _STAYS}"
+
+
+def dies_with(found: str, spawner: int) -> bool:
+    """Whether a process tagged ``found`` is to die with the spawner ``spawner``."""
+    tail = found.rpartition("|")[2]
+    return tail.startswith(f"{spawner}.") and not tail.endswith(_STAYS)
 
 
 def kill(pid: int, sig: int = signal.SIGKILL, group: bool = False) -> None:
@@ -46,10 +63,29 @@ def tag_of(pid: int) -> str | None:
     return env[start : end if end >= 0 else len(env)].decode("utf-8", "replace")
 
 
-def tag_pid(tag: str) -> int:
-    """The pid a tag names (its task's), or -1."""
-    tail = tag.rpartition("|")[2]
-    return int(tail) if tail.isdigit() else -1
+def kill_tagged(match: Callable[[str], bool], me: int) -> list[int]:
+    """SIGKILL every process (but ``me``) whose tag ``match``es, and the process group of
+    each that leads one, wherever it is now; the pids killed."""
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            pidfd = os.pidfd_open(int(entry))
+        except OSError:
+            continue
+        try:  # the pidfd pins this very process: read its tag, then signal that one
+            found = tag_of(int(entry))
+            if found is not None and match(found):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                killed.append(int(entry))
+                if pgid(int(entry)) == int(entry):  # the group outlives its leader's pid
+                    kill(int(entry), signal.SIGKILL, group=True)
+        except OSError:
+            pass
+        finally:
+            os.close(pidfd)
+    return killed
 
 
 def children_of(me: int) -> list[int]:

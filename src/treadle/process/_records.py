@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 
 from ._journal import SUFFIX
-from ._procfs import tag_of
+from ._procfs import kill_tagged
 
 __all__ = ["Leftovers", "clear_leftovers", "reap_leftovers"]
 
@@ -219,21 +219,4 @@ def kill_cgroups(base: str) -> list[int]:
 def _kill_tagged(record_dir: str) -> list[int]:
     """Every process carrying ``record_dir``'s tag, wherever it is now."""
     prefix = f"{record_dir}|"
-    killed = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            pidfd = os.pidfd_open(int(entry))
-        except OSError:
-            continue
-        try:  # the pidfd pins this very process: read its tag, then signal that one
-            tag = tag_of(int(entry))
-            if tag is not None and tag.startswith(prefix):
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                killed.append(int(entry))
-        except OSError:
-            pass
-        finally:
-            os.close(pidfd)
-    return killed
+    return kill_tagged(lambda found: found.startswith(prefix), os.getpid())

@@ -20,6 +20,7 @@ import contextlib
 import marshal
 import math
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from typing import Any
 from .._exceptions import SpawnError
 from ._cgroups import cgroup_base
 from ._channel import frames
+from ._launcher import created
 from ._records import kill_cgroups
 
 __all__ = ["Child", "Spawner", "spawner"]
@@ -47,17 +49,22 @@ sys.exit(main(sys.argv[1:]))
 """
 _PYTHON = (sys.executable, "-E", "-s", "-S", "-c", _BOOT)  # no site, no PYTHON* variables
 _CLOSE_PATIENCE = 40.0  # seconds: the spawner's own (30 s) to reap what it killed, and some
+_ORPHAN_PATIENCE = 1.0  # seconds to wait for a dead spawner's processes to die of SIGKILL
 
 
 class Child:
     """One process the spawner started: its pid, output pipes, and its exit to come."""
 
-    def __init__(self, conn: _Conn, pid: int, created: float, fds: list[int]) -> None:
+    def __init__(
+        self, conn: _Conn, pid: int, created: float, fds: list[int], req: dict[str, Any]
+    ) -> None:
         self._conn = conn
         self.pid = pid
         self.created = created  # as psutil's create_time(): a pid-reuse check
         self.stdout = fds[0]  # read ends, ours to close (merged output: stderr is None)
         self.stderr = fds[1] if len(fds) > 1 else None
+        self.dies = req["pdeathsig"] == signal.SIGKILL  # with the spawner, however it ends
+        self.kill_group = bool(req["kill_group"])
         self.exited: asyncio.Future[int] = conn.loop.create_future()  # the returncode
 
     def signal(self, sig: int, group: bool) -> None:
@@ -177,7 +184,7 @@ class _Conn:
             _, seq, pid, created = msg
             fut, req = self._spawns.pop(seq)
             fds = [self._fds.popleft() for _ in range(1 if req["merge"] else 2)]
-            child = self._children[pid] = Child(self, pid, created, fds)
+            child = self._children[pid] = Child(self, pid, created, fds, req)
             if fut.done():  # the spawner was cancelled meanwhile: nobody will run it
                 child.signal(signal.SIGKILL, group=True)
                 if req["record_dir"] is not None:
@@ -209,7 +216,10 @@ class _Conn:
         for fut, req in self._spawns.values():
             if not fut.done():
                 fut.set_exception(SpawnError(f"process {req['name']!r}: the spawner died"))
-        for child in self._children.values():  # its children died with it (pdeathsig)
+        # What was to die with it does, before anyone is told (or starts it again): its
+        # guardian kills it too, but a moment later.
+        _kill_orphaned([c for c in self._children.values() if c.dies and not c.exited.done()])
+        for child in self._children.values():
             if not child.exited.done():
                 child.exited.set_result(-signal.SIGKILL)
         self._spawns.clear()
@@ -239,6 +249,36 @@ class _Conn:
             self.sock.shutdown(socket.SHUT_WR)
         _reap(self.proc, _CLOSE_PATIENCE)
         self.sock.close()
+
+
+def _kill_orphaned(children: list[Child]) -> None:
+    """SIGKILL each (its group too, if it is to go with it) unless its pid is another's
+    now, and wait until they are gone (not ours to reap: their spawner was their parent)."""
+    pidfds = []
+    for child in children:
+        try:
+            pidfd = os.pidfd_open(child.pid)
+        except OSError:
+            continue  # gone (and reaped by whoever adopted it)
+        try:  # the pidfd pins this very process: check it is ours, then signal that one
+            if created(child.pid) != child.created:
+                os.close(pidfd)
+                continue
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            if child.kill_group:
+                with contextlib.suppress(OSError):
+                    os.killpg(child.pid, signal.SIGKILL)
+            pidfds.append(pidfd)
+        except OSError:
+            os.close(pidfd)
+    give_up = time.monotonic() + _ORPHAN_PATIENCE
+    while pidfds and (left := give_up - time.monotonic()) > 0:
+        ended, _, _ = select.select(pidfds, [], [], left)  # a pidfd is readable once it exits
+        for pidfd in ended:
+            pidfds.remove(pidfd)
+            os.close(pidfd)
+    for pidfd in pidfds:
+        os.close(pidfd)
 
 
 def _reap(proc: subprocess.Popen[bytes], patience: float = 5.0) -> None:

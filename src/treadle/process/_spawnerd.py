@@ -4,13 +4,17 @@ host is gone or frozen past its deadline, kills every OS process of the host tha
 Owns the spawner's side of the protocol (the client is ``_spawner.py``) and its loop. It is
 started by the client with its end of a Unix socketpair (``_channel``), sets a parent-death
 signal (SIGTERM) and makes itself a child subreaper, so every orphaned descendant of a task
-becomes its child. Being single-threaded, it forks and execs itself (``_launcher``: setsid,
-cgroup, limits, user, pipes, pdeathsig in the child; a close-on-exec pipe reports a failure
-before exec), the fork done ahead of the request (after a spawn or an exit: a restart,
-or the next of many, is likely). It never waits for an
-exec: a launch's report is read when its pipe says so (or at once, when the launched
-process is found dead first), so many spawns are in flight while each child execs on
-another core (``_launches``). It reaps on SIGCHLD, and:
+becomes its child. Being single-threaded, it starts most processes by ``posix_spawn`` (a
+vfork: nothing of its address space is copied, and it is back once the child has exec'd),
+its cwd and umask set to the child's meanwhile; such a child has no parent-death signal, so
+the spawner's **guardian** (``_guardian``) kills what carries its tag if it is killed
+outright. What ``posix_spawn`` cannot do (a user switch, a CPU limit, a cgroup, a
+parent-death signal but SIGKILL) a forked launcher does (``_launcher``: setsid, cgroup,
+limits, user, pipes, pdeathsig in the child; a close-on-exec pipe reports a failure before
+exec), the fork done ahead of the request (after such a spawn or its exit: a restart is
+likely). It never waits for a launcher's exec: a launch's report is read when its pipe says
+so (or at once, when the launched process is found dead first), so many spawns are in
+flight while each child execs on another core (``_launches``). It reaps on SIGCHLD, and:
 
 - when a spawned process ends, kills what is left of it (its process group, its cgroup)
   while the zombie still holds its pid, journals ``= pid returncode`` and only then tells
@@ -48,10 +52,11 @@ if TYPE_CHECKING:
 
 from ._cgroups import kill_cgroup, make_base, populated, rmdir
 from ._channel import Channel
+from ._guardian import Guardian
 from ._journal import Journal
-from ._launcher import prctl
+from ._launcher import TAG, created, prctl
 from ._launches import Launch, Launches
-from ._procfs import children_of, kill, pgid, tag_of, tag_pid
+from ._procfs import children_of, kill, pgid, tag, tag_of
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -60,6 +65,7 @@ _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
 _SETTLE = 2.0  # seconds a launch has to exec once the spawner closes or is fenced
 _SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
 _FREE_CGROUPS = 64  # empty cgroups kept for reuse
+_RESET = (signal.SIGPIPE, signal.SIGXFSZ)  # ignored here; default in what it spawns
 
 
 def _boottime() -> float:
@@ -73,8 +79,20 @@ def _json_str(text: str) -> str:
     return f'"{text}"'
 
 
+def _plain(req: dict[str, Any]) -> bool:
+    """Whether ``posix_spawn`` can start it: no user switch, no CPU limit, a parent-death
+    signal of SIGKILL (the guardian's) or none (a launcher sets any other)."""
+    return (
+        req["uid"] is None
+        and req["gid"] is None
+        and req["groups"] is None
+        and req["cpu"] is None
+        and req["pdeathsig"] in (0, signal.SIGKILL)
+    )
+
+
 class _Child:
-    __slots__ = ("cgroup", "journal", "kill_group", "killed", "leased", "pid", "tag")
+    __slots__ = ("cgroup", "forked", "journal", "kill_group", "killed", "leased", "pid", "tag")
 
     def __init__(
         self,
@@ -84,10 +102,12 @@ class _Child:
         journal: Journal | None,
         cgroup: str | None,
         leased: bool,
+        forked: bool,
     ) -> None:
         self.pid, self.tag, self.kill_group = pid, tag, kill_group
         self.journal, self.cgroup = journal, cgroup
         self.leased = leased  # killed when the deadline passes
+        self.forked = forked  # by a launcher (not posix_spawn): its restart wants one
         self.killed = False  # by the spawner itself: its host died, or its deadline passed
 
 
@@ -105,6 +125,10 @@ class Spawner:
         self.channel = Channel(fd, self.poll)
         self.send = self.channel.send
         self.children: dict[int, _Child] = {}
+        self.tagged: dict[str, _Child] = {}  # the same, by tag
+        self.spawned = 0  # spawns so far: a tag's number
+        self.home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.guardian: Guardian | None = None  # forked with the first spawn that needs it
         self.launches = Launches(self.poll, self.devnull, self.me)
         self.journals: dict[str, Journal] = {}
         self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
@@ -203,6 +227,18 @@ class Spawner:
                     text = f"cannot keep its journal in {req['record_dir']}: {exc.strerror}"
                     self.send(("failed", seq, "journal", exc.errno or 0, text))
                     return
+        self.spawned += 1
+        dies = req["pdeathsig"] == signal.SIGKILL
+        req["tag"] = tag(req["tag"], self.me, self.spawned, dies)
+        if dies and self.guardian is None:  # forked launches' setsid'd ones need it too
+            try:
+                self.guardian = Guardian(self.me, self.devnull)
+            except OSError as exc:
+                self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
+                return
+        if self.cgroups is None and _plain(req):
+            self._spawn(seq, req, journal)
+            return
         cgroup = self._cgroup()
         try:
             self.launches.send(seq, req, journal, cgroup)
@@ -210,6 +246,52 @@ class Spawner:
             if cgroup is not None:
                 self.free_cgroups.append(cgroup)
             self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
+
+    def _spawn(self, seq: int, req: dict[str, Any], journal: Journal | None) -> None:
+        """Start it by ``posix_spawn`` (a vfork: back once it has exec'd), with this
+        spawner's cwd and umask set to its own meanwhile; its parent-death signal is the
+        guardian's to give."""
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC) if not req["merge"] else (-1, out_w)
+        stage = "cwd"
+        umask = -1
+        try:
+            if req["cwd"] is not None:
+                os.chdir(req["cwd"])
+            if req["umask"] >= 0:
+                umask = os.umask(req["umask"])
+            stage = "exec"
+            req["env"][TAG] = req["tag"]
+            pid = os.posix_spawn(
+                req["exe"],
+                req["argv"],
+                req["env"],
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, self.devnull, 0),
+                    (os.POSIX_SPAWN_DUP2, out_w, 1),
+                    (os.POSIX_SPAWN_DUP2, err_w, 2),
+                ],
+                setsid=True,
+                setsigdef=_RESET,
+            )
+        except OSError as exc:
+            for fd in {out_r, out_w, err_r, err_w} - {-1}:
+                os.close(fd)
+            self.send(("failed", seq, stage, exc.errno or 0, exc.strerror or str(exc)))
+            return
+        finally:
+            if umask >= 0:
+                os.umask(umask)
+            if req["cwd"] is not None:
+                os.fchdir(self.home)
+        for fd in {out_w, err_w}:
+            os.close(fd)
+        try:
+            start = created(pid)  # it exec'd already, and is ours until reaped
+        except OSError:
+            start = 0.0
+        fds = [out_r] if req["merge"] else [out_r, err_r]
+        self._started(seq, req, journal, None, pid, start, fds, forked=False)
 
     def _reported(self, launch: Launch, wait: bool = False) -> None:
         """Its report pipe is readable (or its process is dead, or ``wait``): a child, or
@@ -233,7 +315,21 @@ class Spawner:
             stage, err, text = failure.decode("utf-8", "replace").split("\0", 2)
             self.send(("failed", seq, stage, int(err), text))
             return
-        tag = f"{req['tag']}|{pid}"
+        self._started(seq, req, journal, cgroup, pid, start, fds, forked=True)
+        self.launches.wanted = True  # the next spawn's (or its restart's), forked as it runs
+
+    def _started(
+        self,
+        seq: int,
+        req: dict[str, Any],
+        journal: Journal | None,
+        cgroup: str | None,
+        pid: int,
+        start: float,
+        fds: list[int],
+        forked: bool,
+    ) -> None:
+        """It runs: journal it, keep it, tell the host (with its output pipes)."""
         if journal is not None:
             where = f', "cgroup": {_json_str(cgroup)}' if cgroup else ""
             record = (
@@ -241,9 +337,9 @@ class Spawner:
                 f'"created": {start!r}{where}}}\n'
             )
             journal.started(pid, record.encode())
-        self.children[pid] = _Child(pid, tag, req["kill_group"], journal, cgroup, req["leased"])
+        child = _Child(pid, req["tag"], req["kill_group"], journal, cgroup, req["leased"], forked)
+        self.children[pid] = self.tagged[child.tag] = child
         self.send(("spawned", seq, pid, start), fds)
-        self.launches.wanted = True  # the next spawn's (or its restart's), forked as it runs
 
     def _settle(self) -> None:
         """Every launch's report (closing or fenced: what runs must be known); one not
@@ -277,6 +373,11 @@ class Spawner:
                 if pid not in self.children:  # it failed before exec: reaped, told
                     continue
             child = self.children.pop(pid, None)
+            if child is not None:
+                del self.tagged[child.tag]
+            elif self.guardian is not None and pid == self.guardian.pid:
+                self.guardian.close()  # killed: the next spawn that needs one forks another
+                self.guardian = None
             if child is not None and (child.kill_group or self.closing):
                 self._kill_remains(child)  # before the reap: the zombie holds pid and group
             done = os.waitid(os.P_PID, pid, os.WEXITED)
@@ -295,7 +396,8 @@ class Spawner:
             if not child.kill_group:
                 self.loose.add(child.tag)
             self.send(("exit", pid, rc))
-            self.launches.wanted = True
+            if child.forked:
+                self.launches.wanted = True  # its restart's launcher
         if ended:  # what it left is looked for off the restart's path (a /proc scan)
             self._sweep_later()
         for path in list(self.stale_cgroups):
@@ -343,18 +445,18 @@ class Spawner:
         seen: set[str] = set()
         ahead = self.launches.ahead
         launcher = ahead.pid if ahead is not None else None
+        guardian = self.guardian.pid if self.guardian is not None else None
         for pid in children_of(self.me):
-            if pid in self.children or (pid == launcher and not self.closing):
+            if pid in self.children or pid == guardian or (pid == launcher and not self.closing):
                 continue
             if pid in self.launches.by_pid:  # its exec not reported yet: not an orphan
                 continue
-            tag = tag_of(pid)
+            found = tag_of(pid)
             if not self.closing:
-                if tag is None:
+                if found is None:
                     continue  # whose it is cannot be told; it dies when the spawner closes
-                owner = self.children.get(tag_pid(tag))
-                if (owner is not None and owner.tag == tag) or tag in self.loose:
-                    seen.add(tag)
+                if found in self.tagged or found in self.loose:
+                    seen.add(found)
                     continue
             kill(pid)
             if pgid(pid) == pid:
@@ -417,6 +519,8 @@ class Spawner:
         self.launches.retire()
         self._let_finish()
         self._kill_everything()
+        if self.guardian is not None:
+            self.guardian.close()  # everything is killed: it exits (reaped below)
         self.closing = True
         give_up = time.monotonic() + _SHUTDOWN_PATIENCE
         while time.monotonic() < give_up:

@@ -45,9 +45,12 @@ class ProcessSpec:
         normal_exit_codes: exits that count as normal (``transient`` children are then not
             restarted).
         sha256: the executable's expected digest; a mismatch refuses to start.
-        parent_death_signal: what the kernel sends the process if its parent (the spawner)
-            dies, even by SIGKILL; None to let it outlive a killed spawner (the manager's
-            death still kills it: the spawner sees to that, and ``reap_leftovers``).
+        parent_death_signal: what the process gets if its spawner dies, even by SIGKILL:
+            SIGKILL (the default) from the spawner's guardian, which kills its setsid'd
+            descendants too; another signal from the kernel (it is then started by a
+            forked launcher, a little slower); None to let it outlive a killed spawner
+            (the manager's death still kills it: the spawner sees to that, and
+            ``reap_leftovers``).
         health: a check (``TcpCheck``, ``HttpCheck``, ``CommandCheck``, ``FileHeartbeat``)
             run as the process's ``health()``; set the child's ``health_interval``.
         memory_limit: bytes of RSS (the process and its descendants, sampled every
