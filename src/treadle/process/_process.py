@@ -103,7 +103,7 @@ class Process:
         try:
             started()
             try:
-                returncode = await asyncio.shield(child.exited)
+                returncode = await child.wait()
             except asyncio.CancelledError:
                 # Cancelled (the supervisor's patience ran out): no grace left, kill and reap.
                 child.signal(signal.SIGKILL, spec.kill_group)
