@@ -1,8 +1,10 @@
 """The spawner's cgroups v2 (opt-in, ``TREADLE_CGROUPS=1``): where they live, making one,
-killing what is in one, and whether one is empty.
+killing what is in one, whether one is empty, and the spawner's pool of them.
 
 Owns the cgroup file-system calls of the spawner and of its client (which removes those
-of a spawner killed outright). It does not decide when a task gets one (``_spawnerd``).
+of a spawner killed outright), and :class:`Cgroups` (a task's cgroup is used again once
+empty: a mkdir and an rmdir less per spawn). It does not decide when a task gets one
+(``_spawnerd``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import contextlib
 import os
 import signal
 
-__all__ = ["cgroup_base", "kill_cgroup", "make_base", "populated", "rmdir"]
+__all__ = ["Cgroups", "cgroup_base", "kill_cgroup", "make_base", "populated", "rmdir"]
+
+_FREE = 64  # empty cgroups kept for reuse
 
 
 def cgroup_base(pid: int | None = None) -> str | None:
@@ -87,3 +91,55 @@ def populated(path: str) -> bool | None:
 def rmdir(path: str) -> None:
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+class Cgroups:
+    """The spawner's cgroups under ``base`` (its ``make_base()``): those free for a new
+    task, and those of ended tasks, freed once empty."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._free: list[str] = []
+        self._stale: set[str] = set()  # not empty yet: freed when they are
+        self._made = 0
+
+    def take(self) -> str | None:
+        """An empty cgroup for a new task, or None (none can be made)."""
+        if self._free:
+            return self._free.pop()
+        self._made += 1
+        path = f"{self.base}/{self._made}"
+        try:
+            os.mkdir(path, 0o755)
+        except OSError:
+            return None
+        return path
+
+    def give_back(self, path: str) -> None:
+        """Never used (its spawn failed): free at once."""
+        self._free.append(path)
+
+    def ended(self, path: str) -> None:
+        """Its task ended: free once empty (see :meth:`collect`)."""
+        self._stale.add(path)
+
+    def collect(self) -> None:
+        """Free the ended tasks' cgroups that are empty now (a spared or a dying process
+        keeps one for later)."""
+        for path in list(self._stale):
+            is_populated = populated(path)
+            if is_populated:
+                continue
+            self._stale.discard(path)
+            if is_populated is None:  # gone
+                continue
+            if len(self._free) < _FREE:
+                self._free.append(path)
+            else:
+                rmdir(path)
+
+    def remove(self, in_use: list[str]) -> None:
+        """Remove every one (the spawner closing), ``in_use`` too, then the base."""
+        for path in [*self._stale, *self._free, *in_use]:
+            rmdir(path)
+        rmdir(self.base)

@@ -50,11 +50,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     pass
 
-from ._cgroups import kill_cgroup, make_base, populated, rmdir
+from . import _direct as direct
+from ._cgroups import Cgroups, kill_cgroup, make_base
 from ._channel import Channel
 from ._guardian import Guardian
 from ._journal import Journal
-from ._launcher import TAG, created, prctl
+from ._launcher import prctl
 from ._launches import Launch, Launches
 from ._procfs import children_of, kill, pgid, tag, tag_of
 
@@ -64,8 +65,6 @@ _SHUTDOWN_PATIENCE = 30.0  # seconds to wait for killed processes to be reaped
 _GRACE = 0.5  # seconds what runs may end on its own once the host is gone
 _SETTLE = 2.0  # seconds a launch has to exec once the spawner closes or is fenced
 _SWEEPS = (0.01, 0.1, 1.0)  # seconds after a kill to look for orphans again
-_FREE_CGROUPS = 64  # empty cgroups kept for reuse
-_RESET = (signal.SIGPIPE, signal.SIGXFSZ)  # ignored here; default in what it spawns
 
 
 def _boottime() -> float:
@@ -77,18 +76,6 @@ def _json_str(text: str) -> str:
     if any(c < " " for c in text):
         text = "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in text)
     return f'"{text}"'
-
-
-def _plain(req: dict[str, Any]) -> bool:
-    """Whether ``posix_spawn`` can start it: no user switch, no CPU limit, a parent-death
-    signal of SIGKILL (the guardian's) or none (a launcher sets any other)."""
-    return (
-        req["uid"] is None
-        and req["gid"] is None
-        and req["groups"] is None
-        and req["cpu"] is None
-        and req["pdeathsig"] in (0, signal.SIGKILL)
-    )
 
 
 class _Child:
@@ -119,7 +106,8 @@ class Spawner:
         for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)  # the wakeup fd says which arrived
         self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-        self.cgroups = make_base() if cgroups else None
+        base = make_base() if cgroups else None
+        self.cgroups = Cgroups(base) if base is not None else None
         self.poll = select.epoll()
         self.poll.register(self.wake_r, select.EPOLLIN)
         self.channel = Channel(fd, self.poll)
@@ -132,10 +120,6 @@ class Spawner:
         self.launches = Launches(self.poll, self.devnull, self.me)
         self.journals: dict[str, Journal] = {}
         self.loose: set[str] = set()  # tags of ended kill_group=False tasks: spared
-        # A task's cgroup is used again once empty (a mkdir and an rmdir less per spawn).
-        self.free_cgroups: list[str] = []
-        self.stale_cgroups: set[str] = set()  # not empty yet: freed when they are
-        self.cgroup_seq = 0
         # Without a cgroup, a killed process's descendants are adopted with no signal to
         # say so: look for them again a little later (monotonic times, in order).
         self.sweeps: list[float] = []
@@ -236,61 +220,23 @@ class Spawner:
             except OSError as exc:
                 self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
                 return
-        if self.cgroups is None and _plain(req):
+        if self.cgroups is None and direct.plain(req):
             self._spawn(seq, req, journal)
             return
-        cgroup = self._cgroup()
+        cgroup = self.cgroups.take() if self.cgroups is not None else None
         try:
             self.launches.send(seq, req, journal, cgroup)
         except OSError as exc:
-            if cgroup is not None:
-                self.free_cgroups.append(cgroup)
+            if cgroup is not None and self.cgroups is not None:
+                self.cgroups.give_back(cgroup)
             self.send(("failed", seq, "fork", exc.errno or 0, exc.strerror or str(exc)))
 
     def _spawn(self, seq: int, req: dict[str, Any], journal: Journal | None) -> None:
-        """Start it by ``posix_spawn`` (a vfork: back once it has exec'd), with this
-        spawner's cwd and umask set to its own meanwhile; its parent-death signal is the
-        guardian's to give."""
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC) if not req["merge"] else (-1, out_w)
-        stage = "cwd"
-        umask = -1
         try:
-            if req["cwd"] is not None:
-                os.chdir(req["cwd"])
-            if req["umask"] >= 0:
-                umask = os.umask(req["umask"])
-            stage = "exec"
-            req["env"][TAG] = req["tag"]
-            pid = os.posix_spawn(
-                req["exe"],
-                req["argv"],
-                req["env"],
-                file_actions=[
-                    (os.POSIX_SPAWN_DUP2, self.devnull, 0),
-                    (os.POSIX_SPAWN_DUP2, out_w, 1),
-                    (os.POSIX_SPAWN_DUP2, err_w, 2),
-                ],
-                setsid=True,
-                setsigdef=_RESET,
-            )
-        except OSError as exc:
-            for fd in {out_r, out_w, err_r, err_w} - {-1}:
-                os.close(fd)
-            self.send(("failed", seq, stage, exc.errno or 0, exc.strerror or str(exc)))
+            pid, start, fds = direct.start(req, self.devnull, self.home)
+        except direct.Failed as failed:
+            self.send(("failed", seq, failed.stage, failed.errno, failed.text))
             return
-        finally:
-            if umask >= 0:
-                os.umask(umask)
-            if req["cwd"] is not None:
-                os.fchdir(self.home)
-        for fd in {out_w, err_w}:
-            os.close(fd)
-        try:
-            start = created(pid)  # it exec'd already, and is ours until reaped
-        except OSError:
-            start = 0.0
-        fds = [out_r] if req["merge"] else [out_r, err_r]
         self._started(seq, req, journal, None, pid, start, fds, forked=False)
 
     def _reported(self, launch: Launch, wait: bool = False) -> None:
@@ -308,8 +254,8 @@ class Spawner:
             os.close(fds.pop())  # its stderr is its stdout's pipe
         if failure:
             os.waitpid(pid, 0)  # it exits as it reports
-            if cgroup is not None:
-                self.free_cgroups.append(cgroup)
+            if cgroup is not None and self.cgroups is not None:
+                self.cgroups.give_back(cgroup)
             for fd in fds:
                 os.close(fd)
             stage, err, text = failure.decode("utf-8", "replace").split("\0", 2)
@@ -391,8 +337,8 @@ class Spawner:
                 # that exited on its own meanwhile ended as it says)
                 killed = child.killed and rc == -signal.SIGKILL
                 child.journal.ended(pid, rc, killed)
-            if child.cgroup is not None:
-                self.stale_cgroups.add(child.cgroup)  # freed below once empty
+            if child.cgroup is not None and self.cgroups is not None:
+                self.cgroups.ended(child.cgroup)  # freed below once empty
             if not child.kill_group:
                 self.loose.add(child.tag)
             self.send(("exit", pid, rc))
@@ -400,31 +346,8 @@ class Spawner:
                 self.launches.wanted = True  # its restart's launcher
         if ended:  # what it left is looked for off the restart's path (a /proc scan)
             self._sweep_later()
-        for path in list(self.stale_cgroups):
-            is_populated = populated(path)
-            if is_populated:  # a spared or a dying process: later
-                continue
-            self.stale_cgroups.discard(path)
-            if is_populated is None:  # gone
-                continue
-            if len(self.free_cgroups) < _FREE_CGROUPS:
-                self.free_cgroups.append(path)
-            else:
-                rmdir(path)
-
-    def _cgroup(self) -> str | None:
-        """An empty cgroup for a new task, or None (cgroup v2 not usable)."""
-        if self.cgroups is None:
-            return None
-        if self.free_cgroups:
-            return self.free_cgroups.pop()
-        self.cgroup_seq += 1
-        path = f"{self.cgroups}/{self.cgroup_seq}"
-        try:
-            os.mkdir(path, 0o755)
-        except OSError:
-            return None
-        return path
+        if self.cgroups is not None:
+            self.cgroups.collect()
 
     def _kill_remains(self, child: _Child) -> None:
         kill(child.pid, signal.SIGKILL, group=True)
@@ -536,16 +459,8 @@ class Spawner:
                 os.read(self.wake_r, 512)
         for journal in self.journals.values():
             journal.close()
-        stale = [
-            *self.stale_cgroups,
-            *self.free_cgroups,
-            *(c.cgroup for c in self.children.values()),
-        ]
-        for path in stale:
-            if path is not None:
-                rmdir(path)
         if self.cgroups is not None:
-            rmdir(self.cgroups)
+            self.cgroups.remove([c.cgroup for c in self.children.values() if c.cgroup])
         self.channel.drain()
 
 
