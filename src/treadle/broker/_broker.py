@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from simplebroker import Queue, QueueStats
-from simplebroker.ext import BrokerConnection
+from simplebroker.ext import BrokerConnection, IntegrityError
 
 from .._exceptions import BrokerError
 from . import _names as names
@@ -32,6 +34,7 @@ M = TypeVar("M")
 T = TypeVar("T")
 Parser = Callable[[str], M]  # e.g. TaskSpec.model_validate_json
 _log = logging.getLogger("treadle.broker")
+_MINT_PATIENCE = 5.0  # seconds a timestamp may take to mint under contention
 
 
 def encode(message: BaseModel | str) -> str:
@@ -79,8 +82,19 @@ class Broker:
         return q
 
     def timestamp(self) -> int:
-        """A new broker timestamp: unique and ordered across every client of this broker."""
-        return self.db.generate_timestamp()
+        """A new broker timestamp: unique and ordered across every client of this broker.
+
+        simplebroker advances the broker's last timestamp by compare-and-set, six tries,
+        then gives up (IntegrityError) where many processes mint at once: try again,
+        after a short random pause, for up to ``_MINT_PATIENCE`` seconds."""
+        give_up = time.monotonic() + _MINT_PATIENCE
+        while True:
+            try:
+                return self.db.generate_timestamp()
+            except IntegrityError:
+                if time.monotonic() >= give_up:
+                    raise
+                time.sleep(random.uniform(0, 0.002))  # apart from whoever beat us
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -61,7 +61,8 @@ class Client:
 
     def spec(self, **fields: Any) -> TaskSpec:
         """A validated TaskSpec with a fresh TID (not submitted)."""
-        fields.setdefault("tid", self.broker.timestamp())
+        if "tid" not in fields:  # (setdefault would mint one, a transaction, regardless)
+            fields["tid"] = self.broker.timestamp()
         if self._waiter is not None:
             fields.setdefault("notify", self._waiter.address)
         return TaskSpec.build(**fields)
