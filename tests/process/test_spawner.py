@@ -141,6 +141,26 @@ async def test_a_spawner_killed_outright_takes_its_processes_and_theirs_with_it(
                 os.kill(survivor, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("how", ["posix_spawn", "launcher"])
+async def test_a_started_process_holds_its_three_descriptors_alone(mode: str, how: str) -> None:
+    # Nothing of the spawner's (its socket, pipes, journals, the guardian's pipe) leaks
+    # into a process: one holding the spawner's socket would keep its EOF from coming.
+    extra = LAUNCHED if how == "launcher" else {}
+    proc = Process(ProcessSpec(argv=["sleep", "1000"], name="fds", **extra))
+    run = asyncio.ensure_future(proc.run(lambda: None))
+    try:
+        await _until(lambda: proc.pid is not None)
+        assert proc.pid is not None
+        fds = sorted(int(fd) for fd in os.listdir(f"/proc/{proc.pid}/fd"))
+        assert fds == [0, 1, 2]
+        assert os.readlink(f"/proc/{proc.pid}/fd/0") == "/dev/null"
+        proc.request_stop()
+        async with asyncio.timeout(10):
+            await run
+    finally:
+        run.cancel()
+
+
 async def test_each_task_gets_a_cgroup_of_its_own_and_a_tag(mode: str) -> None:
     sp = await spawner()
     proc = Process(ProcessSpec(argv=["sleep", "1000"], name="sleeper"))
