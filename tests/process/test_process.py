@@ -123,6 +123,46 @@ async def test_output_goes_to_rotating_logs_and_the_ring(tmp_path: Path) -> None
     assert "line 399" in proc.output.tail()[-1]
 
 
+async def test_output_past_a_pipes_capacity_and_after_the_end_is_all_read(
+    tmp_path: Path,
+) -> None:
+    # A pipe is read from its start only if its process lives on (a short run's output
+    # is read at its end): a writer that fills the pipe first waits, and is read; what a
+    # descendant that holds the pipe writes after the process ended is read too (within
+    # the second a run's end waits for its pipes).
+    log = tmp_path / "out.log"
+    code = textwrap.dedent(
+        """
+        import subprocess, sys
+        for i in range(20000):
+            print("line", i, "x" * 40)
+        sys.stdout.flush()
+        late = "import time; time.sleep(0.2); print('late', flush=True)"
+        subprocess.Popen([sys.executable, "-c", late])
+        """
+    )
+    spec = py(code, name="flood", stdout=str(log), log_max_bytes=10**8, kill_group=False)
+    proc = Process(spec)  # kill_group=False: what it leaves runs on
+    await proc.run(lambda: None)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 20001
+    assert lines[19999].endswith("line 19999 " + "x" * 40)
+    assert lines[-1].endswith("late")
+
+
+async def test_a_living_process_s_lines_come_as_they_are_written() -> None:
+    proc = Process(py("import time\nprint('ready', flush=True)\ntime.sleep(1000)", name="live"))
+    run = asyncio.ensure_future(proc.run(lambda: None))
+    try:
+        async with asyncio.timeout(10):
+            assert await proc.output.wait_line(lambda line: line == "ready") == "ready"
+        proc.request_stop()
+        async with asyncio.timeout(10):
+            await run
+    finally:
+        run.cancel()
+
+
 async def test_stdout_and_stderr_to_one_file_keep_their_streams(tmp_path: Path) -> None:
     log = tmp_path / "both.log"
     spec = ProcessSpec(

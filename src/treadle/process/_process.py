@@ -118,6 +118,8 @@ class Process:
             if not child.exited.done():  # a cancel whose grace ran out: it goes anyway
                 child.signal(signal.SIGKILL, spec.kill_group)
             # The spawner killed what was left of the group (kill_group) when it reaped it.
+            for pump in pumps:
+                pump.finish()  # what it wrote is in the pipe: read to EOF now, mostly
             if not all(pump.done.done() for pump in pumps):  # drain the pipes
                 await asyncio.wait([pump.done for pump in pumps], timeout=1.0)
             for pump in pumps:
