@@ -11,12 +11,23 @@ inherits it. None of this is on a spawn's path; whom to kill is ``_spawnerd``'s.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import time
 from collections.abc import Callable
 
-from ._launcher import TAG
+from ._launcher import TAG, created
 
-__all__ = ["children_of", "dies_with", "kill", "kill_tagged", "pgid", "tag", "tag_of"]
+__all__ = [
+    "children_of",
+    "dies_with",
+    "kill",
+    "kill_started",
+    "kill_tagged",
+    "pgid",
+    "tag",
+    "tag_of",
+]
 
 _STAYS = ".stays"
 
@@ -86,6 +97,36 @@ def kill_tagged(match: Callable[[str], bool], me: int) -> list[int]:
         finally:
             os.close(pidfd)
     return killed
+
+
+def kill_started(procs: list[tuple[int, float, bool]], patience: float) -> None:
+    """SIGKILL each ``(pid, start, group)`` (its process group too, if ``group``) unless
+    its pid is another process's now, and wait up to ``patience`` seconds until they are
+    gone. They need not be ours to reap (a dead spawner's, say)."""
+    pidfds = []
+    for pid, start, group in procs:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue  # gone (and reaped by whoever adopted it)
+        try:  # the pidfd pins this very process: check it is the one meant, then signal it
+            if created(pid) != start:
+                os.close(pidfd)
+                continue
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            if group:
+                kill(pid, signal.SIGKILL, group=True)
+            pidfds.append(pidfd)
+        except OSError:
+            os.close(pidfd)
+    give_up = time.monotonic() + patience
+    while pidfds and (left := give_up - time.monotonic()) > 0:
+        ended, _, _ = select.select(pidfds, [], [], left)  # a pidfd is readable once it exits
+        for pidfd in ended:
+            pidfds.remove(pidfd)
+            os.close(pidfd)
+    for pidfd in pidfds:
+        os.close(pidfd)
 
 
 def children_of(me: int) -> list[int]:

@@ -20,7 +20,6 @@ import contextlib
 import marshal
 import math
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -33,7 +32,7 @@ from typing import Any
 from .._exceptions import SpawnError
 from ._cgroups import cgroup_base
 from ._channel import frames
-from ._launcher import created
+from ._procfs import kill_started
 from ._records import kill_cgroups
 
 __all__ = ["Child", "Spawner", "spawner"]
@@ -234,7 +233,8 @@ class _Conn:
                 fut.set_exception(SpawnError(f"process {req['name']!r}: the spawner died"))
         # What was to die with it does, before anyone is told (or starts it again): its
         # guardian kills it too, but a moment later.
-        _kill_orphaned([c for c in self._children.values() if c.dies and not c.exited.done()])
+        dying = [c for c in self._children.values() if c.dies and not c.exited.done()]
+        kill_started([(c.pid, c.created, c.kill_group) for c in dying], _ORPHAN_PATIENCE)
         for child in self._children.values():
             child.ended(-signal.SIGKILL)
         self._spawns.clear()
@@ -264,36 +264,6 @@ class _Conn:
             self.sock.shutdown(socket.SHUT_WR)
         _reap(self.proc, _CLOSE_PATIENCE)
         self.sock.close()
-
-
-def _kill_orphaned(children: list[Child]) -> None:
-    """SIGKILL each (its group too, if it is to go with it) unless its pid is another's
-    now, and wait until they are gone (not ours to reap: their spawner was their parent)."""
-    pidfds = []
-    for child in children:
-        try:
-            pidfd = os.pidfd_open(child.pid)
-        except OSError:
-            continue  # gone (and reaped by whoever adopted it)
-        try:  # the pidfd pins this very process: check it is ours, then signal that one
-            if created(child.pid) != child.created:
-                os.close(pidfd)
-                continue
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            if child.kill_group:
-                with contextlib.suppress(OSError):
-                    os.killpg(child.pid, signal.SIGKILL)
-            pidfds.append(pidfd)
-        except OSError:
-            os.close(pidfd)
-    give_up = time.monotonic() + _ORPHAN_PATIENCE
-    while pidfds and (left := give_up - time.monotonic()) > 0:
-        ended, _, _ = select.select(pidfds, [], [], left)  # a pidfd is readable once it exits
-        for pidfd in ended:
-            pidfds.remove(pidfd)
-            os.close(pidfd)
-    for pidfd in pidfds:
-        os.close(pidfd)
 
 
 def _reap(proc: subprocess.Popen[bytes], patience: float = 5.0) -> None:
