@@ -65,22 +65,24 @@ class Child:
         self.dies = req["pdeathsig"] == signal.SIGKILL  # with the spawner, however it ends
         self.kill_group = bool(req["kill_group"])
         self.exited: asyncio.Future[int] = conn.loop.create_future()  # the returncode
-        self._waiter: asyncio.Future[int] | None = None
+        self._waiters: list[asyncio.Future[int]] = []
 
     def wait(self) -> asyncio.Future[int]:
         """A future of its returncode that its awaiter may cancel (``exited`` stays): as
         ``shield(exited)``, one turn of the loop sooner."""
         if self.exited.done():
             return self.exited
-        waiter = self._waiter = self._conn.loop.create_future()
+        waiter = self._conn.loop.create_future()
+        self._waiters.append(waiter)
         return waiter
 
     def ended(self, returncode: int) -> None:
         if not self.exited.done():
             self.exited.set_result(returncode)
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(returncode)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(returncode)
 
     def signal(self, sig: int, group: bool) -> None:
         """Signal it (or its process group) unless it has been reaped: never a reused pid."""
