@@ -123,6 +123,28 @@ async def test_output_goes_to_rotating_logs_and_the_ring(tmp_path: Path) -> None
     assert "line 399" in proc.output.tail()[-1]
 
 
+# 20,000 lines (past a pipe's capacity), then a child that writes once this ends.
+FLOOD = textwrap.dedent(
+    """
+    import os, subprocess, sys
+    for i in range(20000):
+        print("line", i, "x" * 40)
+    sys.stdout.flush()
+    subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid())])
+    """
+)
+LATE = textwrap.dedent(  # once its parent has ended (a pidfd says so)
+    """
+    import os, select, sys
+    try:
+        select.select([os.pidfd_open(int(sys.argv[1]))], [], [])
+    except ProcessLookupError:  # ended (and reaped) already
+        pass
+    print("late", flush=True)
+    """
+)
+
+
 async def test_output_past_a_pipes_capacity_and_after_the_end_is_all_read(
     tmp_path: Path,
 ) -> None:
@@ -131,17 +153,10 @@ async def test_output_past_a_pipes_capacity_and_after_the_end_is_all_read(
     # descendant that holds the pipe writes after the process ended is read too (within
     # the second a run's end waits for its pipes).
     log = tmp_path / "out.log"
-    code = textwrap.dedent(
-        """
-        import subprocess, sys
-        for i in range(20000):
-            print("line", i, "x" * 40)
-        sys.stdout.flush()
-        late = "import time; time.sleep(0.2); print('late', flush=True)"
-        subprocess.Popen([sys.executable, "-c", late])
-        """
+    argv = [PY, "-c", FLOOD, LATE]
+    spec = ProcessSpec(
+        argv=argv, name="flood", stdout=str(log), log_max_bytes=10**8, kill_group=False
     )
-    spec = py(code, name="flood", stdout=str(log), log_max_bytes=10**8, kill_group=False)
     proc = Process(spec)  # kill_group=False: what it leaves runs on
     await proc.run(lambda: None)
     lines = log.read_text().splitlines()

@@ -298,9 +298,13 @@ async def test_many_spawns_at_once_each_get_their_own_pid_start_and_exit(
 
 
 def _kids(pid: int) -> list[psutil.Process]:
-    """The spawner's children but its guardian."""
-    kids: list[psutil.Process] = psutil.Process(pid).children()
-    return [k for k in kids if k.name() != NAME]
+    """The spawner's children but its guardian (and but those gone as they were read)."""
+    kids: list[psutil.Process] = []
+    for kid in psutil.Process(pid).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if kid.name() != NAME:
+                kids.append(kid)
+    return kids
 
 
 # A parent-death signal but SIGKILL is set by a launcher (forked, not posix_spawn'd).

@@ -10,6 +10,8 @@ the spawner. EOF without the spawner's last word means the spawner died: the gua
 then SIGKILLs every process whose tag says it dies with that spawner (``_procfs``),
 setsid'd descendants included, looks again twice for any forked meanwhile, and exits.
 The spawner's clean exit says ``.`` first (it has killed and reaped everything itself).
+The spawner waits for the guardian to be ready (named and in its session) before it goes
+on: once, for a few hundred microseconds.
 If the guardian dies, the spawner forks another before its next spawn that needs one.
 
 While the spawner runs, its host's death still reaches everything through the spawner
@@ -44,15 +46,21 @@ class Guardian:
 
     def __init__(self, spawner: int, devnull: int) -> None:
         word_r, self._word_w = os.pipe2(os.O_CLOEXEC)
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         try:
             self.pid = os.fork()
         except OSError:
-            os.close(word_r)
-            os.close(self._word_w)
+            for fd in (word_r, self._word_w, ready_r, ready_w):
+                os.close(fd)
             raise
         if self.pid == 0:
-            _guard(word_r, devnull, spawner)
+            _guard(word_r, ready_w, devnull, spawner)
         os.close(word_r)
+        os.close(ready_w)
+        try:  # once it has its name and session (or died: EOF, and it is replaced later)
+            os.read(ready_r, 1)
+        finally:
+            os.close(ready_r)
 
     def close(self) -> None:
         """The spawner's clean exit: the guardian exits without killing (reap it after)."""
@@ -63,7 +71,7 @@ class Guardian:
             self._word_w = -1
 
 
-def _guard(word_r: int, devnull: int, spawner: int) -> NoReturn:
+def _guard(word_r: int, ready_w: int, devnull: int, spawner: int) -> NoReturn:
     """In the forked guardian: wait for the spawner's last word or death, act, exit."""
     try:
         _signal.set_wakeup_fd(-1)
@@ -73,6 +81,7 @@ def _guard(word_r: int, devnull: int, spawner: int) -> NoReturn:
         fd = os.open("/proc/self/comm", os.O_WRONLY)
         os.write(fd, NAME.encode())  # what ps and psutil's name() show
         os.close(fd)
+        os.write(ready_w, b".")
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         low, high = sorted((word_r, devnull))
