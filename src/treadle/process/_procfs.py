@@ -5,7 +5,8 @@ Owns the ``/proc`` reads and the signal calls of the spawner, its guardian and
 ``reap_leftovers``, and the tag's form: ``record_dir|name|spawner.n`` for a process that
 dies with its spawner, ``record_dir|name|spawner.n.stays`` for one that outlives it (no
 parent-death signal asked for); ``n`` counts the spawner's spawns. Every descendant
-inherits it. None of this is on a spawn's path; whom to kill is ``_spawnerd``'s.
+inherits it. Of all this only :func:`tag` is on a spawn's path; whom to kill is
+``_spawnerd``'s.
 """
 
 from __future__ import annotations
@@ -79,19 +80,19 @@ def kill_tagged(match: Callable[[str], bool], me: int) -> list[int]:
     each that leads one, wherever it is now; the pids killed."""
     killed = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit() or (pid := int(entry)) == me:
             continue
         try:
-            pidfd = os.pidfd_open(int(entry))
+            pidfd = os.pidfd_open(pid)
         except OSError:
             continue
         try:  # the pidfd pins this very process: read its tag, then signal that one
-            found = tag_of(int(entry))
+            found = tag_of(pid)
             if found is not None and match(found):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                killed.append(int(entry))
-                if pgid(int(entry)) == int(entry):  # the group outlives its leader's pid
-                    kill(int(entry), signal.SIGKILL, group=True)
+                killed.append(pid)
+                if pgid(pid) == pid:  # the group outlives its leader's pid
+                    kill(pid, signal.SIGKILL, group=True)
         except OSError:
             pass
         finally:
