@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import psutil
 import pytest
 
-from treadle.broker import TaskEvent
+from treadle.broker import TaskEvent, resolve
 from treadle.client import Client
+from treadle.manager._values import journal_dir, read_all
 
 from ._support import ENV, manager, until
 
@@ -259,3 +261,33 @@ def test_a_task_retried_on_failure_is_run_again_after_its_manager_is_killed(
         assert client.wait(spec.tid, timeout=20).state == "stopped"
     requeued = [e for e in client.events(spec.tid) if e.event == "requeued"]
     assert f"manager {record.tid} died" in (requeued[0].reason or "")
+
+
+@pytest.mark.parametrize("restart", ["never", "on-failure"])
+def test_a_value_returned_as_its_manager_dies_completes_the_task(
+    client: Client, broker_path: str, restart: str
+) -> None:
+    """The function returns while its manager is frozen (it froze it): the value is in
+    its worker's journal, never read by the manager, which is killed; its recoverer
+    completes the task with that value, not failing or re-running it."""
+    record, proc = client.start_manager(workers=1, heartbeat=0.5)
+    journals = journal_dir(resolve(broker_path).state_dir / "results", record.tid)
+    try:
+        spec = client.submit(
+            function=f"{TASKS}:freeze", args=[proc.pid, "kept"], env=ENV, restart=restart
+        )
+        deadline = time.monotonic() + 20
+        while (spec.tid, 1) not in read_all(journals):  # a file, written: polled
+            assert time.monotonic() < deadline, "the worker wrote no value"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with manager(client, workers=1):
+        result = client.wait(spec.tid, timeout=30)
+        assert (result.state, result.value, result.attempts) == ("completed", "kept", 1)
+        until(client, lambda: not os.path.exists(journals))  # its journals went with it
+    assert [e.event for e in client.events(spec.tid)].count("started") == 1  # never re-run

@@ -108,6 +108,20 @@ def _reserve(path: StrPath, spares: _Spares | None) -> bool:
         os.close(fd)
 
 
+def _allocate(path: str, size: int) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    try:
+        os.posix_fallocate(fd, 0, size)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def _remove(paths: Iterable[StrPath], spares: _Spares | None) -> None:
     for path in paths:
         for name in (str(path), f"{path}.part"):  # its value, or its reservation unused
@@ -126,6 +140,7 @@ class Files:
     def __init__(self) -> None:
         self._thread: ThreadPoolExecutor | None = None
         self._spares: _Spares | None = None
+        self._journals: str | None = None  # the workers' value journals (``_journal``)
         self._reserving: _Asked = []
         self._removing: list[StrPath] = []
 
@@ -133,6 +148,12 @@ class Files:
         """Recycle result files through ``where`` (see the module docstring); call it
         before the first reservation."""
         self._spares = _Spares(where)
+
+    def journals_in(self, where: str) -> None:
+        """The directory of the workers' value journals: removed by :meth:`close` if
+        they are all gone (a journal whose values are not all durable stays, for the
+        manager's recoverer)."""
+        self._journals = where
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._thread is None:
@@ -159,6 +180,18 @@ class Files:
         job = self._executor().submit(lambda: [_reserve(path, spares) for path in paths])
         asyncio.wrap_future(job).add_done_callback(lambda got: _settle(asked, got))
 
+    def allocate_soon(self, path: str, size: int) -> asyncio.Future[bool]:
+        """Create ``path`` (if need be) with ``size`` bytes reserved, on the thread: False
+        on a disk already full (a warm worker's value journal: see ``_journal``)."""
+        job = self._executor().submit(_allocate, path, size)
+        return asyncio.wrap_future(job)
+
+    def discard(self, paths: Sequence[StrPath]) -> None:
+        """Remove each of ``paths`` soon (never into the spares); done before
+        :meth:`close` returns."""
+        if paths:
+            self._executor().submit(_remove, paths, None)
+
     def remove(self, paths: Sequence[StrPath]) -> None:
         """Take away each of ``paths`` (or, if absent, its ``.part`` reservation), soon:
         the caller does not wait. Done before :meth:`close` returns."""
@@ -182,6 +215,9 @@ class Files:
         if self._spares is not None:
             shutil.rmtree(self._spares.where, ignore_errors=True)
             self._spares.free = []
+        if self._journals is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self._journals)  # (empty: every value in it was durable)
 
 
 def _settle(asked: _Asked, got: asyncio.Future[list[bool]]) -> None:

@@ -45,6 +45,7 @@ from ._reports import Reports
 from ._runner import TaskRunner
 from ._running import Running
 from ._sdnotify import Notifier
+from ._values import journal_dir
 
 __all__ = ["Manager"]
 
@@ -170,6 +171,9 @@ class Manager:
             for sub in ("procs", "results"):
                 (self.state_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
             self.files.spares_in(spare_dir(self.state_dir / "results", self.tid))
+            values = journal_dir(self.state_dir / "results", self.tid)
+            os.makedirs(values, mode=0o700, exist_ok=True)
+            self.files.journals_in(values)
             if self.url.local:
                 self.nudge = Nudge(f"@treadle-{self.tid}", self._nudged)
                 await self.nudge.start()
@@ -182,7 +186,7 @@ class Manager:
             # renews (nobody took its tasks: they end by their restart policy) or fences.
             self.leasing.on_deadline = (await process_spawner()).deadline
             await self.leasing.start()
-            await self.pool.start(self._record_dir)
+            await self.pool.start(self._record_dir, (values, self.files))
             if self.hosted is not None:
                 self.hosted.set_leader(self.is_leader)
             async with self.supervisor, asyncio.TaskGroup() as tg:

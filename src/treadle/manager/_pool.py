@@ -25,6 +25,8 @@ from typing import Any
 
 from .._exceptions import ConfigError, SpawnError
 from ..process._output import LINE_LIMIT
+from ._files import Files
+from ._journal import Journal
 from ._pooled import Connection, Key, Worker
 
 __all__ = ["Pool"]
@@ -56,6 +58,7 @@ class Pool:
         self.line_limit = line_limit  # a longer output line is cut (the task's log file too)
         self.address = f"@treadle-pool-{os.getpid()}-{secrets.token_hex(8)}"
         self._record_dir: str | None = None  # the manager's journal: its workers' exits
+        self._values: tuple[str, Files] | None = None  # where workers journal their values
         self._idle: list[Worker] = []
         self._workers: dict[int, Worker] = {}  # every live one, busy or idle
         self._waiters: deque[tuple[Key, asyncio.Future[Worker | None]]] = deque()
@@ -64,8 +67,11 @@ class Pool:
         self._server: asyncio.Server | None = None
         self.closed = False
 
-    async def start(self, record_dir: str) -> None:
+    async def start(self, record_dir: str, values: tuple[str, Files] | None = None) -> None:
+        """Listen for workers; ``values``: the directory of their value journals, and
+        the manager's files thread, which reserves their space (``_journal``)."""
         self._record_dir = record_dir
+        self._values = values
         loop = asyncio.get_running_loop()
         self._server = await loop.create_unix_server(
             lambda: Connection(self.hello), "\0" + self.address[1:]
@@ -135,6 +141,11 @@ class Pool:
         if self.closed:
             raise SpawnError("no worker: the manager is stopping")
         self._next += 1
+        journal = None
+        if self._values is not None:
+            where, files = self._values
+            journal = Journal(f"{where}/W{self._next}-{secrets.token_hex(4)}", files)
+            journal.wait()  # its space reserved meanwhile (its first task waits for it)
         worker = Worker(
             self.address,
             self._next,
@@ -142,6 +153,7 @@ class Pool:
             self._record_dir,
             self.line_limit,
             rss=self.max_memory is not None,  # measured after each task only to be held to it
+            journal=journal,
         )
         self._workers[worker.ident] = worker
         up: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -181,6 +193,8 @@ class Pool:
 
     def _gone(self, worker: Worker) -> None:
         self._workers.pop(worker.ident, None)
+        if worker.journal is not None:
+            worker.journal.end()
         with contextlib.suppress(ValueError):
             self._idle.remove(worker)
         if worker.connected.done() and not worker.connected.cancelled():

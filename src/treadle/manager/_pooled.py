@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..process import Process, ProcessSpec
+from ._journal import Journal
 
 __all__ = ["Key", "Sink", "Worker"]
 
@@ -59,6 +60,8 @@ class Worker:
         record_dir: the manager's journal (the spawner's records of its processes).
         line_limit: bytes of an output line kept.
         rss: its replies say its RSS (a pool with a memory limit needs it).
+        journal: where it writes its tasks' values (``_values``; None: each to a file of
+            the task's own, unreserved).
     """
 
     def __init__(
@@ -70,8 +73,10 @@ class Worker:
         line_limit: int,
         *,
         rss: bool = True,
+        journal: Journal | None = None,
     ) -> None:
         self.ident = ident
+        self.journal = journal
         self.key = key
         self.token = secrets.token_hex(8)
         self.tasks = 0  # run so far
@@ -81,6 +86,8 @@ class Worker:
         env.update(TREADLE_POOL=address, TREADLE_WORKER=f"{ident}:{self.token}")
         if rss:
             env["TREADLE_WORKER_RSS"] = "1"
+        if journal is not None:
+            env["TREADLE_WORKER_VALUES"] = journal.path
         self.process = Process(
             ProcessSpec(
                 argv=(sys.executable, "-c", _BOOT),

@@ -11,7 +11,9 @@ message ID, so two managers recovering the same corpse never both act on one tas
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import time
 from collections.abc import Mapping
@@ -25,7 +27,7 @@ from .._exceptions import describe_exit
 from ..broker import TERMINAL, Broker, OutboxAdapter, Result, TaskEvent, TaskSpec, WorkerRecord
 from ..broker import names as q
 from ..process import clear_leftovers, reap_leftovers
-from . import _leases
+from . import _leases, _values
 from ._files import clear_spares
 from ._runner import result_path, returned_value
 
@@ -171,6 +173,7 @@ def recover(broker: Broker, by: int, state_dir: str, held_for: float = 0.0) -> l
         if gone:
             clear_leftovers(records)  # those exits are durable now, as results
             clear_spares(f"{state_dir}/results", record.tid)
+            shutil.rmtree(_values.journal_dir(f"{state_dir}/results", record.tid), True)
         if broker.delete(q.REGISTRY, mid):
             broker.write(q.REGISTRY, record.model_copy(update={"status": "dead", "reason": reason}))
     return out
@@ -203,6 +206,7 @@ def take_back(
     if not specs:
         return done
     seen = _seen(broker, manager)
+    journaled: dict[tuple[int, int], bytes] | None = None  # its workers' values, read once
     for spec, mid in specs:
         tid = spec.tid
         result = _result(broker, tid)
@@ -220,7 +224,11 @@ def take_back(
             continue
         attempt = seen.started.get(tid, 1)
         why = f"manager {manager} died while it ran ({reason})"
-        returned = _returned(results_dir, tid, attempt) if spec.kind == "function" else None
+        returned = None
+        if spec.kind == "function":
+            if journaled is None:
+                journaled = _values.read_all(_values.journal_dir(results_dir, manager))
+            returned = _returned(results_dir, tid, attempt, journaled)
         if (code == 0 or returned is not None) and spec.restart != "always":
             value = returned[0] if returned is not None else None
             ok = Result(tid=tid, state="completed", exit_code=0, value=value, attempts=attempt)
@@ -291,9 +299,20 @@ def _result(broker: Broker, tid: int) -> Result | None:
     return message if isinstance(message, Result) else None
 
 
-def _returned(results_dir: str, tid: int, attempt: int) -> tuple[JsonValue] | None:
-    """A function task's return value (see :func:`returned_value`); its file stays until
-    the value is durable as the task's result."""
+def _returned(
+    results_dir: str, tid: int, attempt: int, journaled: Mapping[tuple[int, int], bytes]
+) -> tuple[JsonValue] | None:
+    """A function task's return value: in a warm worker's journal (``_values``), or in
+    its own file (see :func:`returned_value`), which stays until the value is durable as
+    the task's result."""
+    data = journaled.get((tid, attempt))
+    if data is not None:
+        try:
+            value: JsonValue = json.loads(data)
+        except ValueError:
+            pass  # (a record checks out, so this is not expected; the file, then)
+        else:
+            return (value,)
     return returned_value(result_path(Path(results_dir), tid, attempt))
 
 

@@ -39,6 +39,7 @@ from ..process import Process, ProcessSpec
 from ..process._output import Output
 from ._attempt import attempt, on_worker
 from ._files import Files
+from ._journal import Journal
 from ._output import OutputLimits, Tail
 from ._pool import Pool
 from ._warm import FunctionRaised, WorkerTask
@@ -96,6 +97,8 @@ class TaskRunner:
         self._work_text = str(work_dir)
         self._result: tuple[int, str] | None = None  # the last result file asked for
         self._processes: list[Process] = []  # its attempts', whose exits are journaled
+        self._journaled: list[tuple[Journal, int]] = []  # its values in workers' journals
+        self._files_written = False  # a value of its went to a result file (too large)
         self.paused = False
         self.started_at: float | None = None
 
@@ -169,7 +172,10 @@ class TaskRunner:
         processes, self._processes = self._processes, []
         for process in processes:
             process.forget()
-        if self.spec.kind == "function":
+        journaled, self._journaled = self._journaled, []
+        for journal, region in journaled:
+            journal.durable(region)
+        if self.spec.kind == "function" and (self._files_written or not journaled):
             self._files.remove([self._result_path(a) for a in range(1, self.attempt + 1)])
 
     def request_stop(self) -> None:
@@ -210,9 +216,9 @@ class TaskRunner:
         # A function's result file is reserved while its "starting" mark is written (on
         # another thread, at the same time: the reservation is most often there once the
         # mark is, and the attempt goes on without waiting for it)
-        reserving = (
-            self._files.reserve_soon(self._result_path()) if spec.kind == "function" else None
-        )
+        # (on a warm worker, its value goes to the worker's journal instead: ``_journal``)
+        own_file = spec.kind == "function" and not self._on_a_worker()
+        reserving = self._files.reserve_soon(self._result_path()) if own_file else None
         if self.attempt == 1 and spec.restart == "never" and not await self.reporter.starting(self):
             if reserving is not None:
                 self._files.remove([self._result_path()])  # (after the reservation: in order)
@@ -234,6 +240,11 @@ class TaskRunner:
             return await attempt(self, target, started)
         finally:
             self._target = None
+            if isinstance(target, WorkerTask):
+                if target.journaled is not None:
+                    self._journaled.append(target.journaled)
+                elif target.returned is not None:
+                    self._files_written = True
 
     async def _room_for_its_value(self, reserving: asyncio.Future[bool]) -> bool:
         """Reserve the disk space of the function's return value before it starts (the
@@ -292,7 +303,8 @@ class TaskRunner:
         spec = self.spec
         if spec.kind == "loop":
             return _load_loop(spec)
-        if spec.kind == "function" and self._pool is not None and _warm(spec):
+        if self._on_a_worker():
+            assert self._pool is not None
             return self._on_worker(self._pool)
         env = dict(spec.env)
         if spec.kind == "function":
@@ -326,6 +338,9 @@ class TaskRunner:
         process.output.listener = on_line
         return process
 
+    def _on_a_worker(self) -> bool:
+        return self.spec.kind == "function" and self._pool is not None and _warm(self.spec)
+
     def _on_worker(self, pool: Pool) -> WorkerTask:
         output = Output(0, self.output_limits.line_bytes)
         logs = self._log_file(make_dir=False)  # the Output makes it with its first line
@@ -338,7 +353,7 @@ class TaskRunner:
             reporter.output(self, stream, line)
 
         output.listener = on_line
-        return WorkerTask(pool, self.spec, self._result_path(), output)
+        return WorkerTask(pool, self.spec, self._result_path(), output, self.attempt)
 
     def _log_file(self, make_dir: bool = True) -> dict[str, Any]:
         limits = self.output_limits

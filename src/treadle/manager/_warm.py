@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -25,11 +26,13 @@ from typing import Any
 from .._exceptions import SpawnError, TreadleError
 from ..broker import TaskSpec
 from ..process._output import Output
+from ._journal import Journal
 from ._pool import Pool
 from ._pooled import Key, Worker
 
 __all__ = ["FunctionRaised", "WorkerTask"]
 
+_log = logging.getLogger("treadle.manager")
 _EXIT_PATIENCE = 5.0  # seconds a worker that hung up mid-task has to exit on its own
 
 
@@ -43,8 +46,11 @@ class FunctionRaised(TreadleError):
 class WorkerTask:
     """Runs ``spec`` (a function task) once on one of ``pool``'s workers."""
 
-    def __init__(self, pool: Pool, spec: TaskSpec, result: str, output: Output) -> None:
+    def __init__(
+        self, pool: Pool, spec: TaskSpec, result: str, output: Output, attempt: int = 1
+    ) -> None:
         self.spec = spec
+        self.attempt = attempt
         self.output = output  # the task's lines: its listener, its log file
         self._pool = pool
         self._result = result
@@ -61,6 +67,7 @@ class WorkerTask:
         self._paused = False
         self.returncode: int | None = None
         self.returned: tuple[Any] | None = None  # its value (also in its result file)
+        self.journaled: tuple[Journal, int] | None = None  # or in a journal's region
 
     @property
     def name(self) -> str:
@@ -101,9 +108,15 @@ class WorkerTask:
                 process.spec = dataclasses.replace(process.spec, stop_timeout=spec.stop_timeout)
             if self._paused:
                 process.pause()
-            self._running = True
             msg = {"seq": worker.tasks + 1, "fn": spec.function, "args": spec.args}
-            msg["result"] = self._result
+            msg.update(tid=spec.tid, attempt=self.attempt, result=self._result)
+            if worker.journal is not None:
+                at = await self._place(worker.journal)
+                if at is None:  # stopped while the disk was full
+                    self._pool.release(worker)
+                    return
+                msg["at"] = at
+            self._running = True
             try:
                 reply = await worker.execute(msg, self.output.line)
             except asyncio.CancelledError:
@@ -115,6 +128,8 @@ class WorkerTask:
             self.output.close()
         if reply is None:  # it ended (stopped, killed, sys.exit, ...) or hung up
             return await self._ended(worker)
+        if "at" in reply and worker.journal is not None:  # its value is in the journal
+            self.journaled = (worker.journal, worker.journal.wrote(int(reply["at"])))
         self._pool.release(worker, reply)
         if not reply.get("ok"):
             self.returncode = FunctionRaised.returncode
@@ -122,6 +137,22 @@ class WorkerTask:
         self.returncode = 0
         if "value" in reply:
             self.returned = (reply["value"],)
+
+    async def _place(self, journal: Journal) -> int | None:
+        """Where the worker writes the task's value in its journal: at once, most often;
+        once its space is reserved (waiting while the disk is full, rather than running
+        work whose result could not be kept); None if the task is stopped meanwhile."""
+        delay = 0.25
+        while (at := journal.place()) is None:
+            ok = await self._until_stopped(journal.wait())
+            if self._stop.is_set():
+                return None
+            if ok is False:
+                if delay == 0.25:
+                    _log.warning("task %s waits for disk space for its result", self.spec.tid)
+                await self._until_stopped(asyncio.sleep(delay))
+                delay = min(delay * 2, 5.0)
+        return at
 
     def _check_cwd(self) -> None:
         cwd = self.spec.cwd  # as a Process checks its own, before a worker is spent on it

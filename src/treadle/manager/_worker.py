@@ -6,12 +6,17 @@ task's process) with ``TREADLE_POOL`` (the pool's socket, ``@name``) and
 then reads tasks, one JSON line each, until EOF (retired: it exits 0). Its replies say
 its RSS when ``TREADLE_WORKER_RSS`` is ``1`` (its pool has a memory limit)::
 
-    → {"seq": 1, "fn": "mod:fn", "args": [2, 3], "result": "/…/T9.1.json"}
-    ← {"seq": 1, "ok": true, "rss": 31457280, "children": false, "streams": true, "value": 5}
+    → {"seq": 1, "fn": "mod:fn", "args": [2, 3], "tid": 9, "attempt": 1, "at": 0,
+       "result": "/…/9.1.json"}
+    ← {"seq": 1, "ok": true, "at": 27, "rss": 31457280, "children": false, "streams": true,
+       "value": 5}
     ← {"seq": 2, "ok": false, "error": "RuntimeError: boom", "rss": …, "children": false, …}
 
-A task is the fresh interpreter's ``_entry`` in all but the interpreter: the return value
-goes to the task's result file, whole or absent (:func:`~treadle.process._entry.write_result`);
+A task is the fresh interpreter's ``_entry`` in all but the interpreter, but for where its
+return value goes: into the worker's value journal (``TREADLE_WORKER_VALUES``; see
+``_values``) at the offset ``at`` its manager gives, the reply saying where the record
+ends; or, without room there, to the task's result file, whole or absent
+(:func:`~treadle.process._entry.write_data`);
 an exception prints its traceback on stderr and fails the task with its type and message
 (a target that does not import: one line, no traceback);
 ``sys.exit`` ends the worker with that code, as it would end the fresh interpreter. A
@@ -38,7 +43,8 @@ import sys
 import traceback
 from typing import Any
 
-from ..process._entry import TargetNotFound, call, write_result
+from ..process._entry import TargetNotFound, call, encode, write_data
+from ._values import RECORD_MAX, record
 
 __all__ = ["main"]
 
@@ -46,7 +52,9 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class _Worker:
-    def __init__(self) -> None:
+    def __init__(self, journal: str | None = None) -> None:
+        self._journal = journal  # where its values go (``_values``), at its manager's word
+        self._journal_fd: int | None = None
         self._streams = _streams()  # what a task must leave them as
         self._loop: Any = None  # asyncio's, made on the first coroutine
         try:
@@ -63,7 +71,7 @@ class _Worker:
             result = call(msg["fn"], msg["args"])
             if inspect.iscoroutine(result):
                 result = self._run_async(result)
-            value = write_result(msg["result"], result)
+            value = self._keep(msg, encode(result))
         except TargetNotFound as exc:  # as the fresh interpreter says it: one line
             reply["ok"] = False
             reply["error"] = f"{msg['fn']}: {exc}"
@@ -77,6 +85,23 @@ class _Worker:
             os.environ.pop("TREADLE_RESULT_FILE", None)
             self.flush()
         return reply, value
+
+    def _keep(self, msg: dict[str, Any], value: bytes) -> bytes:
+        """Write the task's value where its manager said: at ``at`` in the journal (the
+        reply says where the record ends), or, if it has no room there, to the task's
+        own result file."""
+        at = msg.get("at")
+        if at is not None and self._journal is not None:
+            data = record(msg["tid"], msg["attempt"], value)
+            if len(data) <= RECORD_MAX:
+                if self._journal_fd is None:
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+                    self._journal_fd = os.open(self._journal, flags, 0o600)
+                os.pwrite(self._journal_fd, data, at)
+                msg["end"] = at + len(data) - 1  # (its NUL: overwritten by the next)
+                return value
+        write_data(msg["result"], value)
+        return value
 
     def _run_async(self, coro: Any) -> Any:
         import asyncio  # only then: it costs tens of milliseconds to import
@@ -143,7 +168,7 @@ def main() -> int:
     address = os.environ.pop("TREADLE_POOL")
     ident = os.environ.pop("TREADLE_WORKER")
     rss = os.environ.pop("TREADLE_WORKER_RSS", "") == "1"  # its pool holds it to a limit
-    worker = _Worker()
+    worker = _Worker(os.environ.pop("TREADLE_WORKER_VALUES", None))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect("\0" + address[1:] if address.startswith("@") else address)
     sock.sendall(f"{ident}\n".encode())
@@ -151,6 +176,8 @@ def main() -> int:
     for raw in tasks:
         msg = json.loads(raw)
         reply, value = worker.run(msg)
+        if "end" in msg:
+            reply["at"] = msg["end"]
         if rss:
             reply["rss"] = _rss()
         reply["children"] = _has_children()

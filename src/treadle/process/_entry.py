@@ -10,7 +10,7 @@ to ``FILE.part`` first, then is renamed: whole or absent. A manager reserves the
 ``FILE.part`` before the process starts, so that a disk that fills meanwhile does not cost
 a function that completed its result (written over the reserved space, then cut to size).
 
-:func:`call` and :func:`write_result` are shared with a manager's warm workers
+:func:`call`, :func:`encode` and :func:`write_data` are shared with a manager's warm workers
 (``treadle.manager._worker``), which import this module without importing treadle: it
 uses the standard library only.
 """
@@ -64,7 +64,18 @@ def call(target: str, args: Any) -> Any:
 def write_result(path: str, result: Any) -> bytes:
     """Write ``result`` as JSON at ``path``: over the space reserved at ``path.part``,
     then renamed (whole or absent, never half-written); returns the JSON."""
-    data = json.dumps(result, default=repr).encode()
+    data = encode(result)
+    write_data(path, data)
+    return data
+
+
+def encode(result: Any) -> bytes:
+    """A return value's JSON (what cannot be encoded, as its ``repr``)."""
+    return json.dumps(result, default=repr).encode()
+
+
+def write_data(path: str, data: bytes) -> None:
+    """Write a value's JSON at ``path`` (see :func:`write_result`)."""
     fd = os.open(path + ".part", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)  # over the reserved space: no new block while it fits
@@ -72,7 +83,6 @@ def write_result(path: str, result: Any) -> bytes:
     finally:
         os.close(fd)
     os.replace(path + ".part", path)
-    return data
 
 
 def main(argv: list[str]) -> int:
