@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell without job control starts a background command (`make test &`) with
+    # Ctrl-C ignored, and every process a test starts would inherit that: the tests
+    # that press Ctrl-C would wait in vain. Handled here, it is the default after exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if config.getoption("event_loop") == "uvloop":
         import uvloop
 

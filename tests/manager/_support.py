@@ -35,6 +35,17 @@ def manager(
         stop(client, record.tid, proc)
 
 
+@contextlib.contextmanager
+def reaped(proc: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """A manager process the block kills: killed and reaped however the block ends."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
 def stop(client: Client, tid: int, proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(Exception):

@@ -15,7 +15,7 @@ from treadle.broker import TaskEvent, resolve
 from treadle.client import Client
 from treadle.manager._values import journal_dir, read_all
 
-from ._support import ENV, manager, until
+from ._support import ENV, manager, reaped, until
 
 TASKS = "tests.manager._functions"
 
@@ -217,7 +217,7 @@ def test_a_manager_killed_mid_task_leaves_no_worker_and_recovery_settles_it(
     client: Client,
 ) -> None:
     record, proc = client.start_manager(workers=1, heartbeat=0.5)
-    try:
+    with reaped(proc):
         spec = client.submit(function=f"{TASKS}:sleep", args=[30], env=ENV)
         pid = started(client, spec.tid).pid
         assert pid is not None
@@ -226,10 +226,6 @@ def test_a_manager_killed_mid_task_leaves_no_worker_and_recovery_settles_it(
         proc.wait()
         _, alive = psutil.wait_procs([worker], timeout=10)
         assert alive == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     with manager(client, workers=1):
         result = client.wait(spec.tid, timeout=30)
     assert result.state == "failed"
@@ -240,7 +236,7 @@ def test_a_task_retried_on_failure_is_run_again_after_its_manager_is_killed(
     client: Client,
 ) -> None:
     record, proc = client.start_manager(workers=1, heartbeat=0.5)
-    try:
+    with reaped(proc):
         spec = client.submit(
             function=f"{TASKS}:sleep", args=[30], env=ENV, restart="on-failure", retries=1
         )
@@ -250,10 +246,6 @@ def test_a_task_retried_on_failure_is_run_again_after_its_manager_is_killed(
         proc.wait()
         _, alive = psutil.wait_procs([psutil.Process(pid)], timeout=10)
         assert alive == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     with manager(client, workers=1) as (again, _):
         until(client, lambda: client.task(spec.tid).manager == again.tid)
         until(client, lambda: client.task(spec.tid).state == "running")
@@ -272,7 +264,7 @@ def test_a_value_returned_as_its_manager_dies_completes_the_task(
     completes the task with that value, not failing or re-running it."""
     record, proc = client.start_manager(workers=1, heartbeat=0.5)
     journals = journal_dir(resolve(broker_path).state_dir / "results", record.tid)
-    try:
+    with reaped(proc):
         spec = client.submit(
             function=f"{TASKS}:freeze", args=[proc.pid, "kept"], env=ENV, restart=restart
         )
@@ -281,11 +273,6 @@ def test_a_value_returned_as_its_manager_dies_completes_the_task(
             assert time.monotonic() < deadline, "the worker wrote no value"
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     with manager(client, workers=1):
         result = client.wait(spec.tid, timeout=30)
         assert (result.state, result.value, result.attempts) == ("completed", "kept", 1)

@@ -95,20 +95,11 @@ def _reserve(path: StrPath, spares: _Spares | None) -> bool:
     part = f"{path}.part"
     if spares is not None:
         spares.take(part)
-    try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return False
-    try:
-        os.posix_fallocate(fd, 0, RESERVE)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    return _allocate(part, RESERVE)
 
 
 def _allocate(path: str, size: int) -> bool:
+    """Create ``path`` if need be, with ``size`` bytes reserved; False on a full disk."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:
