@@ -71,7 +71,11 @@ class _Worker:
             result = call(msg["fn"], msg["args"])
             if inspect.iscoroutine(result):
                 result = self._run_async(result)
-            value = self._keep(msg, encode(result))
+            data = encode(result)
+            end = self._keep(msg, data)
+            if end is not None:
+                reply["at"] = end  # where its record ends in the journal
+            value = data  # (once kept: a value that could not be is no value)
         except TargetNotFound as exc:  # as the fresh interpreter says it: one line
             reply["ok"] = False
             reply["error"] = f"{msg['fn']}: {exc}"
@@ -86,10 +90,10 @@ class _Worker:
             self.flush()
         return reply, value
 
-    def _keep(self, msg: dict[str, Any], value: bytes) -> bytes:
-        """Write the task's value where its manager said: at ``at`` in the journal (the
-        reply says where the record ends), or, if it has no room there, to the task's
-        own result file."""
+    def _keep(self, msg: dict[str, Any], value: bytes) -> int | None:
+        """Write the task's value where its manager said: at ``at`` in the journal (where
+        the record ends is returned), or, if it has no room there, to the task's own
+        result file (None)."""
         at = msg.get("at")
         if at is not None and self._journal is not None:
             data = record(msg["tid"], msg["attempt"], value)
@@ -98,10 +102,9 @@ class _Worker:
                     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
                     self._journal_fd = os.open(self._journal, flags, 0o600)
                 os.pwrite(self._journal_fd, data, at)
-                msg["end"] = at + len(data) - 1  # (its NUL: overwritten by the next)
-                return value
+                return int(at) + len(data) - 1  # (its NUL: overwritten by the next)
         write_data(msg["result"], value)
-        return value
+        return None
 
     def _run_async(self, coro: Any) -> Any:
         import asyncio  # only then: it costs tens of milliseconds to import
@@ -176,8 +179,6 @@ def main() -> int:
     for raw in tasks:
         msg = json.loads(raw)
         reply, value = worker.run(msg)
-        if "end" in msg:
-            reply["at"] = msg["end"]
         if rss:
             reply["rss"] = _rss()
         reply["children"] = _has_children()
