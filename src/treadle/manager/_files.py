@@ -2,8 +2,12 @@
 
 Owns one thread that reserves the disk space of a function task's return value before the
 task starts (``T{tid}.{attempt}.json.part``, see :meth:`Files.reserve`) and takes a task's
-result files away once its result is durable in the broker; and the spare files it
-recycles them into (see :meth:`Files.spares_in`).
+result files away once its result is durable in the broker; the spare files it recycles
+them into (see :meth:`Files.spares_in`); where a result file is and how its value is read
+back (:func:`result_path`, :func:`returned_value`: the runner's and recovery's); and, on
+the same thread, the space of the warm workers' value journals (``_journal``), which
+spare their tasks a file each: the files here are those of tasks in interpreters of
+their own, and of values too large for a journal.
 
 Why a thread: on ext4 a file's creation or removal waits for the journal, and the
 journal is busy with the broker's syncs: a busy manager syncs many times a second, and
@@ -18,26 +22,55 @@ spare directory instead of removed (a few dozen at most), and the next reservati
 renames one back into place and reserves its space again; the spares are removed when
 the manager stops, and a dead manager's by its recovery (:func:`clear_spares`).
 
-It owns nothing of what the files mean (``_runner``: what a task writes and reads back;
-``_registry``: what recovery reads).
+It owns nothing of when a value is read (``_runner``: a task's; ``_registry``: recovery's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["RESERVE", "SPARES", "Files", "clear_spares", "spare_dir"]
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+__all__ = [
+    "RESERVE",
+    "SPARES",
+    "Files",
+    "clear_spares",
+    "result_path",
+    "returned_value",
+    "spare_dir",
+]
 
 RESERVE = 64 * 1024  # bytes of disk held for a function task's return value
 SPARES = 64  # spare files kept at most (about the tasks a manager has in flight)
 StrPath = str | os.PathLike[str]  # a result file's path (text, on the hot path)
 _Asked = list[tuple[StrPath, "asyncio.Future[bool]"]]  # reservations asked, and their answers
+
+
+def result_path(work_dir: Path, tid: int, attempt: int) -> Path:
+    """Where a function task's attempt writes its return value (``TREADLE_RESULT_FILE``)."""
+    return work_dir / f"{tid}.{attempt}.json"
+
+
+def returned_value(path: str | os.PathLike[str]) -> tuple[JsonValue] | None:
+    """The return value a function task's process wrote at ``path`` (whole, by a rename,
+    once the function had returned: its work is done, whatever killed the process
+    after), as a 1-tuple; None without the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value: JsonValue = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return (value,)
 
 
 def spare_dir(results: str | os.PathLike[str], manager: int) -> Path:

@@ -28,8 +28,7 @@ from ..broker import TERMINAL, Broker, OutboxAdapter, Result, TaskEvent, TaskSpe
 from ..broker import names as q
 from ..process import clear_leftovers, reap_leftovers
 from . import _leases, _values
-from ._files import clear_spares
-from ._runner import result_path, returned_value
+from ._files import clear_spares, result_path, returned_value
 
 __all__ = [
     "Recovered",

@@ -13,15 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import json
 import logging
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
-
-from pydantic import JsonValue
 
 from .._backoff import Backoff, Jitter
 from .._exceptions import (
@@ -38,13 +35,13 @@ from ..loop import Loop
 from ..process import Process, ProcessSpec
 from ..process._output import Output
 from ._attempt import attempt, on_worker
-from ._files import Files
+from ._files import Files, returned_value
 from ._journal import Journal
 from ._output import OutputLimits, Tail
 from ._pool import Pool
 from ._warm import FunctionRaised, WorkerTask
 
-__all__ = ["Reporter", "TaskRunner", "result_path", "returned_value"]
+__all__ = ["Reporter", "TaskRunner"]
 
 _log = logging.getLogger("treadle.manager")
 _DEFAULT_OUTPUT = OutputLimits()  # the default budgets, and no log file
@@ -386,23 +383,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit({exc.code!r}) raised while loading it"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def result_path(work_dir: Path, tid: int, attempt: int) -> Path:
-    """Where a function task's attempt writes its return value (``TREADLE_RESULT_FILE``)."""
-    return work_dir / f"{tid}.{attempt}.json"
-
-
-def returned_value(path: str | os.PathLike[str]) -> tuple[JsonValue] | None:
-    """The return value a function task's process wrote at ``path`` (whole, by a rename,
-    once the function had returned: its work is done, whatever killed the process
-    after), as a 1-tuple; None without the file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            value: JsonValue = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return (value,)
 
 
 def _load_loop(spec: TaskSpec) -> Loop:
